@@ -1,0 +1,30 @@
+/* The fixed-point numerics every quantised kernel shares, written from the maths of gemmlowp-style integer
+ * arithmetic that TFLite's reference kernels use: a real multiplier M in (0, 1) or above is held as a Q31
+ * mantissa and a power-of-two exponent, and applied with a rounding doubling high multiply followed by a
+ * rounding right shift. */
+#ifndef TFL_QUANT_H
+#define TFL_QUANT_H
+
+#include <stdint.h>
+
+/* real = multiplier * 2^(shift - 31), multiplier in [2^30, 2^31) (or 0). Positive shift means a left shift. */
+void tfl_quantize_multiplier(double real, int32_t *multiplier, int *shift);
+
+/* (a * b * 2) >> 32 rounded to nearest, ties away from zero; saturates the one overflowing case. */
+int32_t tfl_saturating_rounding_doubling_high_mul(int32_t a, int32_t b);
+
+/* x / 2^exponent rounded to nearest, ties away from zero. exponent in [0, 31]. */
+int32_t tfl_rounding_divide_by_pot(int32_t x, int exponent);
+
+/* x * real, where (multiplier, shift) came from tfl_quantize_multiplier(real). */
+int32_t tfl_multiply_by_quantized_multiplier(int32_t x, int32_t multiplier, int shift);
+
+/* Output range of a fused activation for a quantised tensor with this scale and zero point, clamped to
+ * [qmin, qmax] of its type. */
+void tfl_quantized_activation_range(int activation, float scale, int32_t zero_point,
+    int32_t qmin, int32_t qmax, int32_t *act_min, int32_t *act_max);
+
+/* Output range of a fused activation for float32. */
+void tfl_float_activation_range(int activation, float *act_min, float *act_max);
+
+#endif

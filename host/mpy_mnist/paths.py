@@ -1,0 +1,26 @@
+"""The one place that names where things live: the repository, the cache, the work directory, the pinned versions."""
+
+import os
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEVICE_PYTHON_DIR = REPO_ROOT / "device_python"
+FIRMWARE_DIR = REPO_ROOT / "firmware"
+CMODULES_DIR = REPO_ROOT / "cmodules"
+ENGINE_DIR = CMODULES_DIR / "tflite" / "engine"
+
+MICROPYTHON_VERSION = "1.25.0"
+
+
+def cache_dir() -> Path:
+    """Downloads and builds that outlive a checkout: MNIST, MicroPython source, firmware."""
+    return Path(os.environ.get("MPY_MNIST_CACHE", Path.home() / ".cache" / "mpy-mnist"))
+
+
+def work_dir() -> Path:
+    """Where commands write their products (model, exports, reports) unless told otherwise."""
+    return Path(os.environ.get("MPY_MNIST_WORK", "build"))
+
+
+def default_model_path() -> Path:
+    return work_dir() / "model.tflite"
