@@ -24,3 +24,15 @@ def work_dir() -> Path:
 
 def default_model_path() -> Path:
     return work_dir() / "model.tflite"
+
+
+# The model and digit set frozen into every firmware: produced by `mpy-mnist export --out firmware/default_model`
+# from the default training run, and committed so that firmware builds need no training.
+DEFAULT_MODEL_DIR = FIRMWARE_DIR / "default_model"
+
+# File names shared by export (host), push (host -> /flash) and the device app.
+MODEL_FILE = "model.tflite"            # the model, as the .tflite flatbuffer
+DIGITS_FILE = "digits.bin"             # the digit set (format: bitmaps.py)
+MODEL_MODULE = "mnist_model.py"        # MODEL = b"..." (freezable: the model sits in flash)
+DIGITS_MODULE = "mnist_digits.py"      # LABELS = b"...", BITMAPS = b"..." (freezable)
+DEVICE_DIR = "/flash"                  # where push puts files on the board and the emulator
