@@ -75,6 +75,29 @@ def build_library(sanitize: bool = False) -> Path:
     return library
 
 
+def build_fuzzer() -> Path:
+    """The libFuzzer target (engine/fuzz/fuzz_engine.c) over the engine, with ASan and UBSan; needs clang and
+    libclang-rt-dev. Cached like the library."""
+    clang = shutil.which("clang")
+    if clang is None:
+        raise RuntimeError("clang not found: install clang and libclang-rt-dev (scripts/setup.sh does)")
+    flags = ["-std=c99", "-g", "-O1", "-fsanitize=fuzzer,address,undefined", "-fno-sanitize-recover=undefined"]
+    out_dir = paths.cache_dir() / "engine" / _hash_sources(flags)
+    fuzzer = out_dir / "fuzz_engine"
+    if fuzzer.exists():
+        return fuzzer
+    out_dir.mkdir(parents=True, exist_ok=True)
+    sources = engine_sources() + [paths.ENGINE_DIR / "fuzz" / "fuzz_engine.c"]
+    with tempfile.TemporaryDirectory(dir=out_dir) as tmp:
+        temporary = Path(tmp) / fuzzer.name
+        result = subprocess.run([clang, *flags, "-o", str(temporary), *map(str, sources), "-lm"],
+                                capture_output=True, text=True)
+        if result.returncode != 0:
+            raise RuntimeError(f"building the fuzzer failed:\n{result.stderr}")
+        os.replace(temporary, fuzzer)
+    return fuzzer
+
+
 def asan_environment() -> dict:
     """Environment for a subprocess that loads the sanitize=True library (ASan must be first in the process)."""
     cc = shutil.which(os.environ.get("CC", "cc")) or "cc"
@@ -225,3 +248,31 @@ class Interpreter:
 
     def get_output(self, index: int) -> np.ndarray:
         return self._tensor(1, index).copy()
+
+
+def tflm_arena_used(model: bytes) -> int:
+    """Arena bytes the TFLM runtime uses for `model` ("Arena allocation total" of its recording allocator), for
+    side-by-side figures. Its report goes to the C stderr, so file descriptor 2 is redirected around it."""
+    import re
+    import sys
+
+    from tflite_micro.python.tflite_micro import runtime
+
+    interpreter = runtime.Interpreter.from_bytes(model)
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile(mode="w+") as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            interpreter.print_allocations()
+        finally:
+            ctypes.CDLL(None).fflush(None)  # the runtime's stdio buffers, before fd 2 goes back
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+        captured.seek(0)
+        report = captured.read()
+    match = re.search(r"Arena allocation total (\d+) bytes", report)
+    if match is None:
+        raise RuntimeError(f"unexpected TFLM allocation report:\n{report}")
+    return int(match.group(1))

@@ -1,0 +1,20 @@
+# The tflite user C module (cmake-based ports): the binding plus every engine and kernel source, found by glob so
+# a new kernel file needs no edit here (re-run cmake after adding one).
+add_library(usermod_tflite INTERFACE)
+
+file(GLOB TFLITE_ENGINE_SOURCES
+    ${CMAKE_CURRENT_LIST_DIR}/engine/*.c
+    ${CMAKE_CURRENT_LIST_DIR}/engine/kernels/*.c
+    ${CMAKE_CURRENT_LIST_DIR}/engine/kernels/arm/*.c
+)
+
+target_sources(usermod_tflite INTERFACE
+    ${CMAKE_CURRENT_LIST_DIR}/modtflite.c
+    ${TFLITE_ENGINE_SOURCES}
+)
+
+target_include_directories(usermod_tflite INTERFACE
+    ${CMAKE_CURRENT_LIST_DIR}
+)
+
+target_link_libraries(usermod INTERFACE usermod_tflite)
