@@ -57,14 +57,12 @@ static size_t required_arena(tflite_interpreter_obj_t *self) {
     for (;;) {
         uint8_t *work = m_new(uint8_t, size);
         size_t required = 0;
-        tfl_status status = tfl_arena_required(self->model_data, self->model_len, work, size, &required);
+        tfl_status status = tfl_arena_required(&self->it, self->model_data, self->model_len, work, size, &required);
         m_del(uint8_t, work, size);
         if (status == TFL_OK) {
             return required;
         }
-        if (status != TFL_ERR_ARENA) {
-            check(self, tfl_init(&self->it, self->model_data, self->model_len, NULL, 0)); /* raises its error */
-        }
+        check(self, status == TFL_ERR_ARENA ? TFL_OK : status);
         size = required + 16 > size * 2 ? required + 16 : size * 2;
     }
 }
@@ -99,7 +97,15 @@ static mp_obj_t tflite_interpreter_make_new(const mp_obj_type_t *type, size_t n_
         if (size < 0) {
             mp_raise_ValueError(MP_ERROR_TEXT("arena_size must be a positive number of bytes, or None"));
         }
-        check(self, init_in(self, (size_t)size));
+        tfl_status status = init_in(self, (size_t)size);
+        if (status == TFL_ERR_ARENA) {
+            self->arena = NULL; /* let the GC have the block before sizing: the exact figure makes the message */
+            size_t required = required_arena(self);
+            mp_raise_msg_varg(&mp_type_MemoryError,
+                MP_ERROR_TEXT("arena_size=%u is too small: this model needs %u bytes (or pass arena_size=None)"),
+                (unsigned)size, (unsigned)required);
+        }
+        check(self, status);
     }
     return MP_OBJ_FROM_PTR(self);
 }
@@ -110,8 +116,8 @@ static tfl_tensor *io_tensor(tflite_interpreter_obj_t *self, mp_obj_t index_obj,
     tfl_tensor *t = index < 0 || index >= count ? NULL
                   : output ? tfl_output_tensor(&self->it, (int)index) : tfl_input_tensor(&self->it, (int)index);
     if (t == NULL) {
-        mp_raise_msg_varg(&mp_type_ValueError, MP_ERROR_TEXT("%s index %d out of range: the model has %d"),
-            output ? "output" : "input", (int)index, count);
+        mp_raise_msg_varg(&mp_type_ValueError, MP_ERROR_TEXT("%s index %d out of range: the model has %d %ss"),
+            output ? "output" : "input", (int)index, count, output ? "output" : "input");
     }
     return t;
 }

@@ -123,7 +123,7 @@ def load_library(sanitize: bool | None = None) -> ctypes.CDLL:
             "tfl_init": (i, [p, p, sz, p, sz]), "tfl_invoke": (i, [p]),
             "tfl_inputs_count": (i, [p]), "tfl_outputs_count": (i, [p]),
             "tfl_arena_used": (sz, [p]), "tfl_arena_needed": (sz, [p]),
-            "tfl_arena_required": (i, [p, sz, p, sz, ctypes.POINTER(sz)]),
+            "tfl_arena_required": (i, [p, p, sz, p, sz, ctypes.POINTER(sz)]),
             "tfl_format_error": (ctypes.c_char_p, [p, ctypes.c_char_p, sz]),
             "tfl_op_name": (ctypes.c_char_p, [i]), "tfl_nodes_count": (i, [p]), "tfl_node_op": (i, [p, i]),
             "tflh_kernels_count": (i, []), "tflh_kernel_name": (ctypes.c_char_p, [i]),
@@ -153,8 +153,13 @@ class Interpreter:
         self._model = bytes(model)  # kept alive: constant tensors point into it
         self._it = ctypes.create_string_buffer(self._lib.tflh_interpreter_size())
         if arena_size is None:
-            arena_size = self._required_arena()
-        self._init(arena_size)
+            self._init(self._required_arena())
+            return
+        try:
+            self._init(arena_size)
+        except MemoryError:
+            raise MemoryError(f"arena_size={arena_size} is too small: this model needs {self._required_arena()} "
+                              "bytes (or pass arena_size=None)") from None
 
     @classmethod
     def from_bytes(cls, model: bytes, arena_size: int | None = None, sanitize: bool | None = None) -> "Interpreter":
@@ -170,11 +175,12 @@ class Interpreter:
         required = ctypes.c_size_t()
         while True:
             work = ctypes.create_string_buffer(size)
-            status = self._lib.tfl_arena_required(self._model, len(self._model), work, size, ctypes.byref(required))
+            status = self._lib.tfl_arena_required(self._it, self._model, len(self._model), work, size,
+                                                  ctypes.byref(required))
             if status == OK:
                 return required.value
             if status != ERR_ARENA:
-                self._init(size)  # raises the model's error with its full message
+                self._check(status)  # the model's own error
             size = max(required.value + 16, size * 2)
 
     def _init(self, arena_size: int) -> None:

@@ -10,14 +10,15 @@
 
 #include "../tfl_engine.h"
 
-#define MAX_ARENA (2u << 20)
+#define MAX_ARENA (512u << 10)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     uint8_t *model = malloc(size ? size : 1);
     memcpy(model, data, size);
     size_t required = 0;
     uint8_t *work = malloc(MAX_ARENA);
-    tfl_status status = tfl_arena_required(model, size, work, MAX_ARENA, &required);
+    tfl_interpreter probe;
+    tfl_status status = tfl_arena_required(&probe, model, size, work, MAX_ARENA, &required);
     free(work);
     if (status == TFL_OK) {
         uint8_t *arena = malloc(required ? required : 1);
