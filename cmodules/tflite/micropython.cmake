@@ -17,4 +17,7 @@ target_include_directories(usermod_tflite INTERFACE
     ${CMAKE_CURRENT_LIST_DIR}
 )
 
+# Float kernels must round each product and each sum as the reference kernels do (no fused multiply-add).
+target_compile_options(usermod_tflite INTERFACE -ffp-contract=off)
+
 target_link_libraries(usermod INTERFACE usermod_tflite)
