@@ -28,7 +28,10 @@ class FT5336:
         self.i2c = i2c
         self._regs = bytearray(5)
         self.x = self.y = 0
-        chip = i2c.readfrom_mem(ADDRESS, CHIP_ID, 1)[0]
+        try:
+            chip = i2c.readfrom_mem(ADDRESS, CHIP_ID, 1)[0]
+        except OSError:
+            raise OSError("no touch controller answers at I2C address 0x38 (the DISCO's I2C3, PH7/PH8)")
         if chip != FT5336_ID:
             raise OSError("touch controller at 0x38 has id 0x%02x, expected FT5336 (0x51)" % chip)
 
