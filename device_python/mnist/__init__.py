@@ -36,7 +36,7 @@ def load_model(path=None, report=_report):
             data = load()
             files.check_model(data)
             _classifier = Classifier(data, source)
-        except (OSError, ValueError, MemoryError) as e:
+        except Exception as e:  # whatever is wrong with a pushed file, the frozen model still works
             problem = "%s is unusable (%s)" % (source, e)
             report(problem + ": trying the next model")
             continue
