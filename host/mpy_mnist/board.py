@@ -341,20 +341,22 @@ def _write_stdout(data):
 # --- the emulated board ----------------------------------------------------------------------------------------
 
 
-def running_emulator_port():
-    """The pty of an emulated board started by `mpy-mnist emulate` that is still running, or None."""
+def running_emulator():
+    """The emulated board that `mpy-mnist emulate` runs, or None."""
     from . import emulator
 
-    running = emulator.running()
-    return running.port if running else None
+    try:
+        return emulator.attach()
+    except emulator.EmulatorError:
+        return None
 
 
 @contextlib.contextmanager
 def board_port(port, start_emulator):
     """Yield (serial device, Emulator or None) for --port.
 
-    None picks the first USB board, else a running emulator. "emulator" picks the running emulator, or, when
-    start_emulator, starts one for the duration (the Emulator is yielded so the caller can take a screenshot).
+    None picks the first USB board, else the running emulator. "emulator" picks the running emulator, or, when
+    start_emulator, starts one for the duration. The Emulator is yielded so the caller can take a screenshot.
     """
     if port not in (None, EMULATOR_PORT):
         yield port, None
@@ -364,9 +366,9 @@ def board_port(port, start_emulator):
         if boards:
             yield boards[0][0], None
             return
-    running = running_emulator_port()
+    running = running_emulator()
     if running:
-        yield running, None
+        yield running.port, running
         return
     if port is None:
         raise BoardError(
@@ -378,10 +380,18 @@ def board_port(port, start_emulator):
             "no emulated board is running: start one with `mpy-mnist emulate` in another terminal (its /flash "
             "lives as long as it runs), or use `mpy-mnist train-and-push --port emulator`, which starts one"
         )
+    with _started_emulator() as emulated:
+        yield emulated.port, emulated
+
+
+def _started_emulator():
+    """A fresh emulated board (firmware built into the cache on first use), as a context manager."""
     from . import emulator, firmware
 
-    with emulator.start(firmware.build("emulator")) as emulated:
-        yield emulated.port, emulated
+    try:
+        return emulator.start()
+    except (emulator.EmulatorError, firmware.FirmwareError) as error:
+        raise BoardError(f"the emulated board did not start: {error}") from None
 
 
 # --- train-and-push: a model trained once per set of inputs ---------------------------------------------------

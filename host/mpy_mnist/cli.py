@@ -60,9 +60,9 @@ def ports():
     found = board.list_ports()
     for device, description in found:
         click.echo(f"{device}\t{description}")
-    emulated = board.running_emulator_port()
+    emulated = board.running_emulator()
     if emulated:
-        click.echo(f"{emulated}\temulated board (use --port emulator)")
+        click.echo(f"{emulated.port}\temulated board, started by `mpy-mnist emulate` (use --port emulator)")
     if not found and not emulated:
         click.echo("no board found: plug the board in by its ST-LINK USB port, or start the emulated board with "
                    "`mpy-mnist emulate` (or use --port emulator, which starts one)")
