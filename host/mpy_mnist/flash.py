@@ -76,7 +76,7 @@ def default_bin() -> Path:
     return paths.cache_dir() / "firmware" / "disco" / "firmware.bin"
 
 
-def check_bin(path: Path) -> Path:
+def check_bin(path: Path) -> None:
     if not path.is_file():
         raise FlashError(
             f"no firmware image at {path}: build it with `mpy-mnist firmware build --board disco` (it needs a "
@@ -84,7 +84,6 @@ def check_bin(path: Path) -> Path:
     size = path.stat().st_size
     if not 0 < size <= FLASH_SIZE:
         raise FlashError(f"{path} is {size} bytes: a firmware image for the STM32F746 is 1 to {FLASH_SIZE} bytes")
-    return path
 
 
 # --- finding the ways onto the board ---------------------------------------------------------------------------
@@ -180,7 +179,7 @@ def run_tool(method: str, argv: list[str], env: dict[str, str], timeout: float =
 # --- the ST-LINK drive -----------------------------------------------------------------------------------------
 
 
-def copy_to_drive(bin_path: Path, drive: Path, timeout: float = DRIVE_TIMEOUT_S) -> None:
+def copy_to_drive(bin_path: Path, drive: Path, timeout: float = DRIVE_TIMEOUT_S, log=print) -> None:
     """Copy the image onto the ST-LINK drive, wait until the ST-LINK has taken it, and read its verdict."""
     if not is_stlink_drive(drive):
         raise FlashError(f"{drive} is not an ST-LINK drive: it holds neither of {', '.join(DRIVE_MARKERS)}")
@@ -189,18 +188,22 @@ def copy_to_drive(bin_path: Path, drive: Path, timeout: float = DRIVE_TIMEOUT_S)
         shutil.copyfileobj(source, target)
         target.flush()
         os.fsync(target.fileno())  # the ST-LINK only sees what reached its drive
-    # Once programmed, the ST-LINK re-enumerates its drive: the copied file is gone and the markers are back.
+    # Once it has programmed the chip, the ST-LINK re-enumerates its drive: mounted again, the copied file is gone,
+    # and a FAIL.TXT says why if programming failed.
     deadline = time.monotonic() + timeout
-    while copied.exists() or not is_stlink_drive(drive):
-        if time.monotonic() > deadline:
-            raise FlashError(
-                f"the ST-LINK did not take {copied.name} within {timeout:.0f} s ({drive} was not re-mounted "
-                f"without it). Unplug and replug the board's ST-LINK USB socket and try again")
+    while time.monotonic() < deadline:
+        if is_stlink_drive(drive) and not copied.exists():
+            fail_file = next((entry for entry in drive.iterdir() if entry.name.upper() == DRIVE_FAIL_FILE), None)
+            if fail_file is not None:
+                reason = fail_file.read_text(errors="replace").strip()
+                raise FlashError(f"the ST-LINK could not program the board; its {fail_file.name} says: {reason}")
+            return
         time.sleep(0.2)
-    fail_file = next((entry for entry in drive.iterdir() if entry.name.upper() == DRIVE_FAIL_FILE), None)
-    if fail_file is not None:
-        reason = fail_file.read_text(errors="replace").strip()
-        raise FlashError(f"the ST-LINK could not program the board; its {fail_file.name} says: {reason}")
+    if copied.exists():
+        raise FlashError(f"the ST-LINK did not take {copied.name} within {timeout:.0f} s (it is still on {drive}). "
+                         f"Unplug and replug the board's ST-LINK USB socket and try again")
+    # Taken, but the drive was not mounted again (some desktops mount it only once): the REPL will tell.
+    log(f"flash: the ST-LINK took the image, but {drive} was not mounted again to show its verdict")
 
 
 # --- the REPL after flashing -----------------------------------------------------------------------------------
@@ -281,7 +284,7 @@ def flash(bin_path: Path, method: str | None = None, drive: Path | None = None, 
     if dry_run:
         return None
     if method == "stlink-drive":
-        copy_to_drive(bin_path, drive)
+        copy_to_drive(bin_path, drive, log=log)
     else:
         run_tool(method, command(method, bin_path, pio_env), tool_environment(method, bin_path))
     log("flash: done; waiting for the MicroPython REPL")

@@ -20,11 +20,11 @@ BANNER = "MicroPython v1.25.0 on 2025-04-15; F7DISC with STM32F746"
 
 class StlinkDrive(threading.Thread):
     """Plays the ST-LINK: waits for a complete .bin on its drive, 'programs' it (keeps its bytes), then
-    re-enumerates the drive without it, leaving FAIL.TXT when told to fail."""
+    re-enumerates the drive without it, leaving FAIL.TXT when told to fail (or not mounted again at all)."""
 
-    def __init__(self, drive: Path, size: int, fail_reason: str | None = None):
+    def __init__(self, drive: Path, size: int, fail_reason: str | None = None, remount: bool = True):
         super().__init__(daemon=True)
-        self.drive, self.size, self.fail_reason = drive, size, fail_reason
+        self.drive, self.size, self.fail_reason, self.remount = drive, size, fail_reason, remount
         self.programmed = None
 
     def run(self):
@@ -35,6 +35,10 @@ class StlinkDrive(threading.Thread):
                     time.sleep(0.3)  # programming
                     self.programmed = entry.read_bytes()
                     entry.unlink()
+                    if not self.remount:  # the drive went away and the desktop did not mount it again
+                        for left in self.drive.iterdir():
+                            left.unlink()
+                        return
                     if self.fail_reason:
                         (self.drive / "FAIL.TXT").write_text(self.fail_reason + "\r\n")
                     return

@@ -143,9 +143,18 @@ def test_drive_failure_reported_in_fail_txt_becomes_the_error(firmware_bin, stli
         flash.copy_to_drive(firmware_bin, stlink_drive, timeout=20)
 
 
+def test_drive_not_mounted_again_leaves_the_verdict_to_the_repl(firmware_bin, stlink_drive):
+    stlink = StlinkDrive(stlink_drive, firmware_bin.stat().st_size, remount=False)
+    stlink.start()
+    said = []
+    flash.copy_to_drive(firmware_bin, stlink_drive, timeout=2, log=said.append)
+    assert stlink.programmed == firmware_bin.read_bytes()
+    assert said == [f"flash: the ST-LINK took the image, but {stlink_drive} was not mounted again to show its verdict"]
+
+
 def test_drive_that_never_takes_the_image_times_out(firmware_bin, stlink_drive):
     started = time.monotonic()
-    with pytest.raises(flash.FlashError, match="did not take firmware.bin within 1 s"):
+    with pytest.raises(flash.FlashError, match="did not take firmware.bin within 1 s \\(it is still on "):
         flash.copy_to_drive(firmware_bin, stlink_drive, timeout=1)
     assert time.monotonic() - started < 5
 
