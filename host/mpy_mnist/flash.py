@@ -15,9 +15,8 @@ import time
 from pathlib import Path
 
 import serial
-import serial.tools.list_ports
 
-from . import paths
+from . import firmware, paths
 
 METHODS = ("pio", "stlink-drive", "st-flash", "pyocd")
 FLASH_ADDRESS = "0x08000000"  # start of the STM32F746's internal flash: where a MicroPython .bin begins
@@ -35,14 +34,6 @@ DRIVE_FAIL_FILE = "FAIL.TXT"
 DRIVE_MOUNT_ROOTS = ("/media", "/run/media", "/mnt", "/Volumes")
 
 PYOCD_TARGET = "stm32f746nghx"  # the part pyOCD names for the DISCO's board id; its support comes in a CMSIS pack
-
-# Serial ports that carry the board's REPL: the ST-LINK's virtual COM port (UART1, the stm32 port's REPL) and
-# MicroPython's own USB CDC device on the USB OTG FS socket.
-REPL_USB_IDS = {
-    (0x0483, 0x374B): "ST-LINK/V2-1 virtual COM port",
-    (0xF055, 0x9800): "MicroPython USB serial",
-}
-REPL_BAUDRATE = 115200
 
 TOOL_TIMEOUT_S = 600  # PlatformIO's first upload downloads the ststm32 platform, OpenOCD and a toolchain
 DRIVE_TIMEOUT_S = 60  # the ST-LINK programs 1 MB and re-enumerates its drive in well under this
@@ -72,8 +63,8 @@ class FlashError(Exception):
 
 
 def default_bin() -> Path:
-    """Where `mpy-mnist firmware build --board disco` leaves the image (the documented cache location)."""
-    return paths.cache_dir() / "firmware" / "disco" / "firmware.bin"
+    """Where `mpy-mnist firmware build --board disco` leaves the image."""
+    return firmware.build_dir("disco") / "firmware.bin"
 
 
 def check_bin(path: Path) -> None:
@@ -210,28 +201,29 @@ def copy_to_drive(bin_path: Path, drive: Path, timeout: float = DRIVE_TIMEOUT_S,
 
 
 def find_repl_port() -> str | None:
-    """The first serial port whose USB id is the ST-LINK's virtual COM port or MicroPython's USB serial."""
-    for usb_id in REPL_USB_IDS:
-        for port in sorted(serial.tools.list_ports.comports()):
-            if (port.vid, port.pid) == usb_id:
-                return port.device
-    return None
+    """The board's serial port: on the DISCO, the ST-LINK's virtual COM port carries the stm32 port's REPL (UART1)."""
+    from . import board  # here, not at the top: it brings in mpremote, which the CLI loads only when needed
+
+    found = board.list_ports()
+    return found[0][0] if found else None
 
 
 def wait_for_repl(port: str | None, timeout: float = REPL_TIMEOUT_S) -> str:
     """Interrupt whatever runs, ask MicroPython for its banner and return it (or the prompt if it gives none)."""
+    from . import board
+
     deadline = time.monotonic() + timeout
     while port is None:  # the ST-LINK re-enumerates after programming: its port comes back after a moment
         port = find_repl_port()
         if port is None:
             if time.monotonic() > deadline:
-                ids = ", ".join(f"{vid:04x}:{pid:04x} ({name})" for (vid, pid), name in REPL_USB_IDS.items())
-                raise FlashError(f"flashed, but no board serial port appeared within {timeout:.0f} s (looked for "
-                                 f"USB ids {ids}); name the port with --port")
+                ids = ", ".join(f"{vid:04x}:{pid:04x}" for vid, pid in board.BOARD_USB_IDS)
+                raise FlashError(f"flashed, but no board serial port appeared within {timeout:.0f} s (looked for the "
+                                 f"USB ids of `mpy-mnist ports`: {ids}); name the port with --port")
             time.sleep(0.5)
     seen = b""
     try:
-        with serial.Serial(port, REPL_BAUDRATE, timeout=0.2) as link:
+        with serial.Serial(port, board.BAUDRATE, timeout=0.2) as link:
             next_ask = 0.0
             while time.monotonic() < deadline:
                 if time.monotonic() >= next_ask:
