@@ -176,7 +176,7 @@ def push(port, export_dir):
         from .export import default_out_dir
         export_dir = default_out_dir()
     plan = board.push_plan(export_dir)
-    with board.board_port(port, start_emulator=False) as (device, _):
+    with board.board_port(port, start_emulator=False, log=click.echo) as (device, _):
         _push_with_progress(device, plan)
 
 
@@ -189,7 +189,7 @@ def run(port, script):
     from pathlib import Path
     from . import board, paths
     source = Path(script or paths.DEVICE_PYTHON_DIR / "demo.py").read_bytes()
-    with board.board_port(port, start_emulator=True) as (device, _):
+    with board.board_port(port, start_emulator=True, log=click.echo) as (device, _):
         board.run(device, source)
 
 
@@ -219,7 +219,7 @@ def train_and_push(port, model_name, epochs, seed, train_subset, count, run_coun
     export_dir, reused = board.trained_export(options, log=click.echo)
     click.echo(f"model: {export_dir / paths.MODEL_FILE}" + (" (cached: same options, data and code)" if reused else ""))
     plan = board.push_plan(export_dir)
-    with board.board_port(port, start_emulator=True) as (device, emulated):
+    with board.board_port(port, start_emulator=True, log=click.echo) as (device, emulated):
         _push_with_progress(device, plan)
         if run_count:
             board.run(device, f"import mnist\nmnist.run(count={run_count}, delay_ms={delay_ms})\n".encode())
