@@ -29,12 +29,14 @@ def _tool(name: str, package: str) -> str:
     return path
 
 
-def build(program: str, engine_sources=(), defines=()) -> Path:
-    """Compile benchmarks/baremetal/<program>.c with startup code and the given engine sources (paths relative
-    to the engine directory) into an ELF in the cache, rebuilt whenever a source or flag changes."""
+def build(program: str, harness_sources=(), engine_sources=(), defines=()) -> Path:
+    """Compile benchmarks/baremetal/<program>.c with startup code, other harness files (names without .c) and
+    engine sources (paths relative to the engine directory) into an ELF in the cache, rebuilt whenever a source
+    or flag changes."""
     gcc = _tool("arm-none-eabi-gcc", "gcc-arm-none-eabi libnewlib-arm-none-eabi")
     sources = [HARNESS_DIR / f"{program}.c", HARNESS_DIR / "startup.c",
                paths.ENGINE_DIR / "kernels" / "arm" / "profile.c"]
+    sources += [HARNESS_DIR / f"{name}.c" for name in harness_sources]
     sources += [paths.ENGINE_DIR / source for source in engine_sources]
     flags = CFLAGS + [f"-D{define}" for define in defines] + [f"-I{HARNESS_DIR}", f"-I{paths.ENGINE_DIR}"]
     digest = hashlib.sha256(" ".join(flags).encode())

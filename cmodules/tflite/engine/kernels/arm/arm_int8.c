@@ -37,32 +37,37 @@ static int32_t absolute(int32_t x) {
     return x < 0 ? -x : x;
 }
 
+/* Whether the fast requantisation (requantize_fast) gives the reference's result for every accumulator this
+ * channel can produce. SMMULR(acc * 2^left, m) is the reference's rounding doubling high multiply of
+ * acc * 2^(left - 1) when the scaled accumulator cannot overflow; the weights carry the 2^left (so they must
+ * still fit int16); the rounding shortcut needs a right shift of at least 1, and folding the output offset into
+ * the rounding constant needs offset * 2^right to stay far from overflow. */
+static int fast_requant_holds(int32_t bias, int32_t weight_magnitude, int32_t left, int32_t right) {
+    int64_t bound = ((int64_t)absolute(bias) + 128 * (int64_t)weight_magnitude) << left;
+    return bound < ((int64_t)1 << 31) && left <= 8 && right >= 1 && right <= 22;
+}
+
 tfl_status tfl_arm_gemm_prepare(tfl_context *ctx, tfl_arm_gemm *gemm, const int8_t *weights, const uint8_t *bias,
     int32_t channels, int32_t depth, int32_t input_offset, const int32_t *multiplier, const int32_t *shift,
     int per_channel, int32_t output_offset, int32_t act_min, int32_t act_max) {
     int32_t depth4 = (depth + 3) & ~3;
-    int32_t pairs = (channels + 1) / 2;
+    size_t packed_bytes = (size_t)(channels + 1) / 2 * 2 * depth4 * sizeof(int16_t);
     gemm->channels = channels;
     gemm->depth = depth;
     gemm->depth4 = depth4;
     gemm->output_offset = output_offset;
     gemm->act_min = act_min;
     gemm->act_max = act_max;
-    gemm->weights = tfl_alloc_persistent(ctx, (size_t)pairs * 2 * depth4 * sizeof(int16_t));
+    gemm->weights = tfl_alloc_persistent(ctx, packed_bytes);
     gemm->channel = tfl_alloc_persistent(ctx, (size_t)channels * sizeof(tfl_arm_channel));
     if (gemm->weights == NULL || gemm->channel == NULL) {
         return tfl_fail(ctx, TFL_ERR_ARENA, "arena too small for the DSP kernel's reordered weights");
     }
-    int16_t *packed = (int16_t *)gemm->weights;
-    memset(packed, 0, (size_t)pairs * 2 * depth4 * sizeof(int16_t));
     int fast = 1;
     for (int32_t n = 0; n < channels; n++) {
         const int8_t *row = weights + (size_t)n * depth;
-        int16_t *destination = packed + (size_t)(n / 2) * 2 * depth4 + (n & 1) * 4;
         int32_t sum = 0, magnitude = 0;
         for (int32_t k = 0; k < depth; k++) {
-            int32_t slot = slot_of(k);
-            destination[(slot & ~3) * 2 + (slot & 3)] = row[k];
             sum += row[k];
             magnitude += absolute(row[k]);
         }
@@ -70,34 +75,47 @@ tfl_status tfl_arm_gemm_prepare(tfl_context *ctx, tfl_arm_gemm *gemm, const int8
         int32_t i = per_channel ? n : 0;
         c->bias = (bias ? tfl_read_i32(bias + 4 * (size_t)n) : 0) + input_offset * sum;
         c->multiplier = multiplier[i];
-        c->left_shift = shift[i] > 0 ? shift[i] : 0;
+        c->shift = shift[i];
         c->right_shift = shift[i] > 0 ? 0 : -shift[i];
-        c->round = (int32_t)(((int64_t)1 << c->right_shift) >> 1);
-        /* SMMULR(2x, m) equals the reference's rounding doubling high multiply of x when 2x cannot overflow;
-         * the shortcut in requantize_fast also needs a right shift of at least 1. */
-        int64_t bound = ((int64_t)absolute(c->bias) + 128 * (int64_t)magnitude) << (c->left_shift + 1);
-        fast &= bound < ((int64_t)1 << 31) && c->right_shift >= 1 && c->right_shift <= 31;
+        fast &= fast_requant_holds(c->bias, magnitude, (shift[i] > 0 ? shift[i] : 0) + 1, c->right_shift);
     }
     gemm->fast_requant = (uint8_t)fast;
+    int16_t *packed = (int16_t *)gemm->weights;
+    memset(packed, 0, packed_bytes);
+    for (int32_t n = 0; n < channels; n++) {
+        tfl_arm_channel *c = &gemm->channel[n];
+        int32_t scale = 1;
+        if (fast) { /* pre-scale by 2^left; fold the output offset into the rounding constant */
+            scale = 1 << ((c->shift > 0 ? c->shift : 0) + 1);
+            c->bias *= scale;
+            c->round = (int32_t)(((1u << c->right_shift) >> 1) + ((uint32_t)output_offset << c->right_shift));
+        }
+        const int8_t *row = weights + (size_t)n * depth;
+        int16_t *destination = packed + (size_t)(n / 2) * 2 * depth4 + (n & 1) * 4;
+        for (int32_t k = 0; k < depth; k++) {
+            int32_t slot = slot_of(k);
+            destination[(slot & ~3) * 2 + (slot & 3)] = (int16_t)(row[k] * scale);
+        }
+    }
     return TFL_OK;
 }
 
-/* The reference's requantisation, instruction for instruction cheaper: valid when gemm->fast_requant. */
-static inline int32_t requantize_fast(int32_t acc, const tfl_arm_channel *c) {
-    int32_t x = smmulr((int32_t)((uint32_t)acc << (c->left_shift + 1)), c->multiplier);
-    return (x + c->round + (x >> 31)) >> c->right_shift; /* rounding halves away from zero */
+/* The reference's requantisation plus output offset in four instructions, for a pre-scaled accumulator: valid
+ * when gemm->fast_requant. (x + half + (x < 0 ? -1 : 0)) >> right rounds halves away from zero. */
+static inline int32_t requantize_fast(int32_t acc, int32_t multiplier, int32_t round, int32_t right_shift) {
+    int32_t x = smmulr(acc, multiplier);
+    return (x + round + (x >> 31)) >> right_shift;
 }
 
-static inline int32_t requantize(int32_t acc, const tfl_arm_channel *c, int fast) {
+/* Requantised, offset and clamped output of channel c for accumulator acc. */
+static inline int8_t output_of(int32_t acc, const tfl_arm_channel *c, const tfl_arm_gemm *gemm, int fast,
+    int full_range) {
+    int32_t x;
     if (fast) {
-        return requantize_fast(acc, c);
+        x = requantize_fast(acc, c->multiplier, c->round, c->right_shift);
+    } else {
+        x = tfl_multiply_by_quantized_multiplier(acc, c->multiplier, c->shift) + gemm->output_offset;
     }
-    return tfl_multiply_by_quantized_multiplier(acc, c->multiplier, c->left_shift - c->right_shift);
-}
-
-/* Output offset and activation clamp. `full_range`: the clamp is the int8 range, one saturating instruction. */
-static inline int8_t finish(int32_t x, const tfl_arm_gemm *gemm, int full_range) {
-    x += gemm->output_offset;
     if (full_range) {
         return (int8_t)__ssat(x, 8);
     }
@@ -142,8 +160,8 @@ static inline __attribute__((always_inline)) void dot_2x2(const uint32_t *x, con
         : [x] "+r"(x), [w] "+r"(w), [n] "+r"(groups), [p0c0] "+r"(p0c0), [p1c0] "+r"(p1c0), [p0c1] "+r"(p0c1),
           [p1c1] "+r"(p1c1), [x0a] "=&r"(x0a), [x0b] "=&r"(x0b), [x1a] "=&r"(x1a), [x1b] "=&r"(x1b),
           [wa] "=&r"(wa), [wb] "=&r"(wb)
-        :
-        : "cc", "memory");
+        : "m"(*(const uint32_t(*)[])x), "m"(*(const uint32_t(*)[])w)
+        : "cc");
     acc[0] = p0c0;
     acc[1] = p1c0;
     acc[2] = p0c1;
@@ -178,36 +196,44 @@ static inline __attribute__((always_inline)) void dot_1x2(const uint32_t *x, con
         "3:\n"
         : [x] "+r"(x), [w] "+r"(w), [n] "+r"(groups), [c0] "+r"(c0), [c1] "+r"(c1), [w0a] "=&r"(w0a),
           [w0b] "=&r"(w0b), [w1a] "=&r"(w1a), [w1b] "=&r"(w1b), [xa] "=&r"(xa), [xb] "=&r"(xb)
-        :
-        : "cc", "memory");
+        : "m"(*(const uint32_t(*)[])x), "m"(*(const uint32_t(*)[])w)
+        : "cc");
     acc[0] = c0;
     acc[1] = c1;
 }
 
 /* Multiply the widened positions in `x` (one or two) by every channel pair and write requantised outputs;
- * out0/out1 are the positions' output rows (out1 unused for one position). */
-static inline __attribute__((always_inline)) void multiply_rows(const tfl_arm_gemm *gemm, const uint32_t *x, int two, int8_t *out0, int8_t *out1,
-    int fast, int full_range) {
+ * out0/out1 are the positions' output rows (out1 unused for one position). The outputs are computed into
+ * locals before any store: an int8 store may alias anything, and would make the compiler reload the channel. */
+static inline __attribute__((always_inline)) void multiply_rows(const tfl_arm_gemm *gemm, const uint32_t *x, int two,
+    int8_t *out0, int8_t *out1, int fast, int full_range) {
     int32_t groups = gemm->depth4 / 4;
     const uint32_t *w = gemm->weights;
-    for (int32_t n = 0; n < gemm->channels; n += 2, w += 4 * groups) {
-        const tfl_arm_channel *c0 = &gemm->channel[n];
-        const tfl_arm_channel *c1 = n + 1 < gemm->channels ? c0 + 1 : c0;
+    const tfl_arm_channel *c0 = gemm->channel, *end = c0 + gemm->channels;
+    for (; c0 < end; c0 += 2, w += 4 * groups, out0 += 2, out1 += 2) {
+        int odd = c0 + 1 == end;
+        const tfl_arm_channel *c1 = odd ? c0 : c0 + 1;
         if (two) {
             int32_t acc[4] = {c0->bias, c0->bias, c1->bias, c1->bias};
             dot_2x2(x, w, groups, acc);
-            out0[n] = finish(requantize(acc[0], c0, fast), gemm, full_range);
-            out1[n] = finish(requantize(acc[1], c0, fast), gemm, full_range);
-            if (n + 1 < gemm->channels) {
-                out0[n + 1] = finish(requantize(acc[2], c1, fast), gemm, full_range);
-                out1[n + 1] = finish(requantize(acc[3], c1, fast), gemm, full_range);
+            int8_t p0c0 = output_of(acc[0], c0, gemm, fast, full_range);
+            int8_t p1c0 = output_of(acc[1], c0, gemm, fast, full_range);
+            int8_t p0c1 = output_of(acc[2], c1, gemm, fast, full_range);
+            int8_t p1c1 = output_of(acc[3], c1, gemm, fast, full_range);
+            out0[0] = p0c0;
+            out1[0] = p1c0;
+            if (!odd) {
+                out0[1] = p0c1;
+                out1[1] = p1c1;
             }
         } else {
             int32_t acc[2] = {c0->bias, c1->bias};
             dot_1x2(x, w, groups, acc);
-            out0[n] = finish(requantize(acc[0], c0, fast), gemm, full_range);
-            if (n + 1 < gemm->channels) {
-                out0[n + 1] = finish(requantize(acc[1], c1, fast), gemm, full_range);
+            int8_t p0c0 = output_of(acc[0], c0, gemm, fast, full_range);
+            int8_t p0c1 = output_of(acc[1], c1, gemm, fast, full_range);
+            out0[0] = p0c0;
+            if (!odd) {
+                out0[1] = p0c1;
             }
         }
     }
@@ -224,63 +250,79 @@ static void multiply(const tfl_arm_gemm *gemm, const uint32_t *x, int two, int8_
     }
 }
 
-/* Widen `count` int8 values for depth k.. of position `position` (0 or 1) into the scratch layout. */
-static void widen(uint32_t *scratch, int position, int32_t k, const int8_t *values, int32_t count) {
-    if ((k & 3) == 0 && (count & 3) == 0) {
-        uint32_t *group = scratch + k + position * 2; /* group k/4 starts at word 4 * (k/4) */
-        for (int32_t i = 0; i < count; i += 4, group += 4) {
-            uint32_t bytes;
-            memcpy(&bytes, values + i, 4);
-            group[0] = __sxtb16(bytes);
-            group[1] = __sxtb16(ror8(bytes));
-        }
-        return;
+/* Copy `count` bytes; short runs (a filter row is often 3 or 5 bytes) cost less inline than a memcpy call. */
+static inline void copy_bytes(int8_t *destination, const int8_t *source, int32_t count) {
+    for (; count >= 4; count -= 4, source += 4, destination += 4) {
+        uint32_t word;
+        memcpy(&word, source, 4);
+        memcpy(destination, &word, 4);
     }
-    int16_t *halves = (int16_t *)scratch;
-    for (int32_t i = 0; i < count; i++) {
-        int32_t slot = slot_of(k + i);
-        halves[(slot & ~3) * 2 + position * 4 + (slot & 3)] = values[i];
+    for (; count > 0; count--) {
+        *destination++ = *source++;
     }
 }
 
-/* Fill `count` depth values from k with `value` (the padding of a convolution). */
-static void widen_fill(uint32_t *scratch, int position, int32_t k, int32_t value, int32_t count) {
-    int16_t *halves = (int16_t *)scratch;
-    for (int32_t i = 0; i < count; i++) {
-        int32_t slot = slot_of(k + i);
-        halves[(slot & ~3) * 2 + position * 4 + (slot & 3)] = (int16_t)value;
+/* Widen a row of int8 values (a multiple of 4 long, any alignment) into position `position` of the scratch. */
+static void widen(uint32_t *scratch, int position, const int8_t *row, int32_t depth4) {
+    uint32_t *group = scratch + position * 2;
+    for (int32_t k = 0; k < depth4; k += 4, group += 4) {
+        uint32_t bytes;
+        memcpy(&bytes, row + k, 4);
+        group[0] = __sxtb16(bytes);
+        group[1] = __sxtb16(ror8(bytes));
     }
 }
 
-/* im2col for one output position: the filter's window over the input, padding where it falls outside. */
-static void gather_patch(uint32_t *scratch, int position, const tfl_arm_conv_shape *s, const int8_t *image,
-    int32_t out_y, int32_t out_x) {
-    int32_t k = 0;
-    for (int32_t fy = 0; fy < s->filter_h; fy++) {
+/* im2col for one output position into `patch` (int8, depth long): the filter's window over the input, the
+ * input zero point where it falls outside. A filter row that lies inside the image is one contiguous run. */
+static void gather_patch(int8_t *patch, const tfl_arm_conv_shape *s, const int8_t *image, int32_t out_y,
+    int32_t out_x) {
+    int32_t row_bytes = s->filter_w * s->input_c;
+    int32_t in_x0 = out_x * s->stride_w - s->pad_left;
+    int row_inside = s->dilation_w == 1 && in_x0 >= 0 && in_x0 + s->filter_w <= s->input_w;
+    for (int32_t fy = 0; fy < s->filter_h; fy++, patch += row_bytes) {
         int32_t in_y = out_y * s->stride_h - s->pad_top + fy * s->dilation_h;
-        for (int32_t fx = 0; fx < s->filter_w; fx++, k += s->input_c) {
-            int32_t in_x = out_x * s->stride_w - s->pad_left + fx * s->dilation_w;
-            if (in_y < 0 || in_y >= s->input_h || in_x < 0 || in_x >= s->input_w) {
-                widen_fill(scratch, position, k, s->input_zero_point, s->input_c);
+        if (in_y < 0 || in_y >= s->input_h) {
+            memset(patch, s->input_zero_point, (size_t)row_bytes);
+            continue;
+        }
+        const int8_t *line = image + (size_t)in_y * s->input_w * s->input_c;
+        if (row_inside) {
+            copy_bytes(patch, line + (size_t)in_x0 * s->input_c, row_bytes);
+            continue;
+        }
+        for (int32_t fx = 0; fx < s->filter_w; fx++) {
+            int32_t in_x = in_x0 + fx * s->dilation_w;
+            if (in_x < 0 || in_x >= s->input_w) {
+                memset(patch + fx * s->input_c, s->input_zero_point, (size_t)s->input_c);
             } else {
-                widen(scratch, position, k, image + ((size_t)in_y * s->input_w + in_x) * s->input_c, s->input_c);
+                copy_bytes(patch + fx * s->input_c, line + (size_t)in_x * s->input_c, s->input_c);
             }
         }
     }
 }
 
+/* The scratch: two widened positions (4 * depth4 bytes), then one int8 patch (depth4 bytes, tail zero). */
+static int8_t *patch_of(const tfl_arm_gemm *gemm, uint32_t *scratch) {
+    int8_t *patch = (int8_t *)(scratch + gemm->depth4);
+    memset(patch + gemm->depth, 0, (size_t)(gemm->depth4 - gemm->depth));
+    return patch;
+}
+
 void tfl_arm_conv_eval(const tfl_arm_gemm *gemm, const tfl_arm_conv_shape *shape, const int8_t *input,
     int8_t *output, uint32_t *scratch) {
-    memset(scratch, 0, tfl_arm_gemm_scratch_bytes(gemm)); /* depth padding stays 0 */
+    int8_t *patch = patch_of(gemm, scratch);
     int32_t positions = shape->output_h * shape->output_w;
     for (int32_t b = 0; b < shape->batches; b++) {
         const int8_t *image = input + (size_t)b * shape->input_h * shape->input_w * shape->input_c;
         int8_t *out = output + (size_t)b * positions * gemm->channels;
         for (int32_t p = 0; p < positions; p += 2) {
             int two = p + 1 < positions;
-            gather_patch(scratch, 0, shape, image, p / shape->output_w, p % shape->output_w);
+            gather_patch(patch, shape, image, p / shape->output_w, p % shape->output_w);
+            widen(scratch, 0, patch, gemm->depth4);
             if (two) {
-                gather_patch(scratch, 1, shape, image, (p + 1) / shape->output_w, (p + 1) % shape->output_w);
+                gather_patch(patch, shape, image, (p + 1) / shape->output_w, (p + 1) % shape->output_w);
+                widen(scratch, 1, patch, gemm->depth4);
             }
             multiply(gemm, scratch, two, out + (size_t)p * gemm->channels, out + (size_t)(p + 1) * gemm->channels);
         }
@@ -289,14 +331,19 @@ void tfl_arm_conv_eval(const tfl_arm_gemm *gemm, const tfl_arm_conv_shape *shape
 
 void tfl_arm_fully_connected_eval(const tfl_arm_gemm *gemm, int32_t rows, const int8_t *input, int8_t *output,
     uint32_t *scratch) {
-    memset(scratch, 0, tfl_arm_gemm_scratch_bytes(gemm));
-    for (int32_t r = 0; r < rows; r += 2) {
-        int two = r + 1 < rows;
-        widen(scratch, 0, 0, input + (size_t)r * gemm->depth, gemm->depth);
-        if (two) {
-            widen(scratch, 1, 0, input + (size_t)(r + 1) * gemm->depth, gemm->depth);
+    int8_t *patch = patch_of(gemm, scratch);
+    int32_t whole = gemm->depth & ~3; /* widened straight from the input; the rest through the zero-padded patch */
+    for (int32_t r = 0; r < rows; r++) {
+        const int8_t *row = input + (size_t)r * gemm->depth;
+        widen(scratch, r & 1, row, whole);
+        copy_bytes(patch, row + whole, gemm->depth - whole);
+        widen(scratch + whole, r & 1, patch, gemm->depth4 - whole);
+        if ((r & 1) || r + 1 == rows) {
+            int two = r & 1;
+            int32_t first = r - two;
+            multiply(gemm, scratch, two, output + (size_t)first * gemm->channels,
+                output + (size_t)r * gemm->channels);
         }
-        multiply(gemm, scratch, two, output + (size_t)r * gemm->channels, output + (size_t)(r + 1) * gemm->channels);
     }
 }
 

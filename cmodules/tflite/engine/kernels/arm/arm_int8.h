@@ -21,11 +21,11 @@
 
 /* Per output channel, everything the requantisation needs. */
 typedef struct {
-    int32_t bias;        /* bias + input_offset * sum(w): the accumulator's start */
-    int32_t multiplier;  /* Q31 mantissa, as the reference kernel computed it */
-    int32_t left_shift;  /* the reference's exponent split in two: at most one of these is non-zero */
-    int32_t right_shift;
-    int32_t round;       /* half of the right shift's divisor: (1 << right_shift) >> 1 */
+    int32_t bias;        /* bias + input_offset * sum(w), times 2^left on the fast path: the accumulator's start */
+    int32_t multiplier;  /* Q31 mantissa and exponent as the reference kernel computed them */
+    int32_t shift;
+    int32_t right_shift; /* -shift when shift < 0, else 0 */
+    int32_t round;       /* fast path: half the right shift's divisor plus output_offset * 2^right_shift */
 } tfl_arm_channel;
 
 typedef struct {
@@ -50,9 +50,10 @@ tfl_status tfl_arm_gemm_prepare(tfl_context *ctx, tfl_arm_gemm *gemm, const int8
     int32_t channels, int32_t depth, int32_t input_offset, const int32_t *multiplier, const int32_t *shift,
     int per_channel, int32_t output_offset, int32_t act_min, int32_t act_max);
 
-/* Scratch bytes tfl_arm_conv_eval / tfl_arm_fully_connected_eval need (two widened input rows). */
+/* Scratch bytes tfl_arm_conv_eval / tfl_arm_fully_connected_eval need: two widened input rows and one int8
+ * row. */
 static inline uint32_t tfl_arm_gemm_scratch_bytes(const tfl_arm_gemm *gemm) {
-    return 4u * (uint32_t)gemm->depth4;
+    return 5u * (uint32_t)gemm->depth4;
 }
 
 void tfl_arm_conv_eval(const tfl_arm_gemm *gemm, const tfl_arm_conv_shape *shape, const int8_t *input,
