@@ -101,3 +101,108 @@ void tfl_float_activation_range(int activation, float *act_min, float *act_max) 
         *act_max = 1.0f;
     }
 }
+
+int32_t tfl_saturating_rounding_multiply_by_pot(int32_t x, int exponent) {
+    if (exponent < 0) {
+        return tfl_rounding_divide_by_pot(x, -exponent);
+    }
+    if (exponent == 0) {
+        return x;
+    }
+    int32_t threshold = (int32_t)(((int64_t)1 << (31 - exponent)) - 1);
+    if (x > threshold) {
+        return INT32_MAX;
+    }
+    if (x < -threshold) {
+        return INT32_MIN;
+    }
+    return (int32_t)((uint32_t)x << exponent);
+}
+
+#define Q0_ONE INT32_MAX
+
+/* exp(x) for x in [-1/4, 0), Q0 in and out: a Taylor series around -1/8. */
+static int32_t exp_on_interval_minus_quarter_to_zero(int32_t a) {
+    const int32_t exp_minus_one_eighth = 1895147668; /* exp(-1/8) in Q0 */
+    const int32_t one_third = 715827883;             /* 1/3 in Q0 */
+    int32_t x = a + (1 << 28);                       /* a + 1/8 */
+    int32_t x2 = tfl_saturating_rounding_doubling_high_mul(x, x);
+    int32_t x3 = tfl_saturating_rounding_doubling_high_mul(x2, x);
+    int32_t x4 = tfl_saturating_rounding_doubling_high_mul(x2, x2);
+    int32_t x4_over_4 = tfl_rounding_divide_by_pot(x4, 2);
+    int32_t poly = tfl_rounding_divide_by_pot(
+        tfl_saturating_rounding_doubling_high_mul(x4_over_4 + x3, one_third) + x2, 1); /* x^4/24 + x^3/6 + x^2/2 */
+    return exp_minus_one_eighth + tfl_saturating_rounding_doubling_high_mul(exp_minus_one_eighth, x + poly);
+}
+
+int32_t tfl_exp_on_negative_values(int32_t a, int integer_bits) {
+    /* exp(-k/4) in Q0 for the bits of the input's multiple of a quarter: 1/4, 1/2, 1, 2, 4, 8, 16. */
+    static const int32_t exp_of_minus_power_of_two[7] = {
+        1672461947, 1302514674, 790015084, 290630308, 39332535, 720401, 242};
+    const int fractional_bits = 31 - integer_bits;
+    const int32_t one_quarter = (int32_t)1 << (fractional_bits - 2);
+    /* a = r - q with r in [-1/4, 0) and q a non-negative multiple of 1/4: exp(a) = exp(r) * prod exp(-bits of q). */
+    int32_t r = (a & (one_quarter - 1)) - one_quarter;
+    int32_t result = exp_on_interval_minus_quarter_to_zero(tfl_saturating_rounding_multiply_by_pot(r, integer_bits));
+    int32_t q = r - a;
+    for (int exponent = -2; exponent <= 4; exponent++) {
+        if (integer_bits > exponent && (q & ((int32_t)1 << (fractional_bits + exponent))) != 0) {
+            result = tfl_saturating_rounding_doubling_high_mul(result, exp_of_minus_power_of_two[exponent + 2]);
+        }
+    }
+    if (integer_bits > 5 && a < -((int32_t)1 << (fractional_bits + 5))) { /* below -32: exp underflows Q0 */
+        result = 0;
+    }
+    return a == 0 ? Q0_ONE : result;
+}
+
+int32_t tfl_one_over_one_plus_x_for_x_in_0_1(int32_t x) {
+    /* Newton-Raphson on the half denominator d = (1 + x) / 2 in [1/2, 1], values of x in Q2. */
+    int64_t sum = (int64_t)x + Q0_ONE;
+    int32_t half_denominator = (int32_t)((sum + (sum >= 0 ? 1 : -1)) / 2);
+    const int32_t q2_48_over_17 = 1515870810;
+    const int32_t q2_minus_32_over_17 = -1010580540;
+    const int32_t q2_one = 1 << 29;
+    int32_t y = q2_48_over_17 + tfl_saturating_rounding_doubling_high_mul(half_denominator, q2_minus_32_over_17);
+    for (int i = 0; i < 3; i++) {
+        int32_t half_denominator_times_y = tfl_saturating_rounding_doubling_high_mul(half_denominator, y);
+        int32_t error = q2_one - half_denominator_times_y;
+        y = y + tfl_saturating_rounding_multiply_by_pot(tfl_saturating_rounding_doubling_high_mul(y, error), 2);
+    }
+    /* y = 1/d in Q2; 1/(1 + x) = y/2, which is y's raw value read as Q1, rescaled to Q0. */
+    return tfl_saturating_rounding_multiply_by_pot(y, 1);
+}
+
+int32_t tfl_logistic(int32_t a, int integer_bits) {
+    if (a == 0) {
+        return 1 << 30;
+    }
+    int32_t magnitude = a > 0 ? a : -a;
+    int32_t of_positive = tfl_one_over_one_plus_x_for_x_in_0_1(tfl_exp_on_negative_values(-magnitude, integer_bits));
+    return a > 0 ? of_positive : Q0_ONE - of_positive;
+}
+
+static int count_leading_zeros(uint32_t x) {
+    int n = 0;
+    if (x == 0) {
+        return 32;
+    }
+    while ((x & 0x80000000u) == 0) {
+        x <<= 1;
+        n++;
+    }
+    return n;
+}
+
+int32_t tfl_reciprocal(int32_t x, int integer_bits, int *num_bits_over_unit) {
+    int headroom_plus_one = count_leading_zeros((uint32_t)x);
+    *num_bits_over_unit = integer_bits - headroom_plus_one;
+    int32_t shifted_minus_one = (int32_t)(((uint32_t)x << headroom_plus_one) - ((uint32_t)1 << 31));
+    return tfl_one_over_one_plus_x_for_x_in_0_1(shifted_minus_one);
+}
+
+int32_t tfl_input_radius(int integer_bits, int left_shift) {
+    double max_input_rescaled = 1.0 * (double)((1 << integer_bits) - 1) *
+        (double)((int64_t)1 << (31 - integer_bits)) / (double)((int64_t)1 << left_shift);
+    return (int32_t)max_input_rescaled; /* floor: the value is non-negative */
+}

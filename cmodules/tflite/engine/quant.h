@@ -19,6 +19,29 @@ int32_t tfl_rounding_divide_by_pot(int32_t x, int exponent);
 /* x * real, where (multiplier, shift) came from tfl_quantize_multiplier(real). */
 int32_t tfl_multiply_by_quantized_multiplier(int32_t x, int32_t multiplier, int shift);
 
+/* x * 2^exponent with saturation for exponent > 0, rounding (as tfl_rounding_divide_by_pot) for exponent < 0. */
+int32_t tfl_saturating_rounding_multiply_by_pot(int32_t x, int exponent);
+
+/* Fixed-point transcendental functions on raw int32 values. A "Qm" value has m integer bits and 31 - m
+ * fractional bits; results are Q0 (value * 2^31, saturated at 1). */
+
+/* exp(a) for a <= 0 given in Q`integer_bits`. */
+int32_t tfl_exp_on_negative_values(int32_t a, int integer_bits);
+
+/* 1 / (1 + x) for x in [0, 1] given in Q0. */
+int32_t tfl_one_over_one_plus_x_for_x_in_0_1(int32_t x);
+
+/* 1 / (1 + exp(-a)) for a given in Q`integer_bits`. */
+int32_t tfl_logistic(int32_t a, int integer_bits);
+
+/* 1 / x for a positive x in Q`integer_bits`: returns y in Q0 and sets *num_bits_over_unit so that
+ * 1/x = y * 2^-num_bits_over_unit. */
+int32_t tfl_reciprocal(int32_t x, int integer_bits, int *num_bits_over_unit);
+
+/* floor of the largest |input| (in the rescaled domain) that a Q`integer_bits` value reached with a left shift
+ * of `left_shift` can represent. Inputs beyond it saturate softmax/logistic. */
+int32_t tfl_input_radius(int integer_bits, int left_shift);
+
 /* Output range of a fused activation for a quantised tensor with this scale and zero point, clamped to
  * [qmin, qmax] of its type. */
 void tfl_quantized_activation_range(int activation, float scale, int32_t zero_point,

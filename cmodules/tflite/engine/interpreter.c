@@ -1,0 +1,242 @@
+/*
+ * The interpreter: init reads the model into persistent structures at the start of the arena, prepares each
+ * node once and plans the activations in the rest; invoke evaluates the nodes in order. Also the context side of
+ * the kernel contract (tfl_kernel.h) and the one place that words errors.
+ */
+#include <string.h>
+
+#include "tfl_engine.h"
+
+static size_t align_up(size_t n, size_t a) {
+    return (n + a - 1) / a * a;
+}
+
+tfl_tensor *tfl_tensor_at(tfl_context *ctx, int index) {
+    return index >= 0 && index < ctx->tensors_count ? &ctx->tensors[index] : NULL;
+}
+
+void *tfl_alloc_persistent(tfl_context *ctx, size_t bytes) {
+    size_t start = align_up(ctx->persistent_used, 8);
+    if (start > ctx->arena_size || bytes > ctx->arena_size - start) {
+        size_t needed = start + bytes;
+        if (needed > ctx->arena_needed) {
+            ctx->arena_needed = needed;
+        }
+        return NULL;
+    }
+    ctx->persistent_used = start + bytes;
+    return ctx->arena + start;
+}
+
+tfl_status tfl_fail(tfl_context *ctx, tfl_status status, const char *message) {
+    ctx->status = status;
+    ctx->message = message;
+    return status;
+}
+
+tfl_status tfl_error_at(tfl_interpreter *it, tfl_status status, const char *message, int node, int op, int tensor) {
+    it->status = status;
+    it->message = message;
+    it->list_ops = 0;
+    it->error_node = node;
+    it->error_op = op;
+    it->error_tensor = tensor;
+    return status;
+}
+
+/* A kernel failed in prepare or eval: attach the node to its message. */
+static tfl_status node_failed(tfl_interpreter *it, tfl_status status, int node) {
+    if (it->message == NULL) {
+        it->message = status == TFL_ERR_ARENA ? "arena too small" : "kernel failed";
+    }
+    return tfl_error_at(it, status, it->message, node, it->nodes[node].op, -1);
+}
+
+/* When the arena ran out before planning, the activations are still unknown: add every activation's size (an
+ * upper bound of the plan) to the persistent bytes seen so far, so that the next try most likely succeeds. */
+static void guess_needed(tfl_interpreter *it) {
+    size_t activations = 0;
+    for (int32_t t = 0; it->tensors != NULL && t < it->tensors_count; t++) {
+        if (!it->tensors[t].is_constant && it->tensors[t].data == NULL) {
+            activations += align_up(it->tensors[t].bytes, TFL_ARENA_ALIGN);
+        }
+    }
+    size_t persistent = it->arena_needed > it->persistent_used ? it->arena_needed : it->persistent_used;
+    it->arena_needed = align_up(persistent, TFL_ARENA_ALIGN) + activations +
+                       (size_t)(it->tensors_count + it->nodes_count) * 64; /* node data and planner work */
+}
+
+/* Read the model and prepare every node: everything that goes in the persistent area. */
+static tfl_status read_and_prepare(tfl_interpreter *it) {
+    tfl_status status = tfl_model_read(it);
+    if (status != TFL_OK) {
+        return status;
+    }
+    for (int32_t n = 0; n < it->nodes_count; n++) {
+        it->message = NULL;
+        status = it->kernels[n]->prepare(it, &it->nodes[n]);
+        if (status != TFL_OK) {
+            return node_failed(it, status, n);
+        }
+    }
+    return TFL_OK;
+}
+
+tfl_status tfl_init(tfl_interpreter *it, const void *model, size_t model_size, void *arena, size_t arena_size) {
+    memset(it, 0, sizeof(*it));
+    it->error_node = it->error_op = it->error_tensor = -1;
+    uintptr_t raw = (uintptr_t)arena;
+    it->arena_skew = (size_t)(align_up(raw, TFL_ARENA_ALIGN) - raw);
+    it->arena = (uint8_t *)arena + it->arena_skew;
+    it->arena_size = arena != NULL && arena_size > it->arena_skew ? arena_size - it->arena_skew : 0;
+    if (model == NULL || model_size > 0x7fffffff) {
+        return tfl_error_at(it, TFL_ERR_BAD_ARGUMENT, "model must be a buffer of under 2 GB", -1, -1, -1);
+    }
+    it->model = model;
+    it->model_size = (uint32_t)model_size;
+    tfl_status status = read_and_prepare(it);
+    if (status == TFL_ERR_ARENA) {
+        guess_needed(it);
+    } else if (status == TFL_OK) {
+        status = tfl_plan(it); /* on TFL_ERR_ARENA it sets the exact arena_needed */
+    }
+    it->ready = status == TFL_OK;
+    return status;
+}
+
+tfl_status tfl_invoke(tfl_interpreter *it) {
+    if (!it->ready) {
+        return tfl_error_at(it, TFL_ERR_BAD_ARGUMENT, "interpreter is not initialised", -1, -1, -1);
+    }
+    for (int32_t n = 0; n < it->nodes_count; n++) {
+        it->message = NULL;
+        tfl_status status = it->kernels[n]->eval(it, &it->nodes[n]);
+        if (status != TFL_OK) {
+            return node_failed(it, status, n);
+        }
+    }
+    it->status = TFL_OK;
+    return TFL_OK;
+}
+
+int tfl_inputs_count(const tfl_interpreter *it) {
+    return it->ready ? it->inputs_count : 0;
+}
+
+int tfl_outputs_count(const tfl_interpreter *it) {
+    return it->ready ? it->outputs_count : 0;
+}
+
+tfl_tensor *tfl_input_tensor(tfl_interpreter *it, int index) {
+    return it->ready && index >= 0 && index < it->inputs_count ? &it->tensors[it->inputs[index]] : NULL;
+}
+
+tfl_tensor *tfl_output_tensor(tfl_interpreter *it, int index) {
+    return it->ready && index >= 0 && index < it->outputs_count ? &it->tensors[it->outputs[index]] : NULL;
+}
+
+int tfl_nodes_count(const tfl_interpreter *it) {
+    return it->ready ? it->nodes_count : 0;
+}
+
+int tfl_node_op(const tfl_interpreter *it, int index) {
+    return it->ready && index >= 0 && index < it->nodes_count ? it->nodes[index].op : -1;
+}
+
+size_t tfl_arena_used(const tfl_interpreter *it) {
+    return it->ready ? it->arena_skew + align_up(it->persistent_used, TFL_ARENA_ALIGN) + it->activations_bytes : 0;
+}
+
+size_t tfl_arena_needed(const tfl_interpreter *it) {
+    return it->arena_needed;
+}
+
+tfl_status tfl_arena_required(const void *model, size_t model_size, void *work, size_t work_size,
+    size_t *required) {
+    tfl_interpreter it;
+    tfl_status status = tfl_init(&it, model, model_size, work, work_size);
+    *required = status == TFL_OK ? tfl_arena_used(&it) - it.arena_skew : tfl_arena_needed(&it);
+    return status;
+}
+
+/* ---- error text ---- */
+
+typedef struct {
+    char *buf;
+    size_t size, len;
+} text;
+
+static void put(text *t, const char *s) {
+    while (*s && t->len + 1 < t->size) {
+        t->buf[t->len++] = *s++;
+    }
+    t->buf[t->len] = '\0';
+}
+
+static void put_int(text *t, long long value) {
+    char digits[24];
+    int n = 0;
+    unsigned long long v = value < 0 ? 0ULL - (unsigned long long)value : (unsigned long long)value;
+    do {
+        digits[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    if (value < 0) {
+        digits[n++] = '-';
+    }
+    char out[24];
+    for (int i = 0; i < n; i++) {
+        out[i] = digits[n - 1 - i];
+    }
+    out[n] = '\0';
+    put(t, out);
+}
+
+static void put_op(text *t, int op) {
+    const char *name = tfl_op_name(op);
+    if (name) {
+        put(t, name);
+    } else {
+        put(t, "op code ");
+        put_int(t, op);
+    }
+}
+
+char *tfl_format_error(const tfl_interpreter *it, char *buffer, size_t size) {
+    text t = {buffer, size, 0};
+    if (size == 0) {
+        return buffer;
+    }
+    buffer[0] = '\0';
+    put(&t, it->message ? it->message : (it->status == TFL_OK ? "no error" : "error"));
+    if (it->error_op >= 0) {
+        put(&t, ": ");
+        put_op(&t, it->error_op);
+    }
+    if (it->error_node >= 0) {
+        put(&t, " (operator ");
+        put_int(&t, it->error_node);
+        put(&t, ")");
+    }
+    if (it->error_tensor >= 0) {
+        put(&t, " (tensor ");
+        put_int(&t, it->error_tensor);
+        put(&t, ")");
+    }
+    if (it->status == TFL_ERR_ARENA && it->arena_needed > 0) {
+        put(&t, ": needs ");
+        put_int(&t, (long long)(it->arena_needed + it->arena_skew));
+        put(&t, " bytes, has ");
+        put_int(&t, (long long)(it->arena_size + it->arena_skew));
+    }
+    if (it->list_ops) {
+        put(&t, "; supported ops:");
+        for (int i = 0; i < tfl_kernels_count; i++) {
+            put(&t, i ? ", " : " ");
+            put(&t, tfl_kernels[i].name);
+            put(&t, " v1-");
+            put_int(&t, tfl_kernels[i].max_version);
+        }
+    }
+    return buffer;
+}

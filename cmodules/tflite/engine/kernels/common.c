@@ -1,0 +1,43 @@
+#include "common.h"
+
+tfl_status tfl_per_channel_multipliers(tfl_context *ctx, const tfl_tensor *input, const tfl_tensor *filter,
+    const tfl_tensor *output, int32_t channels, int32_t **multipliers, int32_t **shifts) {
+    int32_t count = filter->quant.count;
+    if (count != 1 && count != channels) {
+        return tfl_fail(ctx, TFL_ERR_BAD_MODEL, "filter has neither one scale nor one per output channel");
+    }
+    *multipliers = tfl_alloc_persistent(ctx, sizeof(int32_t) * (size_t)channels);
+    *shifts = tfl_alloc_persistent(ctx, sizeof(int32_t) * (size_t)channels);
+    if (*multipliers == NULL || *shifts == NULL) {
+        return tfl_fail(ctx, TFL_ERR_ARENA, "arena too small for per-channel multipliers");
+    }
+    for (int32_t c = 0; c < channels; c++) {
+        double filter_scale = (double)tfl_quant_scale(&filter->quant, count == 1 ? 0 : c);
+        double real = (double)input->scale * filter_scale / (double)output->scale;
+        int shift;
+        tfl_quantize_multiplier(real, &(*multipliers)[c], &shift);
+        (*shifts)[c] = shift;
+    }
+    return TFL_OK;
+}
+
+void tfl_int8_io_setup(tfl_int8_io *io, const tfl_tensor *input, const tfl_tensor *output, int activation) {
+    io->input_offset = -input->zero_point;
+    io->output_offset = output->zero_point;
+    tfl_quantized_activation_range(activation, output->scale, output->zero_point, -128, 127, &io->act_min,
+        &io->act_max);
+}
+
+int32_t tfl_conv_output_size(int padding, int32_t input, int32_t filter, int32_t stride, int32_t dilation) {
+    int32_t effective_filter = (filter - 1) * dilation + 1;
+    if (padding == TFL_PADDING_SAME) {
+        return (input + stride - 1) / stride;
+    }
+    return (input - effective_filter + stride) / stride;
+}
+
+int32_t tfl_conv_padding(int32_t input, int32_t output, int32_t filter, int32_t stride, int32_t dilation) {
+    int32_t effective_filter = (filter - 1) * dilation + 1;
+    int32_t total = (output - 1) * stride + effective_filter - input;
+    return total > 0 ? total / 2 : 0;
+}

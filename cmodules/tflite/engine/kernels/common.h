@@ -1,0 +1,43 @@
+/* Helpers the kernels share: argument checks, quantisation set-up, padding. Internal to kernels/. */
+#ifndef TFL_KERNELS_COMMON_H
+#define TFL_KERNELS_COMMON_H
+
+#include "../quant.h"
+#include "kernels.h"
+
+/* Output multiplier and shift of one channel, and the bounds of its fused activation. */
+typedef struct {
+    int32_t input_offset;   /* minus the input zero point */
+    int32_t output_offset;  /* the output zero point */
+    int32_t act_min, act_max;
+} tfl_int8_io;
+
+/* Per-tensor or per-channel (count == channels) scales of a quantised tensor as a real multiplier per channel:
+ * input_scale * filter_scale[c] / output_scale, computed in double as TFLM does, then as (multiplier, shift). */
+tfl_status tfl_per_channel_multipliers(tfl_context *ctx, const tfl_tensor *input, const tfl_tensor *filter,
+    const tfl_tensor *output, int32_t channels, int32_t **multipliers, int32_t **shifts);
+
+/* Zero point and activation bounds of an int8 node. */
+void tfl_int8_io_setup(tfl_int8_io *io, const tfl_tensor *input, const tfl_tensor *output, int activation);
+
+/* Output size and leading padding along one spatial axis (TFLite's SAME and VALID rules). */
+int32_t tfl_conv_output_size(int padding, int32_t input, int32_t filter, int32_t stride, int32_t dilation);
+int32_t tfl_conv_padding(int32_t input, int32_t output, int32_t filter, int32_t stride, int32_t dilation);
+
+static inline int32_t tfl_clamp_i32(int32_t x, int32_t lo, int32_t hi) {
+    return x < lo ? lo : (x > hi ? hi : x);
+}
+
+static inline float tfl_clamp_f32(float x, float lo, float hi) {
+    /* max then min, in this order, as the reference kernels apply a fused activation */
+    float y = x < lo ? lo : x;
+    return y > hi ? hi : y;
+}
+
+/* Dimension i of a tensor counted as 4-D NHWC (leading dims of 1 added when it has fewer). */
+static inline int32_t tfl_dim4(const tfl_tensor *t, int i) {
+    int pad = 4 - t->dims_count;
+    return i < pad ? 1 : t->dims[i - pad];
+}
+
+#endif

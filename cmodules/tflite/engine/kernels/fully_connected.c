@@ -1,0 +1,147 @@
+/* FULLY_CONNECTED: output[b][u] = act(sum_d input[b][d] * weights[u][d] + bias[u]), weights as [units][depth].
+ * int8: per-tensor or per-channel weights (zero point 0), int32 bias; float32. */
+#include "common.h"
+#include "dot.h"
+
+typedef struct {
+    int32_t batches, depth, units;
+    tfl_int8_io io;
+    int32_t *bias_folded; /* int8: bias + input_offset * sum of the unit's weights (exact, so folded here) */
+    int32_t *multipliers, *shifts;
+    float act_min, act_max; /* float32 */
+} fc_data;
+
+static tfl_status check_types(tfl_context *ctx, const tfl_tensor *input, const tfl_tensor *weights,
+    const tfl_tensor *bias, const tfl_tensor *output) {
+    if (input->type == TFL_TYPE_FLOAT32) {
+        if (weights->type != TFL_TYPE_FLOAT32 || output->type != TFL_TYPE_FLOAT32 ||
+            (bias != NULL && bias->type != TFL_TYPE_FLOAT32)) {
+            return tfl_fail(ctx, TFL_ERR_UNSUPPORTED,
+                "FULLY_CONNECTED: float32 input needs float32 weights, bias and output (hybrid models not supported)");
+        }
+        return TFL_OK;
+    }
+    if (input->type != TFL_TYPE_INT8) {
+        return tfl_fail(ctx, TFL_ERR_UNSUPPORTED,
+            "FULLY_CONNECTED: input type not supported; supported: int8, float32");
+    }
+    if (weights->type != TFL_TYPE_INT8 || output->type != TFL_TYPE_INT8 ||
+        (bias != NULL && bias->type != TFL_TYPE_INT32)) {
+        return tfl_fail(ctx, TFL_ERR_UNSUPPORTED,
+            "FULLY_CONNECTED: int8 input needs int8 weights and output and int32 bias");
+    }
+    if (input->quant.count == 0 || weights->quant.count == 0 || output->quant.count == 0) {
+        return tfl_fail(ctx, TFL_ERR_BAD_MODEL, "FULLY_CONNECTED: int8 tensor without quantisation parameters");
+    }
+    for (int32_t c = 0; c < weights->quant.count; c++) {
+        if (tfl_quant_zero_point(&weights->quant, c) != 0) {
+            return tfl_fail(ctx, TFL_ERR_UNSUPPORTED, "FULLY_CONNECTED: int8 weights need zero point 0");
+        }
+    }
+    return TFL_OK;
+}
+
+tfl_status tfl_fully_connected_prepare(tfl_context *ctx, tfl_node *node) {
+    const tfl_tensor *input = tfl_input(ctx, node, 0);
+    const tfl_tensor *weights = tfl_input(ctx, node, 1);
+    const tfl_tensor *bias = tfl_input(ctx, node, 2);
+    const tfl_tensor *output = tfl_output(ctx, node, 0);
+    const tfl_fully_connected_options *options = &node->options.fully_connected;
+    if (input == NULL || weights == NULL || output == NULL) {
+        return tfl_fail(ctx, TFL_ERR_BAD_MODEL, "FULLY_CONNECTED: missing input, weights or output");
+    }
+    if (options->weights_format != 0) {
+        return tfl_fail(ctx, TFL_ERR_UNSUPPORTED, "FULLY_CONNECTED: shuffled weights format not supported");
+    }
+    if (options->activation == TFL_ACT_TANH) {
+        return tfl_fail(ctx, TFL_ERR_UNSUPPORTED,
+            "FULLY_CONNECTED: fused TANH not supported; supported: NONE, RELU, RELU6, RELU_N1_TO_1");
+    }
+    tfl_status status = check_types(ctx, input, weights, bias, output);
+    if (status != TFL_OK) {
+        return status;
+    }
+    if (weights->dims_count != 2 || !weights->is_constant) {
+        return tfl_fail(ctx, TFL_ERR_UNSUPPORTED, "FULLY_CONNECTED: weights must be a constant 2-D tensor");
+    }
+    fc_data *data = tfl_alloc_persistent(ctx, sizeof(fc_data));
+    if (data == NULL) {
+        return tfl_fail(ctx, TFL_ERR_ARENA, "arena too small for FULLY_CONNECTED");
+    }
+    data->units = weights->dims[0];
+    data->depth = weights->dims[1];
+    if (data->depth <= 0 || tfl_element_count(input) % data->depth != 0) {
+        return tfl_fail(ctx, TFL_ERR_BAD_MODEL, "FULLY_CONNECTED: input size is not a multiple of the weights' depth");
+    }
+    data->batches = tfl_element_count(input) / data->depth;
+    if (tfl_element_count(output) != data->batches * data->units) {
+        return tfl_fail(ctx, TFL_ERR_BAD_MODEL, "FULLY_CONNECTED: output size does not match batches x units");
+    }
+    if (bias != NULL && tfl_element_count(bias) != data->units) {
+        return tfl_fail(ctx, TFL_ERR_BAD_MODEL, "FULLY_CONNECTED: bias size does not match the number of units");
+    }
+    node->user_data = data;
+    if (input->type == TFL_TYPE_FLOAT32) {
+        tfl_float_activation_range(options->activation, &data->act_min, &data->act_max);
+        return TFL_OK;
+    }
+    tfl_int8_io_setup(&data->io, input, output, options->activation);
+    status = tfl_per_channel_multipliers(ctx, input, weights, output, data->units, &data->multipliers,
+        &data->shifts);
+    if (status != TFL_OK) {
+        return status;
+    }
+    data->bias_folded = tfl_alloc_persistent(ctx, sizeof(int32_t) * (size_t)data->units);
+    if (data->bias_folded == NULL) {
+        return tfl_fail(ctx, TFL_ERR_ARENA, "arena too small for FULLY_CONNECTED");
+    }
+    const int8_t *w = (const int8_t *)weights->data;
+    for (int32_t u = 0; u < data->units; u++) {
+        int32_t weight_sum = 0;
+        for (int32_t d = 0; d < data->depth; d++) {
+            weight_sum += w[u * data->depth + d];
+        }
+        int32_t b = bias != NULL ? tfl_read_i32(bias->data + 4 * (size_t)u) : 0;
+        data->bias_folded[u] = b + data->io.input_offset * weight_sum;
+    }
+    return TFL_OK;
+}
+
+static void eval_int8(const fc_data *data, const int8_t *input, const int8_t *weights, int8_t *output) {
+    for (int32_t b = 0; b < data->batches; b++) {
+        const int8_t *row = input + b * data->depth;
+        for (int32_t u = 0; u < data->units; u++) {
+            int32_t acc = data->bias_folded[u] + tfl_dot_s8(row, weights + u * data->depth, data->depth);
+            acc = tfl_multiply_by_quantized_multiplier(acc, data->multipliers[u], data->shifts[u]);
+            acc = tfl_clamp_i32(acc + data->io.output_offset, data->io.act_min, data->io.act_max);
+            output[b * data->units + u] = (int8_t)acc;
+        }
+    }
+}
+
+static void eval_float(const fc_data *data, const float *input, const uint8_t *weights, const uint8_t *bias,
+    float *output) {
+    for (int32_t b = 0; b < data->batches; b++) {
+        const float *row = input + b * data->depth;
+        for (int32_t u = 0; u < data->units; u++) {
+            float total = tfl_dot_f32(0.0f, row, weights + 4 * (size_t)(u * data->depth), data->depth);
+            float bias_value = bias != NULL ? tfl_read_f32(bias + 4 * (size_t)u) : 0.0f;
+            output[b * data->units + u] = tfl_clamp_f32(total + bias_value, data->act_min, data->act_max);
+        }
+    }
+}
+
+tfl_status tfl_fully_connected_eval(tfl_context *ctx, tfl_node *node) {
+    const fc_data *data = node->user_data;
+    const tfl_tensor *input = tfl_input(ctx, node, 0);
+    const tfl_tensor *weights = tfl_input(ctx, node, 1);
+    const tfl_tensor *bias = tfl_input(ctx, node, 2);
+    tfl_tensor *output = tfl_output(ctx, node, 0);
+    if (input->type == TFL_TYPE_INT8) {
+        eval_int8(data, (const int8_t *)input->data, (const int8_t *)weights->data, (int8_t *)output->data);
+    } else {
+        eval_float(data, (const float *)input->data, weights->data, bias != NULL ? bias->data : NULL,
+            (float *)output->data);
+    }
+    return TFL_OK;
+}

@@ -1,0 +1,162 @@
+/* AVERAGE_POOL_2D and MAX_POOL_2D over NHWC, SAME/VALID padding, strides, fused activation; int8 and float32.
+ * A window is clipped to the input: the average divides by the number of taps inside it. */
+#include "common.h"
+
+typedef struct {
+    int32_t batches, in_h, in_w, channels, out_h, out_w, pad_h, pad_w;
+    int32_t act_min, act_max; /* int8 */
+    float act_min_f, act_max_f;
+} pool_data;
+
+static tfl_status prepare(tfl_context *ctx, tfl_node *node, const char *type_message, const char *shape_message) {
+    const tfl_tensor *input = tfl_input(ctx, node, 0);
+    const tfl_tensor *output = tfl_output(ctx, node, 0);
+    const tfl_pool_options *options = &node->options.pool;
+    if (input == NULL || output == NULL) {
+        return tfl_fail(ctx, TFL_ERR_BAD_MODEL, shape_message);
+    }
+    if ((input->type != TFL_TYPE_INT8 && input->type != TFL_TYPE_FLOAT32) || output->type != input->type) {
+        return tfl_fail(ctx, TFL_ERR_UNSUPPORTED, type_message);
+    }
+    if (input->type == TFL_TYPE_INT8 && (input->scale != output->scale || input->zero_point != output->zero_point)) {
+        return tfl_fail(ctx, TFL_ERR_UNSUPPORTED, type_message);
+    }
+    if (input->dims_count != 4 || output->dims_count != 4 || options->stride_h < 1 || options->stride_w < 1 ||
+        options->filter_h < 1 || options->filter_w < 1 || options->activation == TFL_ACT_TANH) {
+        return tfl_fail(ctx, TFL_ERR_UNSUPPORTED, shape_message);
+    }
+    pool_data *data = tfl_alloc_persistent(ctx, sizeof(pool_data));
+    if (data == NULL) {
+        return tfl_fail(ctx, TFL_ERR_ARENA, "arena too small for a pooling node");
+    }
+    node->user_data = data;
+    data->batches = input->dims[0];
+    data->in_h = input->dims[1];
+    data->in_w = input->dims[2];
+    data->channels = input->dims[3];
+    data->out_h = output->dims[1];
+    data->out_w = output->dims[2];
+    if (output->dims[0] != data->batches || output->dims[3] != data->channels ||
+        data->out_h != tfl_conv_output_size(options->padding, data->in_h, options->filter_h, options->stride_h, 1) ||
+        data->out_w != tfl_conv_output_size(options->padding, data->in_w, options->filter_w, options->stride_w, 1)) {
+        return tfl_fail(ctx, TFL_ERR_BAD_MODEL, shape_message);
+    }
+    data->pad_h = tfl_conv_padding(data->in_h, data->out_h, options->filter_h, options->stride_h, 1);
+    data->pad_w = tfl_conv_padding(data->in_w, data->out_w, options->filter_w, options->stride_w, 1);
+    if (input->type == TFL_TYPE_INT8) {
+        tfl_quantized_activation_range(options->activation, output->scale, output->zero_point, -128, 127,
+            &data->act_min, &data->act_max);
+    } else {
+        tfl_float_activation_range(options->activation, &data->act_min_f, &data->act_max_f);
+    }
+    return TFL_OK;
+}
+
+tfl_status tfl_average_pool_prepare(tfl_context *ctx, tfl_node *node) {
+    return prepare(ctx, node,
+        "AVERAGE_POOL_2D: type not supported; supported: int8 (same scale and zero point in and out), float32",
+        "AVERAGE_POOL_2D: needs 4-D input and output, a window and strides of at least 1, no fused TANH");
+}
+
+tfl_status tfl_max_pool_prepare(tfl_context *ctx, tfl_node *node) {
+    return prepare(ctx, node,
+        "MAX_POOL_2D: type not supported; supported: int8 (same scale and zero point in and out), float32",
+        "MAX_POOL_2D: needs 4-D input and output, a window and strides of at least 1, no fused TANH");
+}
+
+/* One window, clipped to the input. */
+typedef struct { int32_t y0, y1, x0, x1; } window;
+
+static window window_at(const pool_data *d, const tfl_pool_options *o, int32_t oy, int32_t ox) {
+    int32_t iy = oy * o->stride_h - d->pad_h, ix = ox * o->stride_w - d->pad_w;
+    window w;
+    w.y0 = iy < 0 ? 0 : iy;
+    w.y1 = iy + o->filter_h < d->in_h ? iy + o->filter_h : d->in_h;
+    w.x0 = ix < 0 ? 0 : ix;
+    w.x1 = ix + o->filter_w < d->in_w ? ix + o->filter_w : d->in_w;
+    return w;
+}
+
+/* Integer division rounded to nearest, halves away from zero. */
+static int32_t divide_rounded(int32_t sum, int32_t count) {
+    return sum > 0 ? (sum + count / 2) / count : (sum - count / 2) / count;
+}
+
+tfl_status tfl_average_pool_eval(tfl_context *ctx, tfl_node *node) {
+    const pool_data *d = node->user_data;
+    const tfl_pool_options *o = &node->options.pool;
+    const tfl_tensor *input = tfl_input(ctx, node, 0);
+    tfl_tensor *output = tfl_output(ctx, node, 0);
+    for (int32_t b = 0; b < d->batches; b++) {
+        for (int32_t oy = 0; oy < d->out_h; oy++) {
+            for (int32_t ox = 0; ox < d->out_w; ox++) {
+                window w = window_at(d, o, oy, ox);
+                int32_t count = (w.y1 - w.y0) * (w.x1 - w.x0);
+                size_t out_base = (size_t)((b * d->out_h + oy) * d->out_w + ox) * (size_t)d->channels;
+                for (int32_t c = 0; c < d->channels; c++) {
+                    if (input->type == TFL_TYPE_INT8) {
+                        const int8_t *in = (const int8_t *)input->data;
+                        int32_t sum = 0;
+                        for (int32_t y = w.y0; y < w.y1; y++) {
+                            for (int32_t x = w.x0; x < w.x1; x++) {
+                                sum += in[((b * d->in_h + y) * d->in_w + x) * d->channels + c];
+                            }
+                        }
+                        int32_t average = count > 0 ? divide_rounded(sum, count) : 0;
+                        ((int8_t *)output->data)[out_base + c] = (int8_t)tfl_clamp_i32(average, d->act_min, d->act_max);
+                    } else {
+                        const float *in = (const float *)input->data;
+                        float sum = 0.0f;
+                        for (int32_t y = w.y0; y < w.y1; y++) {
+                            for (int32_t x = w.x0; x < w.x1; x++) {
+                                sum += in[((b * d->in_h + y) * d->in_w + x) * d->channels + c];
+                            }
+                        }
+                        float average = sum / (float)count;
+                        ((float *)output->data)[out_base + c] = tfl_clamp_f32(average, d->act_min_f, d->act_max_f);
+                    }
+                }
+            }
+        }
+    }
+    return TFL_OK;
+}
+
+tfl_status tfl_max_pool_eval(tfl_context *ctx, tfl_node *node) {
+    const pool_data *d = node->user_data;
+    const tfl_pool_options *o = &node->options.pool;
+    const tfl_tensor *input = tfl_input(ctx, node, 0);
+    tfl_tensor *output = tfl_output(ctx, node, 0);
+    for (int32_t b = 0; b < d->batches; b++) {
+        for (int32_t oy = 0; oy < d->out_h; oy++) {
+            for (int32_t ox = 0; ox < d->out_w; ox++) {
+                window w = window_at(d, o, oy, ox);
+                size_t out_base = (size_t)((b * d->out_h + oy) * d->out_w + ox) * (size_t)d->channels;
+                for (int32_t c = 0; c < d->channels; c++) {
+                    if (input->type == TFL_TYPE_INT8) {
+                        const int8_t *in = (const int8_t *)input->data;
+                        int32_t max = -128;
+                        for (int32_t y = w.y0; y < w.y1; y++) {
+                            for (int32_t x = w.x0; x < w.x1; x++) {
+                                int32_t v = in[((b * d->in_h + y) * d->in_w + x) * d->channels + c];
+                                max = v > max ? v : max;
+                            }
+                        }
+                        ((int8_t *)output->data)[out_base + c] = (int8_t)tfl_clamp_i32(max, d->act_min, d->act_max);
+                    } else {
+                        const float *in = (const float *)input->data;
+                        float max = -3.4028235e38f;
+                        for (int32_t y = w.y0; y < w.y1; y++) {
+                            for (int32_t x = w.x0; x < w.x1; x++) {
+                                float v = in[((b * d->in_h + y) * d->in_w + x) * d->channels + c];
+                                max = v > max ? v : max;
+                            }
+                        }
+                        ((float *)output->data)[out_base + c] = tfl_clamp_f32(max, d->act_min_f, d->act_max_f);
+                    }
+                }
+            }
+        }
+    }
+    return TFL_OK;
+}

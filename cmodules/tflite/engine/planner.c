@@ -1,0 +1,239 @@
+/*
+ * The arena planner. Every non-constant tensor the graph touches, and every node's scratch, becomes a buffer
+ * with a lifetime [first node, last node]: graph inputs live from node 0, graph outputs to the last node, a
+ * node's scratch only during that node. Buffers whose lifetimes overlap must not overlap in memory; the others
+ * may share it. A RESHAPE output that has the same bytes as its non-constant input simply shares the input's
+ * buffer (RESHAPE then copies nothing).
+ *
+ * Placement is greedy best-fit: take the buffers in some order and put each in the smallest gap (between the
+ * buffers already placed that are alive at the same time) that holds it. No single order is best for every
+ * graph, so a few orders are tried and the smallest plan is kept. O(n^3) in the number of buffers, which is
+ * small (tens to a few hundred).
+ *
+ * The planner's working arrays live temporarily at the far end of the free arena: planning writes only offsets,
+ * never activation memory, so the same bytes become activations afterwards.
+ */
+#include <string.h>
+
+#include "tfl_engine.h"
+
+typedef struct {
+    uint32_t size;           /* rounded up to TFL_ARENA_ALIGN */
+    uint32_t offset, best;   /* this pass's placement, best pass's placement */
+    int32_t first, last;     /* lifetime in node indices */
+} plan_buffer;
+
+typedef struct {
+    plan_buffer *buffers;
+    int32_t *order;
+    int32_t *buffer_of;      /* per tensor: its buffer, or -1 when not planned */
+    int32_t *scratch_of;     /* per node: its scratch buffer, or -1 */
+    int32_t count;
+} plan;
+
+static size_t align_up(size_t n, size_t a) {
+    return (n + a - 1) / a * a;
+}
+
+static int plannable(const tfl_tensor *t) {
+    return !t->is_constant && t->data == NULL;
+}
+
+static int32_t add_buffer(plan *p, uint32_t bytes, int32_t first, int32_t last) {
+    plan_buffer *b = &p->buffers[p->count];
+    b->size = (uint32_t)align_up(bytes, TFL_ARENA_ALIGN);
+    b->offset = b->best = 0;
+    b->first = first;
+    b->last = last;
+    return p->count++;
+}
+
+static void use(plan_buffer *b, int32_t node) {
+    if (node < b->first) {
+        b->first = node;
+    }
+    if (node > b->last) {
+        b->last = node;
+    }
+}
+
+/* Lifetimes of all buffers. Fails on a graph that reads a tensor no earlier node wrote. */
+static tfl_status find_lifetimes(tfl_interpreter *it, plan *p) {
+    const int32_t end = it->nodes_count > 0 ? it->nodes_count - 1 : 0;
+    for (int32_t t = 0; t < it->tensors_count; t++) {
+        p->buffer_of[t] = -1;
+    }
+    for (int32_t i = 0; i < it->inputs_count; i++) {
+        int32_t t = it->inputs[i];
+        if (p->buffer_of[t] < 0 && plannable(&it->tensors[t])) {
+            p->buffer_of[t] = add_buffer(p, it->tensors[t].bytes, 0, 0);
+        }
+    }
+    for (int32_t n = 0; n < it->nodes_count; n++) {
+        tfl_node *node = &it->nodes[n];
+        for (int k = 0; k < node->inputs_count; k++) {
+            int32_t t = node->inputs[k];
+            if (t < 0 || !plannable(&it->tensors[t])) {
+                continue;
+            }
+            if (p->buffer_of[t] < 0) {
+                return tfl_error_at(it, TFL_ERR_BAD_MODEL, "operator reads a tensor that nothing writes before it",
+                    n, node->op, t);
+            }
+            use(&p->buffers[p->buffer_of[t]], n);
+        }
+        int32_t out = node->outputs[0];
+        int32_t in = node->inputs_count > 0 ? node->inputs[0] : -1;
+        if (p->buffer_of[out] >= 0) {
+            use(&p->buffers[p->buffer_of[out]], n); /* written again (or is a graph input): keep it alive */
+        } else if (node->op == TFL_OP_RESHAPE && in >= 0 && p->buffer_of[in] >= 0 &&
+                   it->tensors[in].bytes == it->tensors[out].bytes) {
+            p->buffer_of[out] = p->buffer_of[in];
+        } else {
+            p->buffer_of[out] = add_buffer(p, it->tensors[out].bytes, n, n);
+        }
+        p->scratch_of[n] = node->scratch_bytes > 0 ? add_buffer(p, node->scratch_bytes, n, n) : -1;
+    }
+    for (int32_t i = 0; i < it->outputs_count; i++) {
+        int32_t t = it->outputs[i];
+        if (!plannable(&it->tensors[t])) {
+            continue;
+        }
+        if (p->buffer_of[t] < 0) {
+            return tfl_error_at(it, TFL_ERR_BAD_MODEL, "graph output is never written", -1, -1, t);
+        }
+        use(&p->buffers[p->buffer_of[t]], end);
+    }
+    return TFL_OK;
+}
+
+static int alive_together(const plan_buffer *a, const plan_buffer *b) {
+    return a->first <= b->last && b->first <= a->last;
+}
+
+/* Best-fit placement of buffer `k` among the `placed` ones: the candidate offsets are 0 and the end of every
+ * placed buffer alive at the same time; keep the free one whose gap above is smallest (lowest offset on ties). */
+static void place(plan *p, const int32_t *placed, int32_t placed_count, int32_t k) {
+    plan_buffer *b = &p->buffers[k];
+    uint32_t best_offset = 0;
+    uint64_t best_gap = UINT64_MAX;
+    int found = 0;
+    for (int32_t c = -1; c < placed_count; c++) {
+        uint32_t candidate = 0;
+        if (c >= 0) {
+            const plan_buffer *other = &p->buffers[placed[c]];
+            if (!alive_together(other, b)) {
+                continue;
+            }
+            candidate = other->offset + other->size;
+        }
+        uint64_t gap = UINT64_MAX;
+        int free = 1;
+        for (int32_t j = 0; j < placed_count && free; j++) {
+            const plan_buffer *other = &p->buffers[placed[j]];
+            if (!alive_together(other, b) || other->size == 0) {
+                continue;
+            }
+            if (other->offset < (uint64_t)candidate + b->size && candidate < other->offset + other->size) {
+                free = 0;
+            } else if (other->offset >= candidate && other->offset - candidate < gap) {
+                gap = other->offset - candidate;
+            }
+        }
+        if (free && (!found || gap < best_gap || (gap == best_gap && candidate < best_offset))) {
+            found = 1;
+            best_gap = gap;
+            best_offset = candidate;
+        }
+    }
+    b->offset = best_offset;
+}
+
+/* Orders tried: by size, by lifetime length then size, by first use then size (largest first on ties). */
+static int comes_before(const plan_buffer *a, const plan_buffer *b, int strategy) {
+    int32_t la = a->last - a->first, lb = b->last - b->first;
+    switch (strategy) {
+        case 0:
+            return a->size > b->size;
+        case 1:
+            return la != lb ? la > lb : a->size > b->size;
+        default:
+            return a->first != b->first ? a->first < b->first : a->size > b->size;
+    }
+}
+
+#define STRATEGIES 3
+
+static uint64_t place_all(plan *p, int strategy) {
+    for (int32_t i = 0; i < p->count; i++) { /* insertion sort: stable and allocation free */
+        int32_t k = i;
+        while (k > 0 && comes_before(&p->buffers[i], &p->buffers[p->order[k - 1]], strategy)) {
+            p->order[k] = p->order[k - 1];
+            k--;
+        }
+        p->order[k] = i;
+    }
+    uint64_t total = 0;
+    for (int32_t i = 0; i < p->count; i++) {
+        place(p, p->order, i, p->order[i]);
+        plan_buffer *b = &p->buffers[p->order[i]];
+        if ((uint64_t)b->offset + b->size > total) {
+            total = (uint64_t)b->offset + b->size;
+        }
+    }
+    return total;
+}
+
+tfl_status tfl_plan(tfl_interpreter *it) {
+    int32_t max_buffers = it->tensors_count + it->nodes_count;
+    size_t work = (size_t)max_buffers * (sizeof(plan_buffer) + sizeof(int32_t)) +
+                  (size_t)(it->tensors_count + it->nodes_count) * sizeof(int32_t);
+    size_t base = align_up(it->persistent_used, TFL_ARENA_ALIGN);
+    work = align_up(work, TFL_ARENA_ALIGN);
+    if (base > it->arena_size || it->arena_size - base < work) {
+        it->arena_needed = base + work;
+        return tfl_error_at(it, TFL_ERR_ARENA, "arena too small", -1, -1, -1);
+    }
+    /* Working arrays at the far end of the free arena (uint32 fields: 4-byte alignment suffices). */
+    uint8_t *top = it->arena + ((it->arena_size - work) & ~(size_t)(TFL_ARENA_ALIGN - 1));
+    plan p;
+    p.buffers = (plan_buffer *)(void *)top;
+    p.order = (int32_t *)(void *)(top + (size_t)max_buffers * sizeof(plan_buffer));
+    p.buffer_of = p.order + max_buffers;
+    p.scratch_of = p.buffer_of + it->tensors_count;
+    p.count = 0;
+    tfl_status status = find_lifetimes(it, &p);
+    if (status != TFL_OK) {
+        return status;
+    }
+    uint64_t best_total = UINT64_MAX;
+    for (int s = 0; s < STRATEGIES; s++) {
+        uint64_t total = place_all(&p, s);
+        if (total < best_total) {
+            best_total = total;
+            for (int32_t i = 0; i < p.count; i++) {
+                p.buffers[i].best = p.buffers[i].offset;
+            }
+        }
+    }
+    if (p.count == 0) {
+        best_total = 0;
+    }
+    uint64_t needed = base + (best_total > work ? best_total : work);
+    if (needed > it->arena_size) {
+        it->arena_needed = needed > SIZE_MAX ? SIZE_MAX : (size_t)needed;
+        return tfl_error_at(it, TFL_ERR_ARENA, "arena too small", -1, -1, -1);
+    }
+    /* Hand out the memory. Only pointers in the persistent area are written: the working arrays stay intact. */
+    uint8_t *activations = it->arena + base;
+    for (int32_t t = 0; t < it->tensors_count; t++) {
+        if (p.buffer_of[t] >= 0) {
+            it->tensors[t].data = activations + p.buffers[p.buffer_of[t]].best;
+        }
+    }
+    for (int32_t n = 0; n < it->nodes_count; n++) {
+        it->nodes[n].scratch = p.scratch_of[n] >= 0 ? activations + p.buffers[p.scratch_of[n]].best : NULL;
+    }
+    it->activations_bytes = (size_t)(needed - base);
+    return TFL_OK;
+}
