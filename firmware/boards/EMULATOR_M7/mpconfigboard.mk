@@ -1,0 +1,29 @@
+# The emulated board: MicroPython's qemu port on QEMU's mps2-an500 (Cortex-M7), made to look like our
+# STM32F746G-DISCO to the device code: single-precision FPU, a `time` module, a big heap, /flash, an LCD buffer.
+QEMU_ARCH = arm
+QEMU_MACHINE = mps2-an500
+
+# fpv5-sp-d16 is the STM32F746's FPU (single precision only), so float code is compiled exactly as for the board.
+CFLAGS += -mthumb -mcpu=cortex-m7 -mfpu=fpv5-sp-d16 -mfloat-abi=hard
+CFLAGS += -DQEMU_SOC_MPS2
+CFLAGS += -DMICROPY_HW_MCU_NAME='"Cortex-M7"'
+# Our additions to the port's configuration (time, keyboard interrupt) come in through MP_CONFIGFILE, which
+# includes the port's own mpconfigport.h first.
+CFLAGS += -DMP_CONFIGFILE='"$(BOARD_DIR)/mpconfigboard.h"'
+
+LDSCRIPT = $(BOARD_DIR)/emulator.ld
+# board.c hooks into the port's startup without changing its files: it enables the FPU and installs its
+# interrupt handlers before main() runs, mounts /flash after every mp_init(), and feeds stdin from the UART's
+# receive interrupt (so Ctrl-C can stop running code, and the CPU sleeps while the REPL waits).
+LDFLAGS += -Wl,--wrap=main -Wl,--wrap=mp_init -Wl,--wrap=mp_hal_stdin_rx_chr
+
+SRC_C += $(BOARD_DIR)/board.c
+SRC_BOARD_O = shared/runtime/gchelper_native.o shared/runtime/gchelper_thumb2.o
+
+# The heap (.bss of the 4 MiB SSRAM1 that also holds code and stack). The LCD frame buffer and the /flash RAM
+# disk sit outside it, in SSRAM2/3 (see board.h).
+MICROPY_HEAP_SIZE = 2097152
+
+MICROPY_VFS_LFS2 = 1
+
+MPY_CROSS_FLAGS += -march=armv7emsp

@@ -1,0 +1,265 @@
+"""The emulated board: the emulator firmware in QEMU's mps2-an500 (Cortex-M7), reached like a real board.
+
+    with emulator.start() as emu:          # builds the emulator firmware if needed
+        subprocess.run(["mpremote", "connect", emu.port, "exec", "print(1)"])
+        emu.screenshot("lcd.png")
+
+The REPL is on a pseudo-terminal (`emu.port`) for mpremote; QEMU's QMP monitor is on a unix socket, used to read
+guest memory (the LCD frame buffer) and to quit. `icount=True` runs QEMU with `-icount shift=0`: one virtual
+nanosecond per instruction, so `time.ticks_us()` figures are deterministic.
+"""
+
+import ctypes
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from . import paths
+
+QEMU = "qemu-system-arm"
+MACHINE = "mps2-an500"
+CPU = "cortex-m7"
+QEMU_HINT = "install it with: apt-get install qemu-system-arm"
+BOARD_HEADER = paths.FIRMWARE_DIR / "boards" / "EMULATOR_M7" / "board.h"
+START_TIMEOUT_S = 60
+
+
+class EmulatorError(Exception):
+    """The emulator could not start, answer, or be found."""
+
+
+def board_constant(name: str) -> int:
+    """A fixed address or size of the emulated board, read from its one definition (board.h)."""
+    match = re.search(rf"#define\s+{name}\s+\(([^)]*)\)", BOARD_HEADER.read_text())
+    if match is None:
+        raise EmulatorError(f"{name} is not defined in {BOARD_HEADER}")
+    return int(eval(match.group(1), {"__builtins__": {}}))  # simple integer arithmetic such as 3 * 1024 * 1024
+
+
+def state_file() -> Path:
+    """Where `mpy-mnist emulate` notes the running emulator, for `mpy-mnist screenshot`."""
+    return paths.cache_dir() / "emulator.json"
+
+
+class Emulator:
+    """A running QEMU. `port` is the REPL's pty; `stop()` (or leaving the `with` block) ends QEMU."""
+
+    def __init__(self, pid: int, port: str, monitor: str, process: subprocess.Popen | None = None,
+                 workdir: Path | None = None):
+        self.pid = pid
+        self.port = port
+        self.monitor = monitor
+        self.process = process
+        self.workdir = workdir
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def running(self) -> bool:
+        if self.process is not None:
+            return self.process.poll() is None
+        return _pid_alive(self.pid)
+
+    def read_memory(self, address: int, length: int) -> bytes:
+        """`length` bytes of guest physical memory from `address`, through the monitor (pmemsave)."""
+        with tempfile.TemporaryDirectory(prefix="mpy-mnist-mem-") as tmp:
+            dump = Path(tmp) / "memory.bin"
+            self._qmp("pmemsave", val=address, size=length, filename=str(dump))
+            return dump.read_bytes()
+
+    def lcd_pixels(self) -> np.ndarray:
+        """The LCD frame buffer as (height, width, 3) uint8 RGB, from its RGB565 (little-endian) words."""
+        width, height = board_constant("LCD_WIDTH"), board_constant("LCD_HEIGHT")
+        raw = self.read_memory(board_constant("LCD_ADDRESS"), width * height * 2)
+        words = np.frombuffer(raw, dtype="<u2").reshape(height, width).astype(np.uint16)
+        red, green, blue = (words >> 11) & 0x1F, (words >> 5) & 0x3F, words & 0x1F
+        return np.stack([(red << 3) | (red >> 2), (green << 2) | (green >> 4), (blue << 3) | (blue >> 2)],
+                        axis=-1).astype(np.uint8)
+
+    def screenshot(self, path) -> Path:
+        """Save the LCD as a PNG."""
+        from PIL import Image
+
+        path = Path(path)
+        Image.fromarray(self.lcd_pixels(), "RGB").save(path)
+        return path
+
+    def stop(self, timeout: float = 10) -> None:
+        """Quit QEMU through its monitor, killing it if it does not go; idempotent."""
+        if self.running():
+            try:
+                self._qmp("quit")
+            except (OSError, EmulatorError):
+                pass
+            if not self._wait(timeout):
+                os.kill(self.pid, signal.SIGKILL)
+                self._wait(timeout)
+        if self.workdir is not None:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+            self.workdir = None
+
+    def _wait(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.running():
+                return True
+            time.sleep(0.05)
+        return False
+
+    def _qmp(self, command: str, **arguments):
+        """One QMP command on a fresh connection (QMP accepts one client at a time, so none is held)."""
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(30)
+            sock.connect(self.monitor)
+            replies = sock.makefile("rb")
+            json.loads(replies.readline())  # greeting
+            for name, args in (("qmp_capabilities", {}), (command, arguments)):
+                sock.sendall(json.dumps({"execute": name, "arguments": args}).encode() + b"\n")
+                reply = _qmp_reply(replies)
+                if reply is None and name == "quit":
+                    return None
+                if "error" in reply:
+                    raise EmulatorError(f"QEMU monitor: {command}: {reply['error'].get('desc')}")
+            return reply.get("return")
+
+
+def _qmp_reply(replies):
+    """The next reply, skipping asynchronous events; None when QEMU closed the connection (after quit)."""
+    while True:
+        line = replies.readline()
+        if not line:
+            return None
+        message = json.loads(line)
+        if "return" in message or "error" in message:
+            return message
+
+
+def start(firmware: Path | None = None, icount: bool = False) -> Emulator:
+    """Start QEMU on the emulator firmware (built when not given) and wait until the REPL answers."""
+    if shutil.which(QEMU) is None:
+        raise EmulatorError(f"{QEMU} not found: {QEMU_HINT}")
+    if firmware is None:
+        from . import firmware as firmware_builds
+
+        firmware = firmware_builds.build("emulator")
+    firmware = Path(firmware)
+    if not firmware.is_file():
+        raise EmulatorError(f"no emulator firmware at {firmware}: build it with `mpy-mnist firmware build "
+                            "--board emulator`")
+    workdir = Path(tempfile.mkdtemp(prefix="mpy-mnist-qemu-"))
+    monitor = str(workdir / "qmp.sock")
+    log_path = workdir / "qemu.log"
+    cmd = [QEMU, "-machine", MACHINE, "-cpu", CPU, "-nographic", "-monitor", "none",
+           "-qmp", f"unix:{monitor},server=on,wait=off", "-serial", "pty", "-semihosting",
+           "-kernel", str(firmware)]
+    if icount:
+        cmd += ["-icount", "shift=0"]
+    with open(log_path, "w") as log:
+        # Its own session: a Ctrl-C in the terminal reaches us, and we quit QEMU cleanly. And QEMU dies with us,
+        # so no test or command can leave one behind.
+        process = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                   start_new_session=True, preexec_fn=_die_with_parent)
+    emu = Emulator(process.pid, "", monitor, process, workdir)
+    try:
+        emu.port = _wait_for_pty(process, log_path)
+        _wait_for_socket(process, monitor, log_path)
+        _wait_for_repl(emu.port)
+    except BaseException:
+        emu.stop()
+        raise
+    return emu
+
+
+def _die_with_parent():
+    libc = ctypes.CDLL(None, use_errno=True)
+    PR_SET_PDEATHSIG = 1
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def _wait_for_pty(process, log_path: Path) -> str:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        match = re.search(r"char device redirected to (\S+)", log_path.read_text())
+        if match:
+            return match.group(1)
+        if process.poll() is not None:
+            raise EmulatorError(f"QEMU exited ({process.returncode}):\n{log_path.read_text()}")
+        time.sleep(0.05)
+    raise EmulatorError("QEMU did not open its serial pty")
+
+
+def _wait_for_socket(process, monitor: str, log_path: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while not os.path.exists(monitor):
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise EmulatorError(f"QEMU's monitor socket did not appear:\n{log_path.read_text()}")
+        time.sleep(0.05)
+
+
+def _wait_for_repl(port: str) -> None:
+    """Until MicroPython answers a Ctrl-C with its prompt: the board is booted and /flash mounted."""
+    import serial
+
+    deadline = time.monotonic() + START_TIMEOUT_S
+    with serial.Serial(port, timeout=0.2) as tty:
+        seen = b""
+        while time.monotonic() < deadline:
+            tty.write(b"\r\x03")
+            seen = (seen + tty.read(256))[-512:]
+            if b">>> " in seen:
+                return
+    raise EmulatorError(f"no MicroPython prompt on {port} within {START_TIMEOUT_S} s (got {seen[-200:]!r})")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The emulator started by `mpy-mnist emulate`, found again by other commands.
+
+
+def save_state(emu: Emulator) -> Path:
+    path = state_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"pid": emu.pid, "port": emu.port, "monitor": emu.monitor}))
+    return path
+
+
+def clear_state(emu: Emulator) -> None:
+    try:
+        if json.loads(state_file().read_text()).get("pid") == emu.pid:
+            state_file().unlink()
+    except (OSError, ValueError):
+        pass
+
+
+def attach() -> Emulator:
+    """The emulator that `mpy-mnist emulate` is running."""
+    try:
+        state = json.loads(state_file().read_text())
+    except (OSError, ValueError):
+        raise EmulatorError("no emulator is running: start one with `mpy-mnist emulate`") from None
+    emu = Emulator(state["pid"], state["port"], state["monitor"])
+    if not emu.running() or not os.path.exists(emu.monitor):
+        raise EmulatorError("the emulator noted in "
+                            f"{state_file()} is not running: start one with `mpy-mnist emulate`")
+    return emu
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,0 +1,256 @@
+"""MicroPython firmware: obtain the pinned source, then build it for one of our boards.
+
+Boards:
+  unix      MicroPython's unix port with our C modules and the frozen device code (runs device code fast in tests)
+  emulator  MicroPython's qemu port on QEMU's mps2-an500 (Cortex-M7 + FPU), board definition firmware/boards/EMULATOR_M7
+  disco     MicroPython's stm32 port for the STM32F746G-DISCO, board definition firmware/boards/MNIST_F746DISCO
+
+The source is `$MICROPY_DIR` when set, else a copy in the cache: a git checkout of the release tag when the network
+allows, else Debian's source package (which has no git submodules: no berkeley-db, no SSL, no micropython-lib, and
+no lib/stm32lib for the disco board). Builds live in the cache, one directory per board and checkout, and `make`
+rebuilds only what changed.
+"""
+
+import fcntl
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import tarfile
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+
+from . import paths
+
+BOARDS = ("unix", "emulator", "disco")
+EMULATOR_BOARD_DIR = paths.FIRMWARE_DIR / "boards" / "EMULATOR_M7"
+DISCO_BOARD_DIR = paths.FIRMWARE_DIR / "boards" / "MNIST_F746DISCO"
+COMMON_MANIFEST = paths.FIRMWARE_DIR / "manifest.py"
+
+GIT_URL = "https://github.com/micropython/micropython.git"
+GIT_TIMEOUT_S = 20
+DEBIAN_SUITE = "trixie"
+DEBIAN_KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
+
+ARM_TOOLCHAIN_HINT = "install it with: apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi"
+
+
+class FirmwareError(Exception):
+    """A build cannot go on; the message says what is missing and how to get it."""
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# MicroPython source
+
+
+def source_dir(submodules: tuple[str, ...] = ()) -> Path:
+    """The MicroPython source to build from, obtained into the cache when `$MICROPY_DIR` is not set."""
+    user_dir = os.environ.get("MICROPY_DIR")
+    if user_dir:
+        src = Path(user_dir).resolve()
+        if not (src / "py" / "mpconfig.h").is_file():
+            raise FirmwareError(f"MICROPY_DIR={user_dir} is not a MicroPython source tree (no py/mpconfig.h)")
+    else:
+        src = paths.cache_dir() / f"micropython-{paths.MICROPYTHON_VERSION}"
+        with _locked(paths.cache_dir() / "micropython-source.lock"):
+            if not (src / "py" / "mpconfig.h").is_file():
+                _obtain_source(src, submodules)
+    _require_submodules(src, submodules)
+    return src
+
+
+def _obtain_source(dest: Path, submodules: tuple[str, ...]) -> None:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix="mpsrc-", dir=dest.parent))
+    try:
+        tree = _git_checkout(staging, submodules) or _debian_source(staging)
+        tree.rename(dest)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _git_checkout(staging: Path, submodules: tuple[str, ...]) -> Path | None:
+    """A shallow clone of the release tag plus the submodules asked for, or None when the network says no."""
+    if shutil.which("git") is None:
+        return None
+    tree = staging / "git"
+    tag = f"v{paths.MICROPYTHON_VERSION}"
+    try:
+        subprocess.run(["git", "clone", "-q", "--depth", "1", "-b", tag, GIT_URL, str(tree)],
+                       check=True, timeout=GIT_TIMEOUT_S, capture_output=True)
+        if submodules:
+            subprocess.run(["git", "-C", str(tree), "submodule", "update", "--init", "--depth", "1", *submodules],
+                           check=True, timeout=10 * GIT_TIMEOUT_S, capture_output=True)
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired):
+        return None
+    return tree
+
+
+def _debian_source(staging: Path) -> Path:
+    """Debian's `micropython` source package, fetched through a temporary apt configuration (the host's own
+    apt configuration is left alone) and its orig tarball extracted."""
+    for tool, package in (("apt-get", "apt"), ("dpkg-source", "dpkg-dev")):
+        if shutil.which(tool) is None:
+            raise FirmwareError(f"cannot fetch the MicroPython source: {tool} not found (apt-get install {package}), "
+                                f"or set MICROPY_DIR to a MicroPython {paths.MICROPYTHON_VERSION} checkout")
+    apt_dir = staging / "apt"
+    (apt_dir / "lists" / "partial").mkdir(parents=True)
+    (apt_dir / "sources.list.d").mkdir()
+    sources = apt_dir / "sources.list"
+    sources.write_text(f"deb-src [signed-by={DEBIAN_KEYRING}] {debian_mirror()} {DEBIAN_SUITE} main\n")
+    options = ["-o", f"Dir::Etc::SourceList={sources}", "-o", f"Dir::Etc::SourceParts={apt_dir / 'sources.list.d'}",
+               "-o", f"Dir::State::Lists={apt_dir / 'lists'}"]
+    download = staging / "download"
+    download.mkdir()
+    version = f"{paths.MICROPYTHON_VERSION}+ds"
+    try:
+        subprocess.run(["apt-get", *options, "update", "-q"], check=True, capture_output=True, timeout=300)
+        subprocess.run(["apt-get", *options, "source", "--download-only", f"micropython={version}-1"],
+                       check=True, capture_output=True, cwd=download, timeout=600)
+    except subprocess.CalledProcessError as err:
+        raise FirmwareError("cannot fetch Debian's micropython source package:\n"
+                            f"{err.stderr.decode(errors='replace').strip()}\n"
+                            "Set MICROPY_DIR to a MicroPython checkout instead.") from err
+    orig = download / f"micropython_{version}.orig.tar.xz"
+    with tarfile.open(orig) as tar:
+        tar.extractall(staging / "extract", filter="tar")
+    (tree,) = (staging / "extract").iterdir()
+    return tree
+
+
+def debian_mirror() -> str:
+    """The Debian archive URI this machine's apt already uses (never written down anywhere)."""
+    lines = []
+    apt = Path("/etc/apt")
+    for path in [apt / "sources.list", *sorted((apt / "sources.list.d").glob("*.list")),
+                 *sorted((apt / "sources.list.d").glob("*.sources"))]:
+        if path.is_file():
+            lines += path.read_text().splitlines()
+    for line in lines:
+        deb822 = re.match(r"\s*URIs:\s*(\S+)", line)
+        one_line = re.match(r"\s*deb(?:-src)?\s+(?:\[[^\]]*\]\s+)?(\S+)", line)
+        uri = (deb822 or one_line).group(1) if (deb822 or one_line) else None
+        if uri and uri.rstrip("/").endswith("/debian"):
+            return uri.rstrip("/")
+    raise FirmwareError("no Debian archive found in /etc/apt: set MICROPY_DIR to a MicroPython "
+                        f"{paths.MICROPYTHON_VERSION} checkout")
+
+
+def _require_submodules(src: Path, submodules: tuple[str, ...]) -> None:
+    for sub in submodules:
+        if not any((src / sub).iterdir() if (src / sub).is_dir() else ()):
+            raise FirmwareError(
+                f"{src / sub} is empty: this board needs MicroPython's {sub} submodule. Fetch it with\n"
+                f"  git -C <checkout> submodule update --init {sub}\n"
+                f"in a git checkout of v{paths.MICROPYTHON_VERSION} and point MICROPY_DIR at that checkout "
+                "(Debian's source package, the fallback used here, ships without submodules).")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Builds
+
+
+def build_dir(board: str) -> Path:
+    """One build directory per board and repository checkout, so worktrees never share object files."""
+    checkout = hashlib.sha256(str(paths.REPO_ROOT).encode()).hexdigest()[:10]
+    return paths.cache_dir() / "firmware" / f"{board}-{checkout}"
+
+
+def build(board: str, jobs: int = 2, log=None) -> Path:
+    """Build (or bring up to date) the firmware for `board`; returns the file to run or flash."""
+    if board not in BOARDS:
+        raise FirmwareError(f"unknown board {board!r}: choose one of {', '.join(BOARDS)}")
+    _require_default_model()
+    builders = {"unix": _build_unix, "emulator": _build_emulator, "disco": _build_disco}
+    out = build_dir(board)
+    out.mkdir(parents=True, exist_ok=True)
+    with _locked(out.with_suffix(".lock")):
+        return builders[board](out, jobs, log)
+
+
+def _build_unix(out: Path, jobs: int, log) -> Path:
+    _require_tools({"make": "apt-get install make", "cc": "apt-get install gcc"})
+    src = source_dir()
+    _make(src / "ports" / "unix", out, jobs, log,
+          ["VARIANT=standard", "MICROPY_PY_BTREE=0", "MICROPY_PY_SSL=0", f"FROZEN_MANIFEST={COMMON_MANIFEST}"])
+    return out / "micropython"
+
+
+def _build_emulator(out: Path, jobs: int, log) -> Path:
+    _require_tools({"make": "apt-get install make", "arm-none-eabi-gcc": ARM_TOOLCHAIN_HINT})
+    src = source_dir()
+    _make(src / "ports" / "qemu", out, jobs, log,
+          [f"BOARD_DIR={EMULATOR_BOARD_DIR}", f"FROZEN_MANIFEST={EMULATOR_BOARD_DIR / 'manifest.py'}"])
+    return out / "firmware.elf"
+
+
+def _build_disco(out: Path, jobs: int, log) -> Path:
+    _require_tools({"make": "apt-get install make", "arm-none-eabi-gcc": ARM_TOOLCHAIN_HINT})
+    src = source_dir(submodules=("lib/stm32lib",))
+    _make(src / "ports" / "stm32", out, jobs, log,
+          [f"BOARD_DIR={DISCO_BOARD_DIR}", f"FROZEN_MANIFEST={DISCO_BOARD_DIR / 'manifest.py'}"])
+    subprocess.run(["arm-none-eabi-objcopy", "-O", "binary", str(out / "firmware.elf"), str(out / "firmware.bin")],
+                   check=True)
+    return out / "firmware.bin"
+
+
+def _make(port_dir: Path, out: Path, jobs: int, log, variables: list[str]) -> None:
+    """`nice make` in a port with our modules, the device code, the default model and no micropython-lib."""
+    _build_mpy_cross(port_dir.parents[1], jobs, log)
+    cmd = ["nice", "make", "-C", str(port_dir), f"-j{jobs}", f"BUILD={out}",
+           f"MPY_LIB_DIR={_empty_micropython_lib()}", *variables]
+    if user_c_modules_present():
+        cmd.append(f"USER_C_MODULES={paths.CMODULES_DIR}")
+    _run_make(cmd, log)
+
+
+def _build_mpy_cross(src: Path, jobs: int, log) -> None:
+    """mpy-cross (which compiles the frozen code) is built on its own first: a port's make would otherwise pass
+    its BUILD and FROZEN_MANIFEST down to mpy-cross's build."""
+    with _locked(paths.cache_dir() / "mpy-cross.lock"):
+        _run_make(["nice", "make", "-C", str(src / "mpy-cross"), f"-j{jobs}"], log)
+
+
+def _run_make(cmd: list[str], log) -> None:
+    result = subprocess.run(cmd, stdout=log or subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if result.returncode != 0:
+        tail = "\n".join((result.stdout or "").splitlines()[-40:])
+        raise FirmwareError(f"{' '.join(cmd[1:4])} failed (exit {result.returncode}):\n{tail}")
+
+
+def user_c_modules_present() -> bool:
+    return any(paths.CMODULES_DIR.glob("*/micropython.mk"))
+
+
+def _empty_micropython_lib() -> Path:
+    """MicroPython's build insists on a micropython-lib checkout before freezing anything; we freeze nothing from
+    it, so an empty stand-in (with the README.md the check looks for) is enough."""
+    stand_in = paths.cache_dir() / "firmware" / "no-micropython-lib"
+    stand_in.mkdir(parents=True, exist_ok=True)
+    (stand_in / "README.md").write_text("Empty on purpose: mpy-mnist freezes nothing from micropython-lib.\n")
+    return stand_in
+
+
+def _require_default_model() -> None:
+    missing = [name for name in (paths.MODEL_MODULE, paths.DIGITS_MODULE)
+               if not (paths.DEFAULT_MODEL_DIR / name).is_file()]
+    if missing:
+        raise FirmwareError(f"the default model is missing from {paths.DEFAULT_MODEL_DIR} ({', '.join(missing)}): "
+                            "create it with `mpy-mnist export --out firmware/default_model`")
+
+
+def _require_tools(tools: dict[str, str]) -> None:
+    for tool, how in tools.items():
+        if shutil.which(tool) is None:
+            raise FirmwareError(f"{tool} not found: {how}")
+
+
+@contextmanager
+def _locked(lock_path: Path):
+    """Serialise builds of one directory between processes (tests in several worktrees share the cache)."""
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield

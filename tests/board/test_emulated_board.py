@@ -1,0 +1,170 @@
+"""Host <-> board on the emulated board: real QEMU, real MicroPython, real mpremote over the pty.
+
+A quick model is pushed and run, and its predictions must equal the TFLM runtime's on the same 1-bpp digits; a
+push cut in the middle (process killed, link hung up) must leave the previous model working; a full /flash must
+be refused with a message naming sizes.
+"""
+
+import hashlib
+import re
+
+import numpy as np
+import pytest
+
+from boardlink import QUICK, Relay, cli, cli_popen
+from conftest import require_tool
+from mpy_mnist import bitmaps, board, evaluate, models, paths
+
+pytestmark = [pytest.mark.emulator, pytest.mark.slow]
+
+RUN_ALL = "import mnist\nmnist.run(count={count}, delay_ms=0, sequential=True)\n"
+PREDICTION = re.compile(r"digit (\d+) label (\d+) predicted (\d+)")
+
+
+@pytest.fixture(scope="module")
+def emulated_board():
+    """A fresh emulated board for this module (its /flash starts empty)."""
+    require_tool("qemu-system-arm", "apt-get install qemu-system-arm (or bash scripts/setup.sh)")
+    require_tool("arm-none-eabi-gcc", "apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi")
+    from mpy_mnist import emulator
+
+    with emulator.start() as emulated:
+        yield emulated
+
+
+@pytest.fixture(scope="module")
+def quick_models():
+    """{seed: export dir} of two quick models that differ, from the train-and-push cache."""
+    return {seed: board.trained_export(dict(QUICK, seed=seed), log=lambda text: None)[0] for seed in (1, 2)}
+
+
+def board_output(port, source):
+    """What MicroPython source prints on the board."""
+    out = bytearray()
+    board.run(port, source.encode(), output=out.extend)
+    return out.decode()
+
+
+def model_sha256_on_board(port):
+    return board_output(port, f"import hashlib, binascii\nh = hashlib.sha256()\n"
+                              f"h.update(open('{paths.DEVICE_DIR}/{paths.MODEL_FILE}', 'rb').read())\n"
+                              f"print(binascii.hexlify(h.digest()).decode())\n").strip()
+
+
+def tflm_predictions(export_dir):
+    """The TFLM runtime's predictions for the exported 1-bpp digits, fed as the board feeds them."""
+    _, packed = bitmaps.read_digits_path(export_dir / paths.DIGITS_FILE)
+    x = models.to_model_input(bitmaps.to_grey(bitmaps.unpack(packed)))
+    return evaluate.predict_tflm((export_dir / paths.MODEL_FILE).read_bytes(), x).tolist()
+
+
+def board_predictions(port):
+    text = board_output(port, RUN_ALL.format(count=QUICK["count"]))
+    assert f"model: {paths.DEVICE_DIR}/{paths.MODEL_FILE}" in text, text
+    found = PREDICTION.findall(text)
+    assert [int(index) for index, _, _ in found] == list(range(QUICK["count"])), text
+    return [int(predicted) for _, _, predicted in found]
+
+
+def sha256_hex(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def push(port, export_dir):
+    result = cli("push", "--port", port, "--from", str(export_dir))
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+def test_push_then_run_predicts_like_tflm(emulated_board, quick_models):
+    export_dir = quick_models[1]
+    result = push(emulated_board.port, export_dir)
+    assert re.search(r"pushed \d+ files, \d+ bytes, each checked with sha256 on the board", result.stdout)
+
+    assert model_sha256_on_board(emulated_board.port) == sha256_hex(export_dir / paths.MODEL_FILE)
+    assert board_predictions(emulated_board.port) == tflm_predictions(export_dir)
+    # The pushed app shadows the frozen one (the board's cwd /flash comes before .frozen on sys.path).
+    where = board_output(emulated_board.port, "import mnist\nprint(mnist.__file__)\n").strip()
+    assert not where.startswith(".frozen"), where
+
+
+@pytest.mark.parametrize("cut", ["kill the push", "hang up the link"])
+def test_push_cut_midway_keeps_the_old_model(emulated_board, quick_models, cut):
+    old, new = quick_models[1], quick_models[2]
+    push(emulated_board.port, old)
+    new_model = (new / paths.MODEL_FILE).read_bytes()
+    assert new_model != (old / paths.MODEL_FILE).read_bytes()
+
+    # The model is copied first, base64 in 2 KB chunks: cut when about half of it has gone.
+    process = None
+    relay = None
+
+    def on_cut():
+        if cut == "kill the push":
+            process.kill()
+        else:
+            relay.hang_up()
+
+    relay = Relay(emulated_board.port, cut_after=3000 + len(new_model) * 4 // 3 // 2, on_cut=on_cut)
+    try:
+        process = cli_popen("push", "--port", relay.port, "--from", str(new))
+        output = process.communicate(timeout=300)[0].decode()
+    finally:
+        relay.close()
+    assert relay.sent >= relay.cut_after  # the cut happened mid-transfer, not after the push
+    assert process.returncode != 0, output
+    if cut == "hang up the link":
+        assert "Error:" in output and relay.port in output, output
+
+    assert model_sha256_on_board(emulated_board.port) == sha256_hex(old / paths.MODEL_FILE)
+    assert board_predictions(emulated_board.port) == tflm_predictions(old)
+
+    push(emulated_board.port, new)  # and the next push completes over the leftovers
+    assert model_sha256_on_board(emulated_board.port) == sha256_hex(new / paths.MODEL_FILE)
+    listing = board_output(emulated_board.port, f"import os\nprint(os.listdir('{paths.DEVICE_DIR}'))\n")
+    assert board.TEMP_SUFFIX not in listing, listing
+
+
+def test_full_flash_is_refused_and_the_old_model_kept(emulated_board, quick_models):
+    old, new = quick_models[1], quick_models[2]
+    push(emulated_board.port, old)
+    model_bytes = (new / paths.MODEL_FILE).stat().st_size
+    # Leave less free space than the new model needs.
+    board_output(emulated_board.port, f"""
+import os
+s = os.statvfs('{paths.DEVICE_DIR}')
+filler = s[0] * s[4] - {model_bytes // 2}
+with open('{paths.DEVICE_DIR}/filler.bin', 'wb') as f:
+    block = bytes(4096)
+    while filler > 0:
+        f.write(block[:min(4096, filler)])
+        filler -= 4096
+""")
+    try:
+        result = cli("push", "--port", emulated_board.port, "--from", str(new))
+        assert result.returncode == 1
+        message = result.stderr
+        assert f"{paths.DEVICE_DIR} on {emulated_board.port} is full" in message, message
+        free = int(re.search(r"only (\d+) bytes are free", message).group(1))
+        needed = int(re.search(r"the push needs (\d+) bytes", message).group(1))
+        assert needed > free
+        assert model_sha256_on_board(emulated_board.port) == sha256_hex(old / paths.MODEL_FILE)
+    finally:
+        board_output(emulated_board.port, f"import os\nos.remove('{paths.DEVICE_DIR}/filler.bin')\n")
+
+
+def test_train_and_push_on_the_emulator_shows_the_lcd(quick_models, tmp_path):
+    """The README's main command, with the quick options: cached model, own emulator, push, run, screenshot."""
+    picture = tmp_path / "lcd.png"
+    result = cli("train-and-push", "--port", "emulator", "--model", QUICK["model"], "--epochs", str(QUICK["epochs"]),
+                 "--train-subset", str(QUICK["train_subset"]), "--digits", str(QUICK["count"]), "--seed", "1",
+                 "--run", "5", "--delay-ms", "0", "--screenshot", str(picture))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "(cached: same options, data and code)" in result.stdout
+    assert len(PREDICTION.findall(result.stdout)) == 5
+    assert f"the emulated board's LCD: {picture}" in result.stdout
+    from PIL import Image
+
+    pixels = np.asarray(Image.open(picture))
+    assert pixels.shape[:2] == (272, 480)
+    assert len(np.unique(pixels.reshape(-1, 3), axis=0)) > 2  # a drawn screen, not a blank one

@@ -1,0 +1,211 @@
+"""The mnist app on the unix port built with our tflite module, with the default model and digit set
+(firmware/default_model), checked against the TFLM runtime on the host for the same bitmaps."""
+
+import ast
+import json
+import re
+import shutil
+import signal
+import subprocess
+import time
+
+import numpy as np
+import pytest
+
+from mpy_mnist import bitmaps, paths
+
+from conftest import check_screen, screen_pixels
+from test_device_touch import ONE
+
+pytestmark = pytest.mark.unix
+
+
+def default_model():
+    """(model bytes, labels, packed bitmaps) frozen into every firmware."""
+    found = {}
+    for name in (paths.MODEL_MODULE, paths.DIGITS_MODULE):
+        module = paths.DEFAULT_MODEL_DIR / name
+        if not module.is_file():
+            pytest.fail(f"{module} missing: create it with `mpy-mnist export --out firmware/default_model`", pytrace=False)
+        for node in ast.parse(module.read_text()).body:
+            found[node.targets[0].id] = ast.literal_eval(node.value)
+    return found["MODEL"], found["LABELS"], found["BITMAPS"]
+
+
+@pytest.fixture(scope="module")
+def model():
+    return default_model()
+
+
+@pytest.fixture
+def app(mpy):
+    """The unix port with the default model and digits as the firmware freezes them."""
+    for name in (paths.MODEL_MODULE, paths.DIGITS_MODULE):
+        shutil.copy(paths.DEFAULT_MODEL_DIR / name, mpy.workdir / name)
+    return mpy
+
+
+def tflm_outputs(model_bytes, packed, indices):
+    """The TFLM runtime's int8 inputs and outputs for the given digits: grey 0/255, /255, quantised."""
+    from tflite_micro import runtime
+
+    interpreter = runtime.Interpreter.from_bytes(model_bytes)
+    detail = interpreter.get_input_details(0)
+    scale, zero_point = detail["quantization_parameters"]["scales"][0], detail["quantization_parameters"]["zero_points"][0]
+    grey = bitmaps.to_grey(bitmaps.unpack(packed)).astype(np.float64) / 255
+    inputs, outputs = [], []
+    for i in indices:
+        q = np.clip(np.round(grey[i] / scale) + zero_point, -128, 127).astype(np.int8)
+        interpreter.set_input(q.reshape(detail["shape"]), 0)
+        interpreter.invoke()
+        inputs.append(q.reshape(-1))
+        outputs.append(interpreter.get_output(0).reshape(-1).astype(int))
+    return np.array(inputs), np.array(outputs)
+
+
+PREDICT = """
+import json, mnist
+for i in range({count}):
+    prediction, scores, micros = mnist.predict(i)
+    print(json.dumps(dict(i=i, prediction=prediction, raw=mnist._classifier.raw_scores(),
+                          input=mnist.decode(i), micros=micros)))
+"""
+
+
+def test_predictions_match_the_tflm_runtime(app, model):
+    model_bytes, labels, packed = model
+    count = min(40, len(labels))
+    rows = [json.loads(line) for line in app.output(PREDICT.format(count=count)).splitlines()]
+    inputs, outputs = tflm_outputs(model_bytes, packed, range(count))
+    np.testing.assert_array_equal(np.array([r["input"] for r in rows]), inputs, err_msg="decoded input differs")
+    np.testing.assert_array_equal(np.array([r["raw"] for r in rows]), outputs, err_msg="scores differ from TFLM")
+    assert [r["prediction"] for r in rows] == list(outputs.argmax(axis=1))
+    assert all(r["micros"] > 0 for r in rows)
+
+
+RUN = """
+import mnist
+from display.headless import Display
+mnist.run(count={count}, delay_ms=0, display=Display(), sequential=True)
+"""
+LINE = re.compile(r"digit (\d+) label (\d) predicted (\d) score (\d+)% (\d+) us")
+
+
+def test_run_prints_each_digit_and_the_accuracy(app, model):
+    model_bytes, labels, packed = model
+    count = min(30, len(labels))
+    out = app.output(RUN.format(count=count))
+    lines = [tuple(map(int, m.groups())) for m in LINE.finditer(out)]
+    assert [line[0] for line in lines] == list(range(count))
+    assert [line[1] for line in lines] == list(labels[:count])
+    _, outputs = tflm_outputs(model_bytes, packed, range(count))
+    assert [line[2] for line in lines] == list(outputs.argmax(axis=1))
+    right = sum(line[1] == line[2] for line in lines)
+    assert f"{count} digits, {right} right, accuracy {100 * right / count:.1f}%" in out
+    assert "model: frozen mnist_model, digits: frozen mnist_digits" in out
+
+
+SCREEN = """
+import sys, mnist
+from display.headless import Display
+d = Display()
+mnist.run(count=1, delay_ms=0, display=d, sequential=True)
+sys.stdout.buffer.write(b"FRAME" + d.buffer)
+"""
+
+
+def test_run_draws_the_digit_and_results(app, micropython, model):
+    _, _, packed = model
+    proc = subprocess.run([str(micropython), "-c", SCREEN], cwd=app.workdir, env=app.env(), capture_output=True,
+                          timeout=120, check=True)
+    frame = proc.stdout.split(b"FRAME", 1)[1]
+    layout = dict(x=16, y=16, scale=8, panel=256)  # mnist/screen.py's layout
+    check_screen(screen_pixels(frame), bitmaps.unpack(packed[:112])[0], layout)
+
+
+PICK = """
+import mnist
+from mnist import files
+files.DEVICE_DIR = "flash"
+from display.headless import Display
+d = Display()
+mnist.run(count=2, delay_ms=0, display=d)
+print("MESSAGE INK", sum(1 for b in d.buffer[480 * 2 * 252:] if b))
+"""
+
+
+def test_a_model_in_flash_beats_the_frozen_one(app, model):
+    (app.workdir / "flash").mkdir()
+    (app.workdir / "flash" / paths.MODEL_FILE).write_bytes(model[0])
+    out = app.output(PICK)
+    assert "model: flash/model.tflite" in out and "unusable" not in out
+
+
+@pytest.mark.parametrize("damage", ["truncated", "not a model"])
+def test_a_bad_model_in_flash_is_reported_and_the_frozen_one_used(app, model, damage):
+    (app.workdir / "flash").mkdir()
+    data = model[0][: len(model[0]) // 3] if damage == "truncated" else b"hello, this is not a flatbuffer" * 10
+    (app.workdir / "flash" / paths.MODEL_FILE).write_bytes(data)
+    out = app.output(PICK)
+    assert "mnist: flash/model.tflite is unusable" in out, out
+    assert "model: frozen mnist_model" in out
+    assert int(out.split("MESSAGE INK")[1]) > 0, "the problem is not shown on the screen"
+
+
+NO_ALLOCATION = """
+import gc, mnist
+classifier = mnist.load_model()
+digits = mnist.load_digits()
+def loop(n):
+    for i in range(n):
+        classifier.classify(digits, i % digits.count)
+loop(10)
+gc.collect()
+gc.disable()
+before = gc.mem_free()
+loop(1000)
+print("ALLOCATED", before - gc.mem_free())
+"""
+
+
+def test_inference_allocates_nothing(app):
+    allocated = int(app.output(NO_ALLOCATION, timeout=300).split("ALLOCATED")[1])
+    assert allocated < 100, f"{allocated} bytes allocated over 1,000 inferences"
+
+
+def test_ctrl_c_stops_run_with_a_summary(app, micropython):
+    script = "import mnist\nfrom display.headless import Display\nmnist.run(delay_ms=20, display=Display())\n"
+    proc = subprocess.Popen([str(micropython), "-c", script], cwd=app.workdir, env=app.env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    seen = []
+    deadline = time.monotonic() + 60
+    while len(seen) < 3 and time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if LINE.search(line):
+            seen.append(line)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert "stopped" in out
+    assert re.search(r"\d+ digits, \d+ right, accuracy [\d.]+%, mean inference \d+ us", out)
+
+
+def test_evaluate_prints_the_accuracy(app, model):
+    model_bytes, labels, packed = model
+    out = app.output("import mnist\nmnist.evaluate()", timeout=600)
+    _, outputs = tflm_outputs(model_bytes, packed, range(len(labels)))
+    right = int((outputs.argmax(axis=1) == np.frombuffer(labels, np.uint8)).sum())
+    assert f"accuracy: {right}/{len(labels)} = {100 * right / len(labels):.2f}%" in out
+
+
+DRAW = """
+import mnist
+from fake_ft5336 import I2C
+from display.headless import Display
+print("PREDICTIONS", mnist.draw(rounds=1, display=Display(), i2c=I2C({strokes!r}, lift_reads=100)))
+"""
+
+
+def test_draw_reads_a_digit_drawn_on_the_touch_panel(app):
+    out = app.output(DRAW.format(strokes=ONE), timeout=120)
+    assert "PREDICTIONS [1]" in out, out

@@ -1,0 +1,98 @@
+"""Touch drawing on the unix port: the FT5336 driver against a model of the chip's I2C register contract
+(tests/unix/fake_ft5336.py), and the MNIST-style centring of the stroke against a numpy reference."""
+
+import json
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.unix
+
+# Screen strokes inside the 224x224 drawing box at (16, 16).
+ONE = [[(130, y) for y in range(40, 220, 4)]]
+SEVEN = [[(60 + x, 50) for x in range(0, 130, 4)] + [(190 - i, 50 + 2 * i) for i in range(0, 80, 3)]]
+ZERO = [[(128 + int(60 * np.sin(t)), 128 - int(90 * np.cos(t))) for t in np.linspace(0, 2 * np.pi, 60)]]
+
+STROKE = """
+import json
+from fake_ft5336 import I2C
+from display.headless import Display
+from mnist.screen import Screen
+from mnist.touch import FT5336, Canvas, read_stroke
+from mnist.centre import centre
+screen = Screen(Display())
+canvas = Canvas(screen)
+canvas.clear()
+bus = I2C({strokes!r}, lift_reads=10)
+read_stroke(FT5336(bus), canvas, screen.display)
+print(json.dumps(dict(canvas=list(canvas.bits), image=list(centre(canvas.image, canvas.size, canvas.size)))))
+"""
+
+
+def reference_centre(canvas: np.ndarray) -> np.ndarray:
+    """MNIST's recipe, written independently: crop to the ink, area-average to fit 20x20 keeping the aspect,
+    paste into 28x28 with the centre of mass in the middle."""
+    ys, xs = np.nonzero(canvas)
+    crop = canvas[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1].astype(np.int64)
+    h, w = crop.shape
+    side = max(w, h)
+    th, tw = max(1, (h * 20 + side // 2) // side), max(1, (w * 20 + side // 2) // side)
+    rows = np.arange(h) * th // h
+    cols = np.arange(w) * tw // w
+    ink = np.zeros((th, tw), np.int64)
+    area = np.zeros((th, tw), np.int64)
+    np.add.at(ink, (rows[:, None], cols[None, :]), crop)
+    np.add.at(area, (rows[:, None], cols[None, :]), 1)
+    grey = 255 * ink // area
+    cy, cx = (np.indices(grey.shape) * grey).reshape(2, -1).sum(1) / grey.sum()
+    top = int(min(max(0, round(13.5 - cy)), 28 - th))
+    left = int(min(max(0, round(13.5 - cx)), 28 - tw))
+    out = np.zeros((28, 28), np.uint8)
+    out[top : top + th, left : left + tw] = grey
+    return out
+
+
+@pytest.mark.parametrize("strokes,curved", [(ONE, False), (SEVEN, True), (ZERO, True)], ids=["one", "seven", "zero"])
+def test_stroke_is_centred_like_mnist(mpy, strokes, curved):
+    out = json.loads(mpy.output(STROKE.format(strokes=strokes)))
+    canvas = np.unpackbits(np.array(out["canvas"], np.uint8)).reshape(112, 112)
+    image = np.array(out["image"], np.uint8).reshape(28, 28)
+    np.testing.assert_array_equal(image, reference_centre(canvas))
+    ys, xs = np.nonzero(image)
+    assert max(ys.max() - ys.min(), xs.max() - xs.min()) + 1 == 20, "longer side is not 20 pixels"
+    cy, cx = (np.indices(image.shape) * image).reshape(2, -1).sum(1) / image.sum()
+    assert abs(cy - 13.5) <= 0.5 and abs(cx - 13.5) <= 0.5, "centre of mass is not in the middle"
+    if curved:
+        assert ((image > 0) & (image < 255)).any(), "no grey edges from area averaging"
+
+
+def test_stroke_lands_where_the_finger_was(mpy):
+    out = json.loads(mpy.output(STROKE.format(strokes=ONE)))
+    canvas = np.unpackbits(np.array(out["canvas"], np.uint8)).reshape(112, 112)
+    ys, xs = np.nonzero(canvas)
+    # The finger ran down x = 130 from y = 40 to 216: canvas (half scale, box at 16) x ~ 57, y ~ 12..100.
+    assert abs(xs.mean() - (130 - 16) / 2) <= 1
+    assert ys.min() <= (40 - 16) // 2 and ys.max() >= (216 - 16) // 2
+
+
+def test_missing_touch_controller_is_an_error(mpy):
+    script = """
+from mnist.touch import FT5336
+class Empty:
+    def readfrom_mem(self, address, register, n):
+        raise OSError(19)
+try:
+    FT5336(Empty())
+except OSError as e:
+    print("ERR", e)
+class Other:
+    def readfrom_mem(self, address, register, n):
+        return b"\\x11"
+try:
+    FT5336(Other())
+except OSError as e:
+    print("ERR", e)
+"""
+    out = mpy.output(script)
+    assert "ERR no touch controller answers at I2C address 0x38" in out
+    assert "ERR touch controller at 0x38 has id 0x11, expected FT5336 (0x51)" in out
