@@ -28,16 +28,16 @@ void tfl_int8_io_setup(tfl_int8_io *io, const tfl_tensor *input, const tfl_tenso
         &io->act_max);
 }
 
+/* In 64 bits: a model's filter size times its dilation need not fit in 32. */
 int32_t tfl_conv_output_size(int padding, int32_t input, int32_t filter, int32_t stride, int32_t dilation) {
-    int32_t effective_filter = (filter - 1) * dilation + 1;
-    if (padding == TFL_PADDING_SAME) {
-        return (input + stride - 1) / stride;
-    }
-    return (input - effective_filter + stride) / stride;
+    int64_t effective_filter = (int64_t)(filter - 1) * dilation + 1;
+    int64_t size = padding == TFL_PADDING_SAME ? ((int64_t)input + stride - 1) / stride
+                                               : ((int64_t)input - effective_filter + stride) / stride;
+    return size < 0 ? -1 : (int32_t)size;
 }
 
 int32_t tfl_conv_padding(int32_t input, int32_t output, int32_t filter, int32_t stride, int32_t dilation) {
-    int32_t effective_filter = (filter - 1) * dilation + 1;
-    int32_t total = (output - 1) * stride + effective_filter - input;
-    return total > 0 ? total / 2 : 0;
+    int64_t effective_filter = (int64_t)(filter - 1) * dilation + 1;
+    int64_t total = (int64_t)(output - 1) * stride + effective_filter - input;
+    return total > 0 ? (int32_t)(total / 2) : 0;
 }

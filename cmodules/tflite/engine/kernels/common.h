@@ -24,6 +24,16 @@ void tfl_int8_io_setup(tfl_int8_io *io, const tfl_tensor *input, const tfl_tenso
 int32_t tfl_conv_output_size(int padding, int32_t input, int32_t filter, int32_t stride, int32_t dilation);
 int32_t tfl_conv_padding(int32_t input, int32_t output, int32_t filter, int32_t stride, int32_t dilation);
 
+/* Two's-complement wrapping arithmetic for int32 accumulators: the reference wraps in practice, and a hostile
+ * model (an extreme bias, a huge depth) must not make the sum undefined behaviour. */
+static inline int32_t tfl_wrapping_add(int32_t a, int32_t b) {
+    return (int32_t)((uint32_t)a + (uint32_t)b);
+}
+
+static inline int32_t tfl_wrapping_mul(int32_t a, int32_t b) {
+    return (int32_t)((uint32_t)a * (uint32_t)b);
+}
+
 static inline int32_t tfl_clamp_i32(int32_t x, int32_t lo, int32_t hi) {
     return x < lo ? lo : (x > hi ? hi : x);
 }
