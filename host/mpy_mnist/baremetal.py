@@ -29,27 +29,40 @@ def _tool(name: str, package: str) -> str:
     return path
 
 
-def build(program: str, engine_sources=(), defines=()) -> Path:
-    """Compile benchmarks/baremetal/<program>.c with startup code and the given engine sources (paths relative
-    to the engine directory) into an ELF in the cache, rebuilt whenever a source or flag changes."""
+def build(program: str, harness_sources=(), engine_sources=(), defines=()) -> Path:
+    """Compile benchmarks/baremetal/<program>.c with startup code, other harness files (names without .c) and
+    engine sources into an ELF in the cache, rebuilt whenever a source or flag changes. An engine source is a
+    path relative to the engine directory, or (path, extra flags) to compile that file its own way (for
+    example the reference build of a kernel next to its DSP build)."""
     gcc = _tool("arm-none-eabi-gcc", "gcc-arm-none-eabi libnewlib-arm-none-eabi")
-    sources = [HARNESS_DIR / f"{program}.c", HARNESS_DIR / "startup.c",
-               paths.ENGINE_DIR / "kernels" / "arm" / "profile.c"]
-    sources += [paths.ENGINE_DIR / source for source in engine_sources]
+    units = [(HARNESS_DIR / f"{name}.c", ()) for name in (program, "startup", *harness_sources)]
+    units.append((paths.ENGINE_DIR / "kernels" / "arm" / "profile.c", ()))
+    for source in engine_sources:
+        path, extra = (source, ()) if isinstance(source, str) else source
+        units.append((paths.ENGINE_DIR / path, tuple(extra)))
     flags = CFLAGS + [f"-D{define}" for define in defines] + [f"-I{HARNESS_DIR}", f"-I{paths.ENGINE_DIR}"]
-    digest = hashlib.sha256(" ".join(flags).encode())
-    for source in sources + sorted(HARNESS_DIR.glob("*.h")) + sorted(paths.ENGINE_DIR.rglob("*.h")):
-        digest.update(source.read_bytes())
+    digest = hashlib.sha256(repr((flags, [(str(path), extra) for path, extra in units])).encode())
+    for path in [path for path, _ in units] + sorted(HARNESS_DIR.glob("*.h")) + sorted(paths.ENGINE_DIR.rglob("*.h")):
+        digest.update(path.read_bytes())
     elf = paths.cache_dir() / "baremetal" / f"{program}-{digest.hexdigest()[:12]}.elf"
     if elf.exists():
         return elf
-    elf.parent.mkdir(parents=True, exist_ok=True)
-    command = [gcc, *flags, "-nostartfiles", "-Wl,--gc-sections", f"-T{HARNESS_DIR / 'mps2_an500.ld'}",
-               "-o", str(elf), *map(str, sources), "-lc", "-lgcc"]
+    objects_dir = elf.with_suffix(".objects")
+    objects_dir.mkdir(parents=True, exist_ok=True)
+    objects = []
+    for index, (path, extra) in enumerate(units):
+        obj = objects_dir / f"{index}-{path.stem}.o"
+        _compile([gcc, *flags, *extra, "-c", "-o", str(obj), str(path)], program)
+        objects.append(str(obj))
+    _compile([gcc, *CFLAGS, "-nostartfiles", "-Wl,--gc-sections", f"-T{HARNESS_DIR / 'mps2_an500.ld'}",
+              "-o", str(elf), *objects, "-lc", "-lgcc"], program)
+    return elf
+
+
+def _compile(command: list, program: str) -> None:
     run = subprocess.run(command, capture_output=True, text=True)
     if run.returncode != 0:
         raise BaremetalError(f"building {program} failed:\n{run.stderr}")
-    return elf
 
 
 @dataclass

@@ -3,6 +3,7 @@
  * A tap outside the input contributes nothing (as if the input there held its zero point). */
 #include "common.h"
 #include "dot.h"
+#include "arm/arm_int8.h"
 
 typedef struct {
     int32_t pad_h, pad_w;
@@ -13,6 +14,9 @@ typedef struct {
     int32_t *window_sums;  /* int8: bias + input_offset * sum of all the channel's weights */
     int32_t *tap_sums;     /* int8, partial windows only: sum over in_channels of weights, per [oc][fy][fx] */
     float act_min, act_max;
+#if defined(TFL_ARM_DSP)
+    tfl_arm_conv *dsp; /* int8: the DSP variant (kernels/arm/) that runs in place of eval_int8 */
+#endif
 } conv_data;
 
 typedef struct {
@@ -155,7 +159,15 @@ tfl_status tfl_conv_prepare(tfl_context *ctx, tfl_node *node) {
         tfl_float_activation_range(options->activation, &data->act_min, &data->act_max);
         return TFL_OK;
     }
-    return prepare_int8(ctx, data, input, filter, bias, output, &s, options->activation);
+    status = prepare_int8(ctx, data, input, filter, bias, output, &s, options->activation);
+#if defined(TFL_ARM_DSP)
+    if (status == TFL_OK) {
+        tfl_arm_quant quant = {data->io.input_offset, data->io.output_offset, data->io.act_min, data->io.act_max,
+            data->multipliers, data->shifts};
+        status = tfl_arm_conv_prepare(ctx, node, data->pad_h, data->pad_w, &quant, &data->dsp);
+    }
+#endif
+    return status;
 }
 
 /* The taps of a window that fall inside the input along one axis: [*first, *end). */
@@ -243,6 +255,9 @@ tfl_status tfl_conv_eval(tfl_context *ctx, tfl_node *node) {
     tfl_tensor *output = tfl_output(ctx, node, 0);
     conv_shape s = shape_of(input, filter, output, &node->options.conv);
     if (input->type == TFL_TYPE_INT8) {
+#if defined(TFL_ARM_DSP)
+        return tfl_arm_conv_run(data->dsp, ctx, node);
+#endif
         eval_int8(data, &s, (const int8_t *)input->data, (const int8_t *)filter->data, (int8_t *)output->data);
     } else {
         eval_float(data, &s, (const float *)input->data, filter->data, bias != NULL ? bias->data : NULL,

@@ -7,9 +7,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#if defined(TFL_ARM_DSP)
-#include "arm/dot_dsp.h"
-#else
+/* On Cortex-M4/M7 the int8 conv and FC evals do not get here: kernels/arm/ replaces the whole op. */
 static inline int32_t tfl_dot_s8(const int8_t *a, const int8_t *b, int32_t n) {
     int32_t sum = 0;
     for (int32_t i = 0; i < n; i++) {
@@ -17,7 +15,6 @@ static inline int32_t tfl_dot_s8(const int8_t *a, const int8_t *b, int32_t n) {
     }
     return sum;
 }
-#endif
 
 /* Float weights come from the model and may be unaligned, hence the byte pointer. `sum` carries on from the
  * caller's running total so that the order of additions stays the reference's. */

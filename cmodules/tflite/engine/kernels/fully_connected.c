@@ -2,6 +2,7 @@
  * int8: per-tensor or per-channel weights (zero point 0), int32 bias; float32. */
 #include "common.h"
 #include "dot.h"
+#include "arm/arm_int8.h"
 
 typedef struct {
     int32_t batches, depth, units;
@@ -9,6 +10,9 @@ typedef struct {
     int32_t *bias_folded; /* int8: bias + input_offset * sum of the unit's weights (exact, so folded here) */
     int32_t *multipliers, *shifts;
     float act_min, act_max; /* float32 */
+#if defined(TFL_ARM_DSP)
+    tfl_arm_fully_connected *dsp; /* int8: the DSP variant (kernels/arm/) that runs in place of eval_int8 */
+#endif
 } fc_data;
 
 static tfl_status check_types(tfl_context *ctx, const tfl_tensor *input, const tfl_tensor *weights,
@@ -104,6 +108,11 @@ tfl_status tfl_fully_connected_prepare(tfl_context *ctx, tfl_node *node) {
         int32_t b = bias != NULL ? tfl_read_i32(bias->data + 4 * (size_t)u) : 0;
         data->bias_folded[u] = b + data->io.input_offset * weight_sum;
     }
+#if defined(TFL_ARM_DSP)
+    tfl_arm_quant quant = {data->io.input_offset, data->io.output_offset, data->io.act_min, data->io.act_max,
+        data->multipliers, data->shifts};
+    return tfl_arm_fully_connected_prepare(ctx, node, data->batches, &quant, &data->dsp);
+#endif
     return TFL_OK;
 }
 
@@ -138,6 +147,9 @@ tfl_status tfl_fully_connected_eval(tfl_context *ctx, tfl_node *node) {
     const tfl_tensor *bias = tfl_input(ctx, node, 2);
     tfl_tensor *output = tfl_output(ctx, node, 0);
     if (input->type == TFL_TYPE_INT8) {
+#if defined(TFL_ARM_DSP)
+        return tfl_arm_fully_connected_run(data->dsp, ctx, node);
+#endif
         eval_int8(data, (const int8_t *)input->data, (const int8_t *)weights->data, (int8_t *)output->data);
     } else {
         eval_float(data, (const float *)input->data, weights->data, bias != NULL ? bias->data : NULL,
