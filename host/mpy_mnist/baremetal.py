@@ -29,18 +29,20 @@ def _tool(name: str, package: str) -> str:
     return path
 
 
-def build(program: str, harness_sources=(), engine_sources=(), defines=()) -> Path:
-    """Compile benchmarks/baremetal/<program>.c with startup code, other harness files (names without .c) and
+def build(program: str, harness_sources=(), engine_sources=(), defines=(), cflags=CFLAGS) -> Path:
+    """Compile benchmarks/baremetal/<program>.c with startup code, other harness files (names without .c, or
+    paths of generated files) and
     engine sources into an ELF in the cache, rebuilt whenever a source or flag changes. An engine source is a
     path relative to the engine directory, or (path, extra flags) to compile that file its own way (for
     example the reference build of a kernel next to its DSP build)."""
     gcc = _tool("arm-none-eabi-gcc", "gcc-arm-none-eabi libnewlib-arm-none-eabi")
-    units = [(HARNESS_DIR / f"{name}.c", ()) for name in (program, "startup", *harness_sources)]
+    units = [(HARNESS_DIR / f"{name}.c" if isinstance(name, str) else Path(name), ())
+             for name in (program, "startup", *harness_sources)]
     units.append((paths.ENGINE_DIR / "kernels" / "arm" / "profile.c", ()))
     for source in engine_sources:
         path, extra = (source, ()) if isinstance(source, str) else source
         units.append((paths.ENGINE_DIR / path, tuple(extra)))
-    flags = CFLAGS + [f"-D{define}" for define in defines] + [f"-I{HARNESS_DIR}", f"-I{paths.ENGINE_DIR}"]
+    flags = list(cflags) + [f"-D{define}" for define in defines] + [f"-I{HARNESS_DIR}", f"-I{paths.ENGINE_DIR}"]
     digest = hashlib.sha256(repr((flags, [(str(path), extra) for path, extra in units])).encode())
     for path in [path for path, _ in units] + sorted(HARNESS_DIR.glob("*.h")) + sorted(paths.ENGINE_DIR.rglob("*.h")):
         digest.update(path.read_bytes())
@@ -54,8 +56,8 @@ def build(program: str, harness_sources=(), engine_sources=(), defines=()) -> Pa
         obj = objects_dir / f"{index}-{path.stem}.o"
         _compile([gcc, *flags, *extra, "-c", "-o", str(obj), str(path)], program)
         objects.append(str(obj))
-    _compile([gcc, *CFLAGS, "-nostartfiles", "-Wl,--gc-sections", f"-T{HARNESS_DIR / 'mps2_an500.ld'}",
-              "-o", str(elf), *objects, "-lc", "-lgcc"], program)
+    _compile([gcc, *cflags, "-nostartfiles", "-Wl,--gc-sections", f"-T{HARNESS_DIR / 'mps2_an500.ld'}",
+              "-o", str(elf), *objects, "-lm", "-lc", "-lgcc"], program)
     return elf
 
 

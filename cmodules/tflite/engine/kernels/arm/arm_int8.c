@@ -16,6 +16,9 @@
 
 #if defined(TFL_ARM_DSP)
 
+/* The firmware is built for size (-Os); these loops are where the inference spends its time. */
+#pragma GCC optimize("O2")
+
 #include <arm_acle.h>
 
 #include "../../quant.h"
@@ -122,7 +125,7 @@ static inline int32_t requantize_fast(int32_t acc, int32_t multiplier, int32_t r
 }
 
 /* Requantised, offset and clamped output of channel c for accumulator acc. */
-static inline int8_t output_of(int32_t acc, const tfl_arm_channel *c, const tfl_arm_gemm *gemm, int fast,
+static inline __attribute__((always_inline)) int8_t output_of(int32_t acc, const tfl_arm_channel *c, const tfl_arm_gemm *gemm, int fast,
     int full_range) {
     int32_t x;
     if (fast) {
@@ -350,25 +353,43 @@ static void widen_image(int16_t *image16, const padded_image *image, const tfl_a
     image16[end] = image16[end + 1] = 0;
 }
 
-/* Copy the patch of output position (out_y, out_x) into every `step`-th word of `patch`. */
-static void gather_patch(uint32_t *patch, int32_t step, const tfl_arm_gemm *gemm, const tfl_arm_conv_shape *s,
-    const padded_image *image, const int16_t *image16, int32_t out_y, int32_t out_x) {
-    int32_t words = gemm->row_len2 / 2;
-    for (int32_t fy = 0; fy < s->filter_h; fy++) {
-        const int16_t *line = image16 + ((out_y * s->stride_h + fy * s->dilation_h) * image->width +
-            out_x * s->stride_w) * image->channels;
-        if (s->dilation_w == 1) { /* the filter row is one run of the image row */
-            for (int32_t i = 0; i < words; i++, patch += step) {
-                memcpy(patch, line + 2 * i, 4);
+/* Where output position p's window starts in the padded image. */
+static const int16_t *window_of(const tfl_arm_conv_shape *s, const padded_image *image, const int16_t *image16,
+    int32_t p) {
+    int32_t out_y = p / s->output_w, out_x = p % s->output_w;
+    return image16 + ((size_t)out_y * s->stride_h * image->width + (size_t)out_x * s->stride_w) * image->channels;
+}
+
+/* The patches of two positions (one when window1 is NULL), filter row by filter row; each filter row is one run
+ * of an image row, copied a word (two values) at a time. */
+static void gather_rows(uint32_t *patch, const int16_t *window0, const int16_t *window1, int32_t rows,
+    int32_t words, int32_t row_step) {
+    if (window1 == NULL) {
+        for (int32_t r = 0; r < rows; r++, window0 += row_step) {
+            for (int32_t i = 0; i < words; i++) {
+                memcpy(patch++, window0 + 2 * i, 4);
             }
-            continue;
         }
-        int16_t *halves = (int16_t *)patch;
+        return;
+    }
+    for (int32_t r = 0; r < rows; r++, window0 += row_step, window1 += row_step) {
+        for (int32_t i = 0; i < words; i++, patch += 2) {
+            memcpy(patch, window0 + 2 * i, 4);
+            memcpy(patch + 1, window1 + 2 * i, 4);
+        }
+    }
+}
+
+/* A patch with dilated filter columns, value by value, into every `step`-th word. */
+static void gather_dilated(uint32_t *patch, int32_t step, const tfl_arm_gemm *gemm, const tfl_arm_conv_shape *s,
+    const padded_image *image, const int16_t *window) {
+    int16_t *halves = (int16_t *)patch;
+    for (int32_t fy = 0; fy < s->filter_h; fy++, halves += gemm->row_len2 * step) {
+        const int16_t *line = window + (size_t)fy * s->dilation_h * image->width * image->channels;
         for (int32_t j = 0; j < gemm->row_len; j++) {
             int32_t fx = j / s->input_c, c = j % s->input_c;
             halves[(j / 2) * 2 * step + (j & 1)] = line[fx * s->dilation_w * image->channels + c];
         }
-        patch += words * step;
     }
 }
 
@@ -378,16 +399,21 @@ void tfl_arm_conv_eval(const tfl_arm_gemm *gemm, const tfl_arm_conv_shape *shape
     int16_t *image16 = (int16_t *)scratch;
     uint32_t *patch = scratch + (image_halves(shape) * 2 + 3) / 4;
     int32_t positions = shape->output_h * shape->output_w;
+    int32_t row_step = shape->dilation_h * image.width * image.channels;
     for (int32_t b = 0; b < shape->batches; b++) {
         widen_image(image16, &image, shape, input + (size_t)b * shape->input_h * shape->input_w * shape->input_c);
         int8_t *out = output + (size_t)b * positions * gemm->channels;
         for (int32_t p = 0; p < positions; p += 2) {
             int two = p + 1 < positions;
-            int32_t step = two ? 2 : 1;
-            gather_patch(patch, step, gemm, shape, &image, image16, p / shape->output_w, p % shape->output_w);
-            if (two) {
-                gather_patch(patch + 1, step, gemm, shape, &image, image16, (p + 1) / shape->output_w,
-                    (p + 1) % shape->output_w);
+            const int16_t *window0 = window_of(shape, &image, image16, p);
+            const int16_t *window1 = two ? window_of(shape, &image, image16, p + 1) : NULL;
+            if (shape->dilation_w == 1) {
+                gather_rows(patch, window0, window1, shape->filter_h, gemm->row_len2 / 2, row_step);
+            } else {
+                gather_dilated(patch, two ? 2 : 1, gemm, shape, &image, window0);
+                if (two) {
+                    gather_dilated(patch + 1, 2, gemm, shape, &image, window1);
+                }
             }
             multiply(gemm, patch, two, out + (size_t)p * gemm->channels, out + (size_t)(p + 1) * gemm->channels);
         }
