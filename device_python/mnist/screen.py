@@ -16,7 +16,7 @@ BAR_Y = const(72)
 BAR_STEP = const(14)
 BAR_LENGTH = const(150)
 STATS_Y = const(218)
-MESSAGE_Y = const(256)
+MESSAGE_Y = const(252)  # two lines of text at the bottom
 
 BLACK = 0
 WHITE = rgb(255, 255, 255)
@@ -93,4 +93,6 @@ class Screen:
     def message(self, text, colour=YELLOW):
         d = self.display
         d.fill_rect(0, MESSAGE_Y, d.width, d.height - MESSAGE_Y, BLACK)
-        d.text(text[: d.width // 8], 0, MESSAGE_Y + 4, colour)
+        per_line = d.width // 8
+        d.text(text[:per_line], 0, MESSAGE_Y + 1, colour)
+        d.text(text[per_line : 2 * per_line], 0, MESSAGE_Y + 11, colour)

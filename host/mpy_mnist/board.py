@@ -12,6 +12,7 @@ import io
 import json
 import math
 import os
+import struct
 import sys
 import zlib
 from pathlib import Path
@@ -93,7 +94,10 @@ def connected(port, soft_reset=True):
         except (TransportError, serial.SerialException, OSError):
             raise BoardError(_no_answer_message(port, "no raw REPL prompt within 10 s")) from None
         yield transport
-    except OSError as error:  # serial.SerialException is one: the cable was pulled, the emulator stopped
+    except TransportExecError as error:
+        raise BoardError(f"the board on {port} raised an error:\n{error.error_output.rstrip()}") from None
+    except (OSError, TransportError, struct.error) as error:
+        # serial.SerialException is an OSError: the cable was pulled, the emulator stopped, the board hung
         raise BoardError(f"lost the connection to the board on {port}: {error}") from None
     finally:
         with contextlib.suppress(Exception):
@@ -352,7 +356,7 @@ def running_emulator():
 
 
 @contextlib.contextmanager
-def board_port(port, start_emulator):
+def board_port(port, start_emulator, log=print):
     """Yield (serial device, Emulator or None) for --port.
 
     None picks the first USB board, else the running emulator. "emulator" picks the running emulator, or, when
@@ -380,7 +384,9 @@ def board_port(port, start_emulator):
             "no emulated board is running: start one with `mpy-mnist emulate` in another terminal (its /flash "
             "lives as long as it runs), or use `mpy-mnist train-and-push --port emulator`, which starts one"
         )
+    log("starting the emulated board (the first time, its firmware is built into the cache: a few minutes)")
     with _started_emulator() as emulated:
+        log(f"emulated board on {emulated.port}")
         yield emulated.port, emulated
 
 

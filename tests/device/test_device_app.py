@@ -130,7 +130,7 @@ files.DEVICE_DIR = "flash"
 from display.headless import Display
 d = Display()
 mnist.run(count=2, delay_ms=0, display=d)
-print("MESSAGE INK", sum(1 for b in d.buffer[480 * 2 * 256:] if b))
+print("MESSAGE INK", sum(1 for b in d.buffer[480 * 2 * 252:] if b))
 """
 
 

@@ -542,7 +542,6 @@ static tfl_status read_operator(reader *rd, const fb_table *op_table, int index)
     }
     node->op = (uint16_t)op;
     node->version = (uint8_t)version;
-    it->kernels[index] = kernel;
     tfl_status status = read_tensor_list(rd, op_table, OPERATOR_INPUTS, TFL_MAX_NODE_INPUTS, 1,
         node->inputs, &node->inputs_count, index);
     if (status == TFL_OK) {
@@ -629,8 +628,7 @@ tfl_status tfl_model_read(tfl_interpreter *it) {
     it->nodes_count = (int32_t)operators.count;
     it->tensors = alloc_array(it, tensors.count, sizeof(tfl_tensor));
     it->nodes = alloc_array(it, operators.count, sizeof(tfl_node));
-    it->kernels = alloc_array(it, operators.count, sizeof(const tfl_kernel *));
-    if (it->tensors == NULL || it->nodes == NULL || it->kernels == NULL) {
+    if (it->tensors == NULL || it->nodes == NULL) {
         return tfl_error_at(it, TFL_ERR_ARENA, "arena too small", -1, -1, -1);
     }
     memset(it->tensors, 0, tensors.count * sizeof(tfl_tensor));

@@ -1,0 +1,118 @@
+"""Training: seeded and reproducible, with the augmentation the device needs.
+
+The device feeds the model 1-bit digits (grey >= bitmaps.THRESHOLD becomes 255, else 0), so the CNN trains on a mix:
+each batch is shifted, rotated and zoomed a little, then a random half of it is binarised exactly as the device does.
+The augmentation layers wrap the model only while training; the model that is saved and converted is the bare one.
+"""
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import layers
+
+from . import bitmaps, convert, data, models, paths
+
+DEFAULT_EPOCHS = {"cnn": 20, "seed-mlp": 5}
+BINARIZED_FRACTION = 0.5
+
+
+def set_seed(seed: int) -> None:
+    """Same seed, same machine, same model: seeds Python, NumPy and TF, and asks TF for deterministic kernels."""
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+
+
+class RandomBinarize(layers.Layer):
+    """While training, turn a random `fraction` of the batch into 1-bit digits, thresholded as on the device."""
+
+    def __init__(self, fraction: float = BINARIZED_FRACTION, seed: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.fraction = fraction
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        # grey g >= THRESHOLD  <=>  g / 255 > (THRESHOLD - 0.5) / 255, without float rounding doubts at the edge
+        self.threshold = (bitmaps.THRESHOLD - 0.5) / 255.0
+
+    def call(self, x, training=None):
+        if not training:
+            return x
+        batch = keras.ops.shape(x)[0]
+        chosen = keras.random.uniform((batch, 1, 1, 1), seed=self.seed_generator) < self.fraction
+        binary = keras.ops.cast(x > self.threshold, x.dtype)
+        return keras.ops.where(chosen, binary, x)
+
+    def get_config(self):
+        return {**super().get_config(), "fraction": self.fraction}
+
+
+def augmentation(seed: int) -> list:
+    """Small shifts, rotations and zooms (handwriting on the LCD is never perfectly centred), then binarisation."""
+    return [
+        layers.RandomTranslation(0.1, 0.1, fill_mode="constant", seed=seed),
+        layers.RandomRotation(10 / 360, fill_mode="constant", seed=seed + 1),
+        layers.RandomZoom(0.1, fill_mode="constant", seed=seed + 2),
+        RandomBinarize(seed=seed + 3),
+    ]
+
+
+@dataclass
+class TrainResult:
+    model: keras.Model                 # the bare model (no augmentation), ready for convert.to_tflite
+    train_images: np.ndarray           # the uint8 training digits used (for the representative dataset)
+    seconds: float                     # wall-clock time of model.fit
+    history: dict = field(default_factory=dict)
+
+
+def train(model: str = "cnn", epochs: int | None = None, seed: int = 0, train_subset: int | None = None,
+          batch_size: int = 128, data_dir=None, verbose: int | str = "auto", log=data._stderr) -> TrainResult:
+    """Train `model` ("cnn" or "seed-mlp") on MNIST; `train_subset` keeps the first N training digits (for tests)."""
+    if epochs is None:
+        epochs = DEFAULT_EPOCHS[model]
+    (train_images, train_labels), _ = data.load(data_dir, log=log)
+    if train_subset:
+        train_images, train_labels = train_images[:train_subset], train_labels[:train_subset]
+    set_seed(seed)
+    net = models.build(model)
+    if model == "cnn":
+        trainer = keras.Sequential([keras.Input(models.INPUT_SHAPE), *augmentation(seed), net], name="trainer")
+    else:
+        trainer = net  # the article's model, trained as the article does
+    steps = epochs * int(np.ceil(len(train_images) / batch_size))
+    schedule = keras.optimizers.schedules.CosineDecay(2e-3, decay_steps=steps, alpha=0.02)
+    trainer.compile(optimizer=keras.optimizers.Adam(schedule), loss="sparse_categorical_crossentropy",
+                    metrics=["accuracy"])
+    start = time.perf_counter()
+    history = trainer.fit(models.to_model_input(train_images), train_labels, batch_size=batch_size, epochs=epochs,
+                          shuffle=True, verbose=verbose)
+    seconds = time.perf_counter() - start
+    return TrainResult(model=net, train_images=train_images, seconds=seconds, history=history.history)
+
+
+def train_to_file(out=None, model: str = "cnn", epochs: int | None = None, seed: int = 0,
+                  train_subset: int | None = None, float32: bool = False, data_dir=None, verbose: int | str = "auto",
+                  log=data._stderr) -> dict:
+    """Train, convert (int8 unless float32) and check the ops; writes the .tflite at `out` (default
+    paths.default_model_path()), the Keras model beside it (.keras) and a summary (.train.json). Returns the summary."""
+    out = Path(out) if out else paths.default_model_path()
+    if epochs is None:
+        epochs = DEFAULT_EPOCHS[model]
+    result = train(model=model, epochs=epochs, seed=seed, train_subset=train_subset, data_dir=data_dir,
+                   verbose=verbose, log=log)
+    tflite = convert.to_tflite(result.model, result.train_images, float32=float32)
+    ops = convert.check_ops(tflite)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    result.model.save(out.with_suffix(".keras"))
+    out.write_bytes(tflite)
+    summary = {
+        "model": model, "epochs": epochs, "seed": seed, "train_digits": int(len(result.train_images)),
+        "type": "float32" if float32 else "int8", "params": int(result.model.count_params()),
+        "train_seconds": round(result.seconds, 1), "size_bytes": len(tflite), "ops": ops,
+        "final_train_accuracy": round(float(result.history["accuracy"][-1]), 4),
+        "files": [out.name, out.with_suffix(".keras").name],
+    }
+    out.with_suffix(".train.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return summary

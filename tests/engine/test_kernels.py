@@ -1,0 +1,111 @@
+"""Every kernel against the TFLM runtime, byte for byte: single-op models built by TensorFlow's converter
+(kernel_models.py) over shapes, strides, padding, dilation, depth multipliers, activations and quantisation
+parameters, each run on many random inputs by both interpreters."""
+
+import numpy as np
+import pytest
+
+import kernel_models
+from mpy_mnist import engine
+
+
+
+def _tflm_runtime():
+    try:
+        from tflite_micro import runtime
+    except ImportError:
+        pytest.fail("tflite_micro not importable: pip install tflite-micro (scripts/setup.sh does)", pytrace=False)
+    return runtime
+
+
+def case(op, dtypes=("int8", "float32"), **params):
+    """One spec per dtype, with a readable test id."""
+    label = "-".join(f"{k}={v}" for k, v in params.items()).replace(" ", "")
+    return [pytest.param(dict(op=op, dtype=dtype, **params), id=f"{op}-{dtype}-{label}") for dtype in dtypes]
+
+
+INT8 = ("int8",)
+CASES = [
+    *case("fully_connected", input=[1, 12], units=5),
+    *case("fully_connected", input=[1, 4, 4, 2], units=7, activation="relu", range=[0, 4]),
+    *case("fully_connected", input=[1, 9], units=3, activation="relu6", bias=False, range=[-5, 3]),
+    *case("fully_connected", input=[3, 10], units=4, activation="relu_n1_to_1"),
+    *case("fully_connected", INT8, input=[1, 16], units=6, per_channel_dense=True, range=[-2, 6]),
+    *case("fully_connected", INT8, input=[2, 40], units=9, per_channel_dense=False, range=[-1, 3]),
+    *case("conv", input=[1, 9, 9, 3], filters=4, kernel=3, padding="same", activation="relu"),
+    *case("conv", input=[1, 10, 11, 2], filters=5, kernel=3, strides=2, padding="valid"),
+    *case("conv", input=[1, 11, 9, 3], filters=3, kernel=5, strides=2, padding="same", range=[0, 6]),
+    *case("conv", input=[1, 12, 12, 2], filters=4, kernel=3, dilation=2, padding="same", activation="relu6"),
+    *case("conv", input=[1, 7, 7, 8], filters=6, kernel=1, bias=False),
+    *case("conv", input=[2, 8, 7, 3], filters=4, kernel=[2, 3], strides=[2, 1], padding="same"),
+    *case("conv", input=[1, 14, 14, 1], filters=8, kernel=3, padding="same", activation="relu", range=[0, 1]),
+    *case("conv", INT8, input=[1, 9, 9, 3], filters=4, kernel=3, padding="same", per_channel=False, range=[-3, 1]),
+    *case("depthwise_conv", input=[1, 9, 9, 4], kernel=3, padding="same", activation="relu"),
+    *case("depthwise_conv", input=[1, 10, 9, 3], kernel=3, strides=2, multiplier=2),
+    *case("depthwise_conv", input=[1, 12, 12, 2], kernel=5, padding="same", dilation=2, multiplier=3, range=[0, 2]),
+    *case("depthwise_conv", input=[1, 8, 8, 5], kernel=[3, 2], strides=[1, 2], padding="same", activation="relu6"),
+    *case("depthwise_conv", INT8, input=[1, 9, 9, 4], kernel=3, padding="same", per_channel=False),
+    *case("max_pool", input=[1, 8, 8, 3], pool=2),
+    *case("max_pool", input=[1, 9, 9, 2], pool=3, strides=2, padding="same", range=[-1, 3]),
+    *case("average_pool", input=[1, 8, 8, 3], pool=2),
+    *case("average_pool", input=[1, 9, 7, 2], pool=3, strides=2, padding="same", range=[-2, 5]),
+    *case("average_pool", input=[1, 6, 6, 4], pool=[2, 3], strides=1, padding="same", activation="relu"),
+    *case("softmax", input=[1, 10], range=[-4, 4]),
+    *case("softmax", input=[1, 10], range=[-20, 20]),
+    *case("softmax", input=[2, 3, 7], range=[-1, 1]),
+    *case("softmax", input=[1, 16], range=[-3, 3], beta=2.5),
+    *case("softmax", input=[1, 12], range=[-6, 6], beta=0.3),
+    *case("logistic", input=[1, 64], range=[-8, 8]),
+    *case("logistic", input=[2, 5, 3], range=[-1, 2]),
+    *case("add", input=[1, 4, 4, 3], input2=[1, 4, 4, 3], range2=[-3, 3]),
+    *case("add", input=[1, 4, 5, 3], input2=[1, 1, 1, 3], range=[0, 2], range2=[-0.5, 0.5], activation="relu"),
+    *case("add", input=[1, 3, 4, 2], input2=[1, 3, 1, 2], range2=[-10, 4]),
+    *case("mean", input=[1, 5, 6, 4], axis=[1, 2], keep_dims=True),
+    *case("mean", input=[1, 7, 7, 3], axis=[1, 2], keep_dims=False, range=[0, 6]),
+    *case("mean", input=[2, 4, 3, 5], axis=[3], keep_dims=True, range=[-4, 1]),
+    *case("mean", input=[1, 6, 4, 3], axis=[1], keep_dims=False),
+    *case("reshape", input=[1, 4, 6], shape=[24]),
+    *case("conv", INT8, input=[1, 6, 6, 2], filters=3, kernel=3, float_io=True, range=[-2, 2]),
+    *case("mnist_cnn", input=[1, 28, 28, 1], range=[0, 1]),
+]
+
+INPUTS_PER_CASE = 25
+TFLM_ARENA_BYTES = 1 << 20
+
+
+def random_inputs(details: dict, spec: dict, rng: np.random.Generator, count: int) -> list[np.ndarray]:
+    """Random inputs over the whole int8 range (and its two ends), or floats around the case's range."""
+    shape, dtype = details["shape"], details["dtype"]
+    if dtype == np.int8:
+        inputs = [np.full(shape, -128, np.int8), np.full(shape, 127, np.int8)]
+        inputs += [rng.integers(-128, 128, shape).astype(np.int8) for _ in range(count - 2)]
+        return inputs
+    low, high = kernel_models.input_range(spec)
+    margin = 0.25 * (high - low)
+    return [rng.uniform(low - margin, high + margin, shape).astype(np.float32) for _ in range(count)]
+
+
+def compare(spec: dict, count: int = INPUTS_PER_CASE, seed: int = 0) -> None:
+    runtime = _tflm_runtime()
+    model = kernel_models.model_bytes(spec)
+    ours = engine.Interpreter.from_bytes(model)
+    reference = runtime.Interpreter.from_bytes(model, arena_size=TFLM_ARENA_BYTES)
+    n_inputs = len(kernel_models.input_shapes(spec))
+    rng = np.random.default_rng(seed)
+    inputs = [random_inputs(reference.get_input_details(i), spec, rng, count) for i in range(n_inputs)]
+    for trial in range(count):
+        for i in range(n_inputs):
+            ours.set_input(inputs[i][trial], i)
+            reference.set_input(inputs[i][trial], i)
+        ours.invoke()
+        reference.invoke()
+        got, want = ours.get_output(0), reference.get_output(0)
+        if got.tobytes() != want.tobytes():
+            where = np.argwhere(got != want) if got.shape == want.shape else "shape"
+            pytest.fail(f"{ours.ops} differs from TFLM on input {trial}: {len(where)} elements, first at "
+                        f"{where[:3].tolist()}: ours {got[got != want][:5]} vs TFLM {want[got != want][:5]}")
+
+
+@pytest.mark.parametrize("spec", CASES)
+def test_kernel_matches_tflm(spec):
+    compare(spec)
