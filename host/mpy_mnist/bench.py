@@ -13,6 +13,7 @@ Figures, for one .tflite model:
 A piece that cannot be measured says why and how to get it, and the rest still prints.
 """
 
+import ctypes
 import hashlib
 import os
 import re
@@ -150,18 +151,22 @@ def engine_flash_bytes(elf: Path) -> int:
 # ---- host: our engine against the TFLM runtime ----
 
 def _tflm_arena(model: bytes) -> int:
-    """The TFLM runtime's arena in use, from its allocation report (printed by C++ on stdout)."""
+    """The TFLM runtime's arena in use, from its allocation report."""
     from tflite_micro.python.tflite_micro import runtime
     interpreter = runtime.Interpreter.from_bytes(model)
-    with tempfile.TemporaryFile() as capture:
+    with tempfile.TemporaryFile() as capture:  # the report goes to the C streams, stderr or stdout
         sys.stdout.flush()
-        saved = os.dup(1)
+        sys.stderr.flush()
+        saved = [os.dup(1), os.dup(2)]
         os.dup2(capture.fileno(), 1)
+        os.dup2(capture.fileno(), 2)
         try:
             interpreter.print_allocations()
+            ctypes.CDLL(None).fflush(None)
         finally:
-            os.dup2(saved, 1)
-            os.close(saved)
+            for fd, copy in ((1, saved[0]), (2, saved[1])):
+                os.dup2(copy, fd)
+                os.close(copy)
         capture.seek(0)
         report = capture.read().decode(errors="replace")
     match = re.search(r"Arena allocation total (\d+) bytes", report)
@@ -276,3 +281,32 @@ def format_table(figures: Figures) -> str:
     for note in figures.notes:
         lines.append(f"note: {note}")
     return "\n".join(lines)
+
+
+def plot_instructions(figures: Figures, path: Path) -> Path:
+    """Bar chart of Cortex-M7 instructions per layer, DSP against reference kernels (log scale)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ops = [op for op in figures.ops if op.dsp is not None]
+    if not ops:
+        raise BenchError("no instruction counts to plot (see the notes above)")
+    labels = [f"{i} {op.name}" for i, op in enumerate(ops)]
+    positions = np.arange(len(ops))
+    figure, axes = plt.subplots(figsize=(9, 4.5))
+    axes.bar(positions - 0.2, [op.reference for op in ops], 0.4, label="reference C kernels")
+    axes.bar(positions + 0.2, [op.dsp for op in ops], 0.4, label="DSP kernels (SMLAD)")
+    for x, op in zip(positions, ops):
+        if op.macs:
+            axes.annotate(f"{op.dsp / op.macs:.2f}/MAC", (x + 0.2, op.dsp), ha="center", va="bottom", fontsize=7)
+    axes.set_yscale("log")
+    axes.set_xticks(positions, labels, rotation=30, ha="right", fontsize=8)
+    axes.set_ylabel("instructions (emulated Cortex-M7)")
+    axes.set_title(f"Instructions per layer, one inference of {figures.model_path.name}")
+    axes.legend()
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path
