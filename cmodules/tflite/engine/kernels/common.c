@@ -1,10 +1,15 @@
 #include "common.h"
 
 tfl_status tfl_per_channel_multipliers(tfl_context *ctx, const tfl_tensor *input, const tfl_tensor *filter,
-    const tfl_tensor *output, int32_t channels, int32_t **multipliers, int32_t **shifts) {
+    const tfl_tensor *output, int32_t channels, int32_t channel_dimension, int32_t **multipliers, int32_t **shifts) {
     int32_t count = filter->quant.count;
-    if (count != 1 && count != channels) {
-        return tfl_fail(ctx, TFL_ERR_BAD_MODEL, "filter has neither one scale nor one per output channel");
+    if (count != 1 && (count != channels || filter->quant.quantized_dimension != channel_dimension)) {
+        return tfl_fail(ctx, TFL_ERR_BAD_MODEL, "int8 weights have neither one scale nor one per output channel");
+    }
+    for (int32_t c = 0; c < count; c++) {
+        if (tfl_quant_zero_point(&filter->quant, c) != 0) {
+            return tfl_fail(ctx, TFL_ERR_UNSUPPORTED, "int8 weights need zero point 0 (symmetric quantisation)");
+        }
     }
     *multipliers = tfl_alloc_persistent(ctx, sizeof(int32_t) * (size_t)channels);
     *shifts = tfl_alloc_persistent(ctx, sizeof(int32_t) * (size_t)channels);

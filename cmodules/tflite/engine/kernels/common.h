@@ -12,10 +12,11 @@ typedef struct {
     int32_t act_min, act_max;
 } tfl_int8_io;
 
-/* Per-tensor or per-channel (count == channels) scales of a quantised tensor as a real multiplier per channel:
- * input_scale * filter_scale[c] / output_scale, computed in double as TFLM does, then as (multiplier, shift). */
+/* Per-tensor or per-channel (count == channels, along dimension channel_dimension of the filter) scales as a
+ * real multiplier per output channel: input_scale * filter_scale[c] / output_scale, computed in double as TFLM
+ * does, then as (multiplier, shift). */
 tfl_status tfl_per_channel_multipliers(tfl_context *ctx, const tfl_tensor *input, const tfl_tensor *filter,
-    const tfl_tensor *output, int32_t channels, int32_t **multipliers, int32_t **shifts);
+    const tfl_tensor *output, int32_t channels, int32_t channel_dimension, int32_t **multipliers, int32_t **shifts);
 
 /* Zero point and activation bounds of an int8 node. */
 void tfl_int8_io_setup(tfl_int8_io *io, const tfl_tensor *input, const tfl_tensor *output, int activation);

@@ -95,7 +95,7 @@ static tfl_status check_shapes(tfl_context *ctx, const tfl_tensor *input, const 
 static tfl_status prepare_int8(tfl_context *ctx, conv_data *data, const tfl_tensor *input,
     const tfl_tensor *filter, const tfl_tensor *bias, const tfl_tensor *output, const conv_shape *s, int activation) {
     tfl_int8_io_setup(&data->io, input, output, activation);
-    tfl_status status = tfl_per_channel_multipliers(ctx, input, filter, output, s->out_c, &data->multipliers,
+    tfl_status status = tfl_per_channel_multipliers(ctx, input, filter, output, s->out_c, 0, &data->multipliers,
         &data->shifts);
     if (status != TFL_OK) {
         return status;

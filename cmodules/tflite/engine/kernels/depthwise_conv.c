@@ -108,7 +108,7 @@ tfl_status tfl_depthwise_conv_prepare(tfl_context *ctx, tfl_node *node) {
         return TFL_OK;
     }
     tfl_int8_io_setup(&data->io, input, output, options->activation);
-    status = tfl_per_channel_multipliers(ctx, input, filter, output, s.out_c, &data->multipliers, &data->shifts);
+    status = tfl_per_channel_multipliers(ctx, input, filter, output, s.out_c, 3, &data->multipliers, &data->shifts);
     if (status != TFL_OK) {
         return status;
     }

@@ -37,11 +37,6 @@ static tfl_status check_types(tfl_context *ctx, const tfl_tensor *input, const t
     if (input->quant.count == 0 || weights->quant.count == 0 || output->quant.count == 0) {
         return tfl_fail(ctx, TFL_ERR_BAD_MODEL, "FULLY_CONNECTED: int8 tensor without quantisation parameters");
     }
-    for (int32_t c = 0; c < weights->quant.count; c++) {
-        if (tfl_quant_zero_point(&weights->quant, c) != 0) {
-            return tfl_fail(ctx, TFL_ERR_UNSUPPORTED, "FULLY_CONNECTED: int8 weights need zero point 0");
-        }
-    }
     return TFL_OK;
 }
 
@@ -90,7 +85,7 @@ tfl_status tfl_fully_connected_prepare(tfl_context *ctx, tfl_node *node) {
         return TFL_OK;
     }
     tfl_int8_io_setup(&data->io, input, output, options->activation);
-    status = tfl_per_channel_multipliers(ctx, input, weights, output, data->units, &data->multipliers,
+    status = tfl_per_channel_multipliers(ctx, input, weights, output, data->units, 0, &data->multipliers,
         &data->shifts);
     if (status != TFL_OK) {
         return status;
