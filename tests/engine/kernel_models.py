@@ -85,6 +85,9 @@ def _keras_body(spec: dict, tf, inputs):
         return (layers.Activation(activation)(x) if activation else x), None
     if op == "mean":
         return tf.keras.ops.mean(x, axis=spec["axis"], keepdims=spec.get("keep_dims", True)), None
+    if op in ("relu", "relu6"):  # after a RESHAPE, which has no fused activation to absorb it
+        x = layers.Reshape((-1,))(x)
+        return layers.ReLU(max_value=6.0 if op == "relu6" else None)(x), None
     if op == "reshape":
         return layers.Reshape(tuple(spec["shape"]))(x), None
     if op == "requantize":  # a flattening RESHAPE, turned into an int8 -> int8 QUANTIZE after conversion

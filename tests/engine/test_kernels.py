@@ -67,6 +67,8 @@ CASES = [
     *case("mean", INT8, input=[1, 5, 5, 6], axis=[1, 2], keep_dims=True, range=[-2, 3], output_like_input=True),
     *case("mean", INT8, input=[1, 4, 6, 3], axis=[2], keep_dims=False, output_like_input=True),
     *case("reshape", input=[1, 4, 6], shape=[24]),
+    *case("relu", input=[1, 4, 6], range=[-3, 5]),
+    *case("relu6", input=[1, 5, 6], range=[-2, 9]),
     *case("requantize", INT8, input=[1, 4, 6], output_scale=0.0123, output_zero_point=-7),
     *case("requantize", INT8, input=[1, 5, 5], range=[-0.3, 0.2], output_scale=0.05, output_zero_point=100),
     *case("conv", INT8, input=[1, 6, 6, 2], filters=3, kernel=3, float_io=True, range=[-2, 2]),
