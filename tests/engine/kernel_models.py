@@ -196,6 +196,21 @@ def _reshape_to_requantize(schema, model, spec: dict) -> None:
     quantization.zeroPoint = [spec["output_zero_point"]]
 
 
+def output_quantization(data: bytes, operator_index: int) -> tuple[np.float32, int]:
+    """(scale, zero point) of an operator's output tensor."""
+    model = _read_model(data)
+    subgraph = model.subgraphs[0]
+    quantization = subgraph.tensors[subgraph.operators[operator_index].outputs[0]].quantization
+    return np.float32(quantization.scale[0]), int(quantization.zeroPoint[0])
+
+
+def _read_model(data: bytes):
+    import importlib
+
+    schema = importlib.import_module("tensorflow.lite.python.schema_py_generated")
+    return schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(data, 0))
+
+
 def _edit_model(data: bytes, edit) -> bytes:
     import importlib
 

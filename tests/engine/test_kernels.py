@@ -164,3 +164,24 @@ def random_sweep(count: int, seed: int = 2026) -> list:
 @pytest.mark.parametrize("spec", random_sweep(40))
 def test_kernel_sweep_matches_tflm(spec):
     compare(spec, count=10)
+
+
+def test_quantize_rounds_like_tflm_at_halfway_points():
+    """Floats a few ulps around (k + 1/2) * scale, where dividing in float and in double round differently."""
+    spec = dict(op="reshape", dtype="int8", input=[1, 4, 32], shape=[128], float_io=True, range=[-1, 1])
+    model = kernel_models.model_bytes(spec)
+    ours = engine.Interpreter.from_bytes(model)
+    reference = _tflm_runtime().Interpreter.from_bytes(model, arena_size=TFLM_ARENA_BYTES)
+    assert ours.ops == ["QUANTIZE", "RESHAPE", "DEQUANTIZE"]
+    scale, _ = kernel_models.output_quantization(model, 0)  # of the QUANTIZE
+    halfway = np.array([(k + 0.5) * scale for k in range(-64, 64)], np.float32)
+    for ulps in (-2, -1, 0, 1, 2):
+        x = halfway.copy()
+        for _ in range(abs(ulps)):
+            x = np.nextafter(x, np.float32(np.inf if ulps > 0 else -np.inf)).astype(np.float32)
+        x = x.reshape(1, 4, 32)
+        ours.set_input(x, 0)
+        reference.set_input(x, 0)
+        ours.invoke()
+        reference.invoke()
+        assert ours.get_output(0).tobytes() == reference.get_output(0).tobytes(), f"{ulps} ulps from halfway"

@@ -71,9 +71,22 @@ int32_t tfl_multiply_by_quantized_multiplier(int32_t x, int32_t multiplier, int 
         tfl_saturating_rounding_doubling_high_mul((int32_t)((uint32_t)x << left_shift), multiplier), right_shift);
 }
 
+int32_t tfl_round_half_away_f32(float x) {
+    if (x > 1e9f) {
+        return 1000000000;
+    }
+    if (x < -1e9f) {
+        return -1000000000;
+    }
+    float magnitude = x >= 0 ? x : -x;
+    int32_t whole = (int32_t)magnitude;
+    /* the fraction is exact in float, unlike magnitude + 0.5f which rounds 0.49999997f up */
+    int32_t rounded = whole + (magnitude - (float)whole >= 0.5f ? 1 : 0);
+    return x >= 0 ? rounded : -rounded;
+}
+
 static int32_t quantize_clamped(float value, float scale, int32_t zero_point, int32_t qmin, int32_t qmax) {
-    float scaled = value / scale;
-    int32_t q = zero_point + (int32_t)(scaled >= 0 ? scaled + 0.5f : scaled - 0.5f);
+    int32_t q = zero_point + tfl_round_half_away_f32(value / scale);
     return q < qmin ? qmin : (q > qmax ? qmax : q);
 }
 

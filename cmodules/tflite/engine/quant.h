@@ -42,6 +42,9 @@ int32_t tfl_reciprocal(int32_t x, int integer_bits, int *num_bits_over_unit);
  * of `left_shift` can represent. Inputs beyond it saturate softmax/logistic. */
 int32_t tfl_input_radius(int integer_bits, int left_shift);
 
+/* x rounded to the nearest integer, halves away from zero (as roundf), saturated to +-1e9; no libm needed. */
+int32_t tfl_round_half_away_f32(float x);
+
 /* Output range of a fused activation for a quantised tensor with this scale and zero point, clamped to
  * [qmin, qmax] of its type. */
 void tfl_quantized_activation_range(int activation, float scale, int32_t zero_point,

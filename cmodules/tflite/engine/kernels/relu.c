@@ -10,8 +10,7 @@ typedef struct {
 } relu_data;
 
 static int32_t quantize_rounded(float value, float scale, int32_t zero_point) {
-    float scaled = value / scale;
-    return zero_point + (int32_t)(scaled >= 0 ? scaled + 0.5f : scaled - 0.5f);
+    return zero_point + tfl_round_half_away_f32(value / scale);
 }
 
 static tfl_status prepare(tfl_context *ctx, tfl_node *node, int relu6) {
