@@ -57,6 +57,8 @@ CASES = [
     *case("softmax", input=[1, 12], range=[-6, 6], beta=0.3),
     *case("logistic", input=[1, 64], range=[-8, 8]),
     *case("logistic", input=[2, 5, 3], range=[-1, 2]),
+    *case("logistic", input=[1, 100], range=[-30, 30]),
+    *case("softmax", input=[1, 10], range=[-0.05, 0.05]),
     *case("add", input=[1, 4, 4, 3], input2=[1, 4, 4, 3], range2=[-3, 3]),
     *case("add", input=[1, 4, 5, 3], input2=[1, 1, 1, 3], range=[0, 2], range2=[-0.5, 0.5], activation="relu"),
     *case("add", input=[1, 3, 4, 2], input2=[1, 3, 1, 2], range2=[-10, 4]),
