@@ -1,5 +1,5 @@
 /* SOFTMAX (over the last dimension) and LOGISTIC. int8 in and out, with the output fixed at scale 1/256 and
- * zero point -128, computed in gemmlowp-style fixed point; float32 with the C library's expf. */
+ * zero point -128, computed in gemmlowp-style fixed point; float32 with tfl_reference_expf (quant.h). */
 #include "common.h"
 
 /* Integer bits of the scaled input differences of int8 softmax, of its sum of exponentials, and of the
