@@ -12,6 +12,7 @@ import pytest
 from mpy_mnist import engine, paths
 
 MODELS = Path(__file__).parent / "models"
+FUZZ_CRASHES = Path(__file__).parent / "fuzz_crashes"  # inputs that once crashed the engine, kept as regressions
 RUNNABLE = {  # model -> random inputs compared with TFLM
     "hello_world_int8": 200,
     "hello_world_float": 200,
@@ -127,6 +128,7 @@ def test_malformed_models_fail_cleanly_under_asan():
     engine.build_library(sanitize=True)
     models = [str(MODELS / f"{name}.tflite") for name in
               ("hello_world_int8", "hello_world_float", "micro_speech_quantized", "keyword_scrambled_8bit")]
+    models.append(str(FUZZ_CRASHES))
     env = engine.asan_environment()
     env["PYTHONPATH"] = str(paths.REPO_ROOT / "host")
     result = subprocess.run([sys.executable, str(Path(__file__).parent / "malformed_models.py"), *models],

@@ -56,10 +56,6 @@ int tflh_quant_zero_point(tfl_interpreter *it, int which, int index, int i) {
     return t && i >= 0 && i < t->quant.count ? tfl_quant_zero_point(&t->quant, i) : 0;
 }
 
-int tflh_status_node(const tfl_interpreter *it) {
-    return it->error_node;
-}
-
 int tflh_kernels_count(void) {
     return tfl_kernels_count;
 }
