@@ -142,13 +142,29 @@ def test_a_model_in_flash_beats_the_frozen_one(app, model):
     assert "model: flash/model.tflite" in out and "unusable" not in out
 
 
-@pytest.mark.parametrize("damage", ["truncated", "not a model"])
-def test_a_bad_model_in_flash_is_reported_and_the_frozen_one_used(app, model, damage):
+def small_float_model():
+    """A valid .tflite that is not a digit classifier: 4 float inputs, 3 outputs."""
+    import tensorflow as tf
+
+    net = tf.keras.Sequential([tf.keras.Input((4,), batch_size=1), tf.keras.layers.Dense(3)])
+    return tf.lite.TFLiteConverter.from_keras_model(net).convert()
+
+
+@pytest.mark.parametrize("damage,reason", [
+    ("truncated", ""),
+    ("not a model", "not a .tflite model"),
+    ("wrong shape", "expected 784 int8 or float32 values (28x28)"),
+])
+def test_a_bad_model_in_flash_is_reported_and_the_frozen_one_used(app, model, damage, reason):
     (app.workdir / "flash").mkdir()
-    data = model[0][: len(model[0]) // 3] if damage == "truncated" else b"hello, this is not a flatbuffer" * 10
+    data = {
+        "truncated": lambda: model[0][: len(model[0]) // 3],
+        "not a model": lambda: b"hello, this is not a flatbuffer" * 10,
+        "wrong shape": small_float_model,
+    }[damage]()
     (app.workdir / "flash" / paths.MODEL_FILE).write_bytes(data)
     out = app.output(PICK)
-    assert "mnist: flash/model.tflite is unusable" in out, out
+    assert "mnist: flash/model.tflite is unusable" in out and reason in out, out
     assert "model: frozen mnist_model" in out
     assert int(out.split("MESSAGE INK")[1]) > 0, "the problem is not shown on the screen"
 
