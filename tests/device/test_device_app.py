@@ -226,3 +226,10 @@ print("PREDICTIONS", mnist.draw(rounds=1, display=Display(), i2c=I2C({strokes!r}
 def test_draw_reads_a_digit_drawn_on_the_touch_panel(app):
     out = app.output(DRAW.format(strokes=ONE), timeout=120)
     assert "PREDICTIONS [1]" in out, out
+
+
+def test_a_digit_past_the_end_is_an_error(app, model):
+    count = len(model[1])
+    proc = app.run(f"import mnist\nmnist.predict({count})", check=False)
+    assert proc.returncode != 0
+    assert f"IndexError: digit {count}: this set has digits 0-{count - 1}" in proc.stderr + proc.stdout
