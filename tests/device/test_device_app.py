@@ -233,3 +233,39 @@ def test_a_digit_past_the_end_is_an_error(app, model):
     proc = app.run(f"import mnist\nmnist.predict({count})", check=False)
     assert proc.returncode != 0
     assert f"IndexError: digit {count}: this set has digits 0-{count - 1}" in proc.stderr + proc.stdout
+
+
+FLOAT_PREDICT = """
+import json, mnist
+from mnist import files
+files.DEVICE_DIR = "flash"
+mnist.load_model()
+print("SOURCE", mnist._classifier.source)
+for i in range({count}):
+    prediction, scores, micros = mnist.predict(i)
+    print(json.dumps(dict(prediction=prediction, scores=scores, input=mnist.decode(i))))
+"""
+
+
+def test_a_float_model_runs_like_the_tflm_runtime(app, model):
+    """A float32 model (the host's cnn, untrained: only the arithmetic matters) pushed to /flash."""
+    from tflite_micro import runtime
+
+    from mpy_mnist import convert, models
+
+    float_model = convert.to_tflite(models.build("cnn"), float32=True)
+    (app.workdir / "flash").mkdir()
+    (app.workdir / "flash" / paths.MODEL_FILE).write_bytes(float_model)
+    _, labels, packed = model
+    out = app.output(FLOAT_PREDICT.format(count=5)).splitlines()
+    assert out[0] == "SOURCE flash/model.tflite"
+    rows = [json.loads(line) for line in out[1:]]
+    interpreter = runtime.Interpreter.from_bytes(float_model)
+    grey = bitmaps.to_grey(bitmaps.unpack(packed)).astype(np.float32) / 255
+    for i, row in enumerate(rows):
+        np.testing.assert_array_equal(np.array(row["input"], np.float32), grey[i].reshape(-1))
+        interpreter.set_input(grey[i].reshape(1, 28, 28, 1), 0)
+        interpreter.invoke()
+        expected = interpreter.get_output(0).reshape(-1)
+        np.testing.assert_allclose(row["scores"], expected, rtol=1e-5, atol=1e-6)
+        assert row["prediction"] == int(expected.argmax())
