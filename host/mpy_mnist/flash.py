@@ -231,7 +231,7 @@ def wait_for_repl(port: str | None, timeout: float = REPL_TIMEOUT_S) -> str:
                     # again every few seconds, since a board still booting drops what it receives.
                     link.write(b"\r\x03\x03\x02")
                     next_ask = time.monotonic() + 3
-                seen += link.read(256)
+                seen = (seen + link.read(256))[-4096:]  # a chatty program must not make this slow
                 banner = repl_banner(seen.decode(errors="replace"))
                 if banner and seen.rstrip(b" ").endswith(b">>>"):
                     return banner
