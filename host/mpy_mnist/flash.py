@@ -35,7 +35,7 @@ DRIVE_MOUNT_ROOTS = ("/media", "/run/media", "/mnt", "/Volumes")
 
 PYOCD_TARGET = "stm32f746nghx"  # the part pyOCD names for the DISCO's board id; its support comes in a CMSIS pack
 
-TOOL_TIMEOUT_S = 600  # PlatformIO's first upload downloads the ststm32 platform, OpenOCD and a toolchain
+TOOL_TIMEOUT_S = 600  # PlatformIO's first upload downloads the ststm32 platform and OpenOCD (no toolchain: `nobuild`)
 DRIVE_TIMEOUT_S = 60  # the ST-LINK programs 1 MB and re-enumerates its drive in well under this
 REPL_TIMEOUT_S = 20
 
