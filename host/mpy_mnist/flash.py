@@ -163,8 +163,9 @@ def run_tool(method: str, argv: list[str], env: dict[str, str], timeout: float =
     if result.returncode != 0:
         raise FlashError(
             f"{method} failed (exit status {result.returncode}); its own message is above. Check that the board's "
-            f"ST-LINK USB socket (CN14) is connected and that no other program (a debugger, st-util, OpenOCD) holds "
-            f"the ST-LINK{FAILURE_HINTS.get(method, '')}. Command: `{' '.join(argv)}`")
+            f"ST-LINK USB socket (CN14) is connected, that no other program (a debugger, st-util, OpenOCD) holds "
+            f"the ST-LINK, and on Linux that your user may open it (udev rules: stlink-tools installs them)"
+            f"{FAILURE_HINTS.get(method, '')}. Command: `{' '.join(argv)}`")
 
 
 # --- the ST-LINK drive -----------------------------------------------------------------------------------------
