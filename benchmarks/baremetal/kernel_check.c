@@ -1,4 +1,4 @@
-/* The engine's int8 CONV_2D and FULLY_CONNECTED kernels as built for the Cortex-M7 (the DSP variants of
+/* The engine's int8 CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED kernels as built for the Cortex-M7 (the DSP variants of
  * kernels/arm/ take over) against the same kernels built as the reference (TFL_NO_DSP, symbols renamed ref_*),
  * on CASES random cases generated here (xorshift, seed SEED): shapes, strides, dilations, SAME and VALID
  * padding, zero points, per-tensor and per-channel scales, biases (some large enough to take the exact slow
@@ -16,6 +16,9 @@
 
 TFL_DECLARE_KERNEL(ref_conv)
 TFL_DECLARE_KERNEL(ref_fully_connected)
+TFL_DECLARE_KERNEL(ref_depthwise_conv)
+
+enum { CONV, FULLY_CONNECTED, DEPTHWISE, KINDS };
 
 enum { INPUT, FILTER, BIAS, OUTPUT };
 
@@ -46,8 +49,8 @@ tfl_status tfl_fail(tfl_context *ctx, tfl_status status, const char *message) {
 }
 
 static int8_t input[2 * 10 * 10 * 16], filter[12 * 5 * 5 * 16 + 20 * 300];
-static int8_t expected[3 * 10 * 10 * 12 + 64], actual[sizeof expected];
-static uint8_t bias[20 * 4], input_scale[4], filter_scales[20 * 4], output_scale[4], input_zero[8], output_zero[8];
+static int8_t expected[2 * 10 * 10 * 32], actual[sizeof expected]; /* the largest output: depthwise, 32 channels */
+static uint8_t bias[32 * 4], input_scale[4], filter_scales[32 * 4], output_scale[4], input_zero[8], output_zero[8];
 static uint8_t pool[96 * 1024] __attribute__((aligned(16)));
 static uint32_t scratch[4096];
 
@@ -86,14 +89,14 @@ static void set_dims(tfl_tensor *t, int count, const int32_t *dims, int type, ui
     t->bytes = (uint32_t)(elements * (type == TFL_TYPE_INT32 ? 4 : 1));
 }
 
-/* A random conv (or FC) node in ctx; returns the number of output values. */
-static int32_t make_case(tfl_context *ctx, tfl_node *node, uint32_t *seed, int fully_connected) {
+/* A random node of the given kind in ctx; returns the number of output values. */
+static int32_t make_case(tfl_context *ctx, tfl_node *node, uint32_t *seed, int kind) {
     static const int32_t channel_choices[] = {1, 2, 3, 4, 5, 8, 16};
     static const uint8_t activations[] = {TFL_ACT_NONE, TFL_ACT_RELU, TFL_ACT_RELU6, TFL_ACT_RELU_N1_TO_1};
     memset(ctx->tensors, 0, sizeof ctx->tensors);
     memset(node, 0, sizeof *node);
     int32_t batches, in_elements, out_elements, out_c, depth;
-    if (fully_connected) {
+    if (kind == FULLY_CONNECTED) {
         batches = pick(seed, 1, 3);
         depth = pick(seed, 1, 300);
         out_c = pick(seed, 1, 20);
@@ -111,7 +114,9 @@ static int32_t make_case(tfl_context *ctx, tfl_node *node, uint32_t *seed, int f
         tfl_conv_options *o = &node->options.conv;
         batches = pick(seed, 1, 2);
         int32_t in_c = channel_choices[pick(seed, 0, 6)];
-        out_c = pick(seed, 1, 12);
+        int32_t multiplier = pick(seed, 0, 4) ? 1 : 2; /* 2: the DSP variant declines, the reference runs */
+        out_c = kind == DEPTHWISE ? in_c * multiplier : pick(seed, 1, 12);
+        o->depth_multiplier = multiplier;
         int32_t fh = pick(seed, 1, 5), fw = pick(seed, 1, 5);
         o->stride_h = pick(seed, 1, 3);
         o->stride_w = pick(seed, 1, 3);
@@ -128,11 +133,15 @@ static int32_t make_case(tfl_context *ctx, tfl_node *node, uint32_t *seed, int f
         int32_t out_h = tfl_conv_output_size(o->padding, in_h, fh, o->stride_h, o->dilation_h);
         int32_t out_w = tfl_conv_output_size(o->padding, in_w, fw, o->stride_w, o->dilation_w);
         int32_t in_dims[4] = {batches, in_h, in_w, in_c}, w_dims[4] = {out_c, fh, fw, in_c};
+        if (kind == DEPTHWISE) {
+            w_dims[0] = 1;
+            w_dims[3] = out_c;
+        }
         int32_t out_dims[4] = {batches, out_h, out_w, out_c};
         set_dims(&ctx->tensors[INPUT], 4, in_dims, TFL_TYPE_INT8, (uint8_t *)input, 0);
         set_dims(&ctx->tensors[FILTER], 4, w_dims, TFL_TYPE_INT8, (uint8_t *)filter, 1);
         set_dims(&ctx->tensors[OUTPUT], 4, out_dims, TFL_TYPE_INT8, (uint8_t *)actual, 0);
-        depth = fh * fw * in_c;
+        depth = kind == DEPTHWISE ? fh * fw : fh * fw * in_c;
         in_elements = batches * in_h * in_w * in_c;
         out_elements = batches * out_h * out_w * out_c;
     }
@@ -167,6 +176,7 @@ static int32_t make_case(tfl_context *ctx, tfl_node *node, uint32_t *seed, int f
     put_i64(output_zero, out_zero);
     quantise(&ctx->tensors[INPUT], input_scale, 1, input_zero, in_scale, in_zero);
     quantise(&ctx->tensors[FILTER], filter_scales, filter_count, NULL, first_filter_scale, 0);
+    ctx->tensors[FILTER].quant.quantized_dimension = kind == DEPTHWISE ? 3 : 0;
     quantise(&ctx->tensors[OUTPUT], output_scale, 1, output_zero, out_scale, out_zero);
     for (int32_t i = 0; i < out_c * depth; i++) {
         filter[i] = (int8_t)pick(seed, -127, 127);
@@ -190,19 +200,20 @@ static int run(tfl_context *ctx, tfl_node *node, const tfl_kernel *kernel) {
 }
 
 /* What a failing case was, to reproduce it. */
-static void describe(tfl_context *ctx, const tfl_node *node, int fully_connected, int32_t outputs) {
-    bm_put_int("fully connected ", fully_connected);
+static void describe(tfl_context *ctx, const tfl_node *node, int kind, int32_t outputs) {
+    bm_put_int("kind (0 conv, 1 fully connected, 2 depthwise) ", kind);
     for (int t = 0; t < 4; t++) {
         for (int d = 0; d < ctx->tensors[t].dims_count; d++) {
             bm_put_int(t == INPUT ? "input dim " : t == FILTER ? "filter dim " : t == BIAS ? "bias dim " : "output dim ",
                 ctx->tensors[t].dims[d]);
         }
     }
-    if (!fully_connected) {
+    if (kind != FULLY_CONNECTED) {
         const tfl_conv_options *o = &node->options.conv;
         bm_put_int("stride ", o->stride_h * 10 + o->stride_w);
         bm_put_int("dilation ", o->dilation_h * 10 + o->dilation_w);
         bm_put_int("padding ", o->padding);
+        bm_put_int("depth multiplier ", o->depth_multiplier);
     }
     for (int32_t j = 0; j < outputs; j++) {
         if (expected[j] != actual[j]) {
@@ -215,33 +226,36 @@ static void describe(tfl_context *ctx, const tfl_node *node, int fully_connected
 }
 
 int main(void) {
-    static const tfl_kernel kernels[2][2] = {
-        {{TFL_OP_CONV_2D, "CONV_2D", 1, ref_conv_prepare, ref_conv_eval},
+    static const tfl_kernel kernels[KINDS][2] = {
+        [CONV] = {{TFL_OP_CONV_2D, "CONV_2D", 1, ref_conv_prepare, ref_conv_eval},
             {TFL_OP_CONV_2D, "CONV_2D", 1, tfl_conv_prepare, tfl_conv_eval}},
-        {{TFL_OP_FULLY_CONNECTED, "FULLY_CONNECTED", 1, ref_fully_connected_prepare, ref_fully_connected_eval},
-            {TFL_OP_FULLY_CONNECTED, "FULLY_CONNECTED", 1, tfl_fully_connected_prepare,
-                tfl_fully_connected_eval}},
+        [FULLY_CONNECTED] = {
+            {TFL_OP_FULLY_CONNECTED, "FULLY_CONNECTED", 1, ref_fully_connected_prepare, ref_fully_connected_eval},
+            {TFL_OP_FULLY_CONNECTED, "FULLY_CONNECTED", 1, tfl_fully_connected_prepare, tfl_fully_connected_eval}},
+        [DEPTHWISE] = {
+            {TFL_OP_DEPTHWISE_CONV_2D, "DEPTHWISE_CONV_2D", 1, ref_depthwise_conv_prepare, ref_depthwise_conv_eval},
+            {TFL_OP_DEPTHWISE_CONV_2D, "DEPTHWISE_CONV_2D", 1, tfl_depthwise_conv_prepare, tfl_depthwise_conv_eval}},
     };
     tfl_context ctx = {.pool = pool, .size = sizeof pool};
     tfl_node node;
     uint32_t seed = SEED;
     for (int i = 0; i < CASES; i++) {
-        int fully_connected = i % 3 == 2;
-        int32_t outputs = make_case(&ctx, &node, &seed, fully_connected);
+        int kind = i % KINDS;
+        int32_t outputs = make_case(&ctx, &node, &seed, kind);
         memset(actual, 0x55, sizeof actual);
-        if (!run(&ctx, &node, &kernels[fully_connected][0])) {
+        if (!run(&ctx, &node, &kernels[kind][0])) {
             bm_put_int("reference failed in case ", i);
             return 2;
         }
         memcpy(expected, actual, sizeof actual);
         memset(actual, 0x55, sizeof actual);
-        if (!run(&ctx, &node, &kernels[fully_connected][1])) {
+        if (!run(&ctx, &node, &kernels[kind][1])) {
             bm_put_int("DSP kernel failed in case ", i);
             return 2;
         }
         if (memcmp(expected, actual, (size_t)outputs) != 0) {
             bm_put_int("mismatch in case ", i);
-            describe(&ctx, &node, fully_connected, outputs);
+            describe(&ctx, &node, kind, outputs);
             return 1;
         }
     }

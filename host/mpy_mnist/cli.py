@@ -330,3 +330,32 @@ def screenshot(out):
     except emulator.EmulatorError as err:
         raise click.ClickException(str(err)) from None
     click.echo(path)
+
+
+# ------------------------------------------------------------------------------------------------------ speed
+# (bench: issue 7)
+
+@cli.command()
+@click.option("--model", "model_path", type=click.Path(dir_okay=False),
+              default=str(paths.DEFAULT_MODEL_DIR / paths.MODEL_FILE), show_default=True,
+              help="The .tflite model to measure.")
+@click.option("--seconds", default=3.0, show_default=True, help="Host timing budget (split between engines).")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False),
+              help="Also write a PNG of instructions per layer (DSP and reference kernels).")
+def bench(model_path, seconds, plot_path):
+    """Speed and size of our engine on a model, next to the TFLM runtime.
+
+    Prints, per op and in total: MACs; instructions on the emulated Cortex-M7 (QEMU mps2-an500, exact counts
+    from our TCG plugin) with the DSP kernels and with the reference kernels; instructions per MAC; the floor
+    at 2 MACs a cycle. Then arena bytes (ours and TFLM's), flash bytes (model, engine code) and host time per
+    inference (ours and the TFLM runtime's). Builds the plugin and a bare-metal Cortex-M7 program in the cache.
+    """
+    from . import bench as benchmarks
+
+    try:
+        figures = benchmarks.measure(Path(model_path), host_seconds=seconds)
+    except benchmarks.BenchError as err:
+        raise click.ClickException(str(err)) from None
+    click.echo(benchmarks.format_table(figures))
+    if plot_path:
+        click.echo(f"plot: {benchmarks.plot_instructions(figures, Path(plot_path))}")

@@ -3,12 +3,16 @@
  * activation; int8 (per-tensor or per-channel weights, int32 bias) and float32. Each output pixel accumulates
  * all its channels at once in scratch, tap by tap, which keeps every channel's sum in the reference order. */
 #include "common.h"
+#include "arm/arm_int8.h"
 
 typedef struct {
     int32_t pad_h, pad_w;
     tfl_int8_io io;
     int32_t *multipliers, *shifts, *bias;
     float act_min, act_max;
+#if defined(TFL_ARM_DSP)
+    tfl_arm_depthwise *dsp; /* int8, depth multiplier 1: the DSP variant (kernels/arm/), or NULL */
+#endif
 } depthwise_data;
 
 typedef struct {
@@ -115,6 +119,14 @@ tfl_status tfl_depthwise_conv_prepare(tfl_context *ctx, tfl_node *node) {
     for (int32_t oc = 0; oc < s.out_c; oc++) {
         data->bias[oc] = bias != NULL ? tfl_read_i32(bias->data + 4 * (size_t)oc) : 0;
     }
+#if defined(TFL_ARM_DSP)
+    data->dsp = NULL;
+    if (s.multiplier == 1) {
+        tfl_arm_quant quant = {data->io.input_offset, data->io.output_offset, data->io.act_min, data->io.act_max,
+            data->multipliers, data->shifts};
+        return tfl_arm_depthwise_prepare(ctx, node, data->pad_h, data->pad_w, &quant, &data->dsp);
+    }
+#endif
     return TFL_OK;
 }
 
@@ -199,6 +211,11 @@ tfl_status tfl_depthwise_conv_eval(tfl_context *ctx, tfl_node *node) {
     tfl_tensor *output = tfl_output(ctx, node, 0);
     depthwise_shape s = shape_of(input, filter, output, &node->options.conv);
     if (input->type == TFL_TYPE_INT8) {
+#if defined(TFL_ARM_DSP)
+        if (data->dsp != NULL) {
+            return tfl_arm_depthwise_run(data->dsp, ctx, node);
+        }
+#endif
         eval_int8(data, &s, (const int8_t *)input->data, (const int8_t *)filter->data, (int8_t *)output->data,
             node->scratch);
     } else {

@@ -16,6 +16,9 @@
 
 #if defined(TFL_ARM_DSP)
 
+/* The firmware is built for size (-Os); these loops are where the inference spends its time. */
+#pragma GCC optimize("O2")
+
 #include <arm_acle.h>
 
 #include "../../quant.h"
@@ -43,6 +46,28 @@ static int32_t absolute(int32_t x) {
 static int fast_requant_holds(int32_t bias, int32_t weight_magnitude, int32_t left, int32_t right) {
     int64_t bound = ((int64_t)absolute(bias) + 128 * (int64_t)weight_magnitude) << left;
     return bound < ((int64_t)1 << 31) && left <= 8 && right >= 1 && right <= 22;
+}
+
+/* A channel's requantisation from the reference's figures; returns whether the fast path holds for it. */
+static int channel_init(tfl_arm_channel *c, const uint8_t *bias, int32_t n, int32_t weight_sum,
+    int32_t weight_magnitude, int32_t input_offset, int32_t multiplier, int32_t shift) {
+    c->bias = (bias ? tfl_read_i32(bias + 4 * (size_t)n) : 0) + input_offset * weight_sum;
+    c->multiplier = multiplier;
+    c->shift = shift;
+    c->right_shift = shift > 0 ? 0 : -shift;
+    return fast_requant_holds(c->bias, weight_magnitude, (shift > 0 ? shift : 0) + 1, c->right_shift);
+}
+
+/* Once every channel is known: on the fast path pre-scale the bias by 2^left and fold the output offset into
+ * the rounding constant. Returns the factor the channel's packed weights carry. */
+static int32_t channel_finish(tfl_arm_channel *c, int fast, int32_t output_offset) {
+    if (!fast) {
+        return 1;
+    }
+    int32_t scale = 1 << ((c->shift > 0 ? c->shift : 0) + 1);
+    c->bias *= scale;
+    c->round = (int32_t)(((1u << c->right_shift) >> 1) + ((uint32_t)output_offset << c->right_shift));
+    return scale;
 }
 
 /* Where logical depth index k (row r, index j in the row) sits: k-pair number and half (0 low, 1 high). */
@@ -84,24 +109,13 @@ tfl_status tfl_arm_gemm_prepare(tfl_context *ctx, tfl_arm_gemm *gemm, int fully_
             sum += row[k];
             magnitude += absolute(row[k]);
         }
-        tfl_arm_channel *c = &gemm->channel[n];
-        c->bias = (bias ? tfl_read_i32(bias + 4 * (size_t)n) : 0) + input_offset * sum;
-        c->multiplier = multiplier[n];
-        c->shift = shift[n];
-        c->right_shift = shift[n] > 0 ? 0 : -shift[n];
-        fast &= fast_requant_holds(c->bias, magnitude, (shift[n] > 0 ? shift[n] : 0) + 1, c->right_shift);
+        fast &= channel_init(&gemm->channel[n], bias, n, sum, magnitude, input_offset, multiplier[n], shift[n]);
     }
     gemm->fast_requant = (uint8_t)fast;
     int16_t *packed = (int16_t *)gemm->weights;
     memset(packed, 0, packed_words * 4);
     for (int32_t n = 0; n < channels; n++) {
-        tfl_arm_channel *c = &gemm->channel[n];
-        int32_t scale = 1;
-        if (fast) { /* pre-scale by 2^left; fold the output offset into the rounding constant */
-            scale = 1 << ((c->shift > 0 ? c->shift : 0) + 1);
-            c->bias *= scale;
-            c->round = (int32_t)(((1u << c->right_shift) >> 1) + ((uint32_t)output_offset << c->right_shift));
-        }
+        int32_t scale = channel_finish(&gemm->channel[n], fast, output_offset);
         int16_t *channel_words = packed + (size_t)(n / 2) * 4 * gemm->kpairs + 2 * (n & 1);
         for (int32_t r = 0; r < rows; r++) {
             for (int32_t j = 0; j < row_len; j++) {
@@ -122,19 +136,22 @@ static inline int32_t requantize_fast(int32_t acc, int32_t multiplier, int32_t r
 }
 
 /* Requantised, offset and clamped output of channel c for accumulator acc. */
-static inline int8_t output_of(int32_t acc, const tfl_arm_channel *c, const tfl_arm_gemm *gemm, int fast,
-    int full_range) {
+#define output_of(acc, c, op, fast, full_range) \
+    output_with((acc), (c), (op)->output_offset, (op)->act_min, (op)->act_max, (fast), (full_range))
+
+static inline __attribute__((always_inline)) int8_t output_with(int32_t acc, const tfl_arm_channel *c,
+    int32_t output_offset, int32_t act_min, int32_t act_max, int fast, int full_range) {
     int32_t x;
     if (fast) {
         x = requantize_fast(acc, c->multiplier, c->round, c->right_shift);
     } else {
-        x = tfl_multiply_by_quantized_multiplier(acc, c->multiplier, c->shift) + gemm->output_offset;
+        x = tfl_multiply_by_quantized_multiplier(acc, c->multiplier, c->shift) + output_offset;
     }
     if (full_range) {
         return (int8_t)__ssat(x, 8);
     }
-    x = x < gemm->act_min ? gemm->act_min : x;
-    return (int8_t)(x > gemm->act_max ? gemm->act_max : x);
+    x = x < act_min ? act_min : x;
+    return (int8_t)(x > act_max ? act_max : x);
 }
 
 /* The inner loops are assembly so that each k-pair costs exactly its share of loads and SMLADs: multiple loads
@@ -350,25 +367,43 @@ static void widen_image(int16_t *image16, const padded_image *image, const tfl_a
     image16[end] = image16[end + 1] = 0;
 }
 
-/* Copy the patch of output position (out_y, out_x) into every `step`-th word of `patch`. */
-static void gather_patch(uint32_t *patch, int32_t step, const tfl_arm_gemm *gemm, const tfl_arm_conv_shape *s,
-    const padded_image *image, const int16_t *image16, int32_t out_y, int32_t out_x) {
-    int32_t words = gemm->row_len2 / 2;
-    for (int32_t fy = 0; fy < s->filter_h; fy++) {
-        const int16_t *line = image16 + ((out_y * s->stride_h + fy * s->dilation_h) * image->width +
-            out_x * s->stride_w) * image->channels;
-        if (s->dilation_w == 1) { /* the filter row is one run of the image row */
-            for (int32_t i = 0; i < words; i++, patch += step) {
-                memcpy(patch, line + 2 * i, 4);
+/* Where output position p's window starts in the padded image. */
+static const int16_t *window_of(const tfl_arm_conv_shape *s, const padded_image *image, const int16_t *image16,
+    int32_t p) {
+    int32_t out_y = p / s->output_w, out_x = p % s->output_w;
+    return image16 + ((size_t)out_y * s->stride_h * image->width + (size_t)out_x * s->stride_w) * image->channels;
+}
+
+/* The patches of two positions (one when window1 is NULL), filter row by filter row; each filter row is one run
+ * of an image row, copied a word (two values) at a time. */
+static void gather_rows(uint32_t *patch, const int16_t *window0, const int16_t *window1, int32_t rows,
+    int32_t words, int32_t row_step) {
+    if (window1 == NULL) {
+        for (int32_t r = 0; r < rows; r++, window0 += row_step) {
+            for (int32_t i = 0; i < words; i++) {
+                memcpy(patch++, window0 + 2 * i, 4);
             }
-            continue;
         }
-        int16_t *halves = (int16_t *)patch;
+        return;
+    }
+    for (int32_t r = 0; r < rows; r++, window0 += row_step, window1 += row_step) {
+        for (int32_t i = 0; i < words; i++, patch += 2) {
+            memcpy(patch, window0 + 2 * i, 4);
+            memcpy(patch + 1, window1 + 2 * i, 4);
+        }
+    }
+}
+
+/* A patch with dilated filter columns, value by value, into every `step`-th word. */
+static void gather_dilated(uint32_t *patch, int32_t step, const tfl_arm_gemm *gemm, const tfl_arm_conv_shape *s,
+    const padded_image *image, const int16_t *window) {
+    int16_t *halves = (int16_t *)patch;
+    for (int32_t fy = 0; fy < s->filter_h; fy++, halves += gemm->row_len2 * step) {
+        const int16_t *line = window + (size_t)fy * s->dilation_h * image->width * image->channels;
         for (int32_t j = 0; j < gemm->row_len; j++) {
             int32_t fx = j / s->input_c, c = j % s->input_c;
             halves[(j / 2) * 2 * step + (j & 1)] = line[fx * s->dilation_w * image->channels + c];
         }
-        patch += words * step;
     }
 }
 
@@ -378,16 +413,21 @@ void tfl_arm_conv_eval(const tfl_arm_gemm *gemm, const tfl_arm_conv_shape *shape
     int16_t *image16 = (int16_t *)scratch;
     uint32_t *patch = scratch + (image_halves(shape) * 2 + 3) / 4;
     int32_t positions = shape->output_h * shape->output_w;
+    int32_t row_step = shape->dilation_h * image.width * image.channels;
     for (int32_t b = 0; b < shape->batches; b++) {
         widen_image(image16, &image, shape, input + (size_t)b * shape->input_h * shape->input_w * shape->input_c);
         int8_t *out = output + (size_t)b * positions * gemm->channels;
         for (int32_t p = 0; p < positions; p += 2) {
             int two = p + 1 < positions;
-            int32_t step = two ? 2 : 1;
-            gather_patch(patch, step, gemm, shape, &image, image16, p / shape->output_w, p % shape->output_w);
-            if (two) {
-                gather_patch(patch + 1, step, gemm, shape, &image, image16, (p + 1) / shape->output_w,
-                    (p + 1) % shape->output_w);
+            const int16_t *window0 = window_of(shape, &image, image16, p);
+            const int16_t *window1 = two ? window_of(shape, &image, image16, p + 1) : NULL;
+            if (shape->dilation_w == 1) {
+                gather_rows(patch, window0, window1, shape->filter_h, gemm->row_len2 / 2, row_step);
+            } else {
+                gather_dilated(patch, two ? 2 : 1, gemm, shape, &image, window0);
+                if (two) {
+                    gather_dilated(patch + 1, 2, gemm, shape, &image, window1);
+                }
             }
             multiply(gemm, patch, two, out + (size_t)p * gemm->channels, out + (size_t)(p + 1) * gemm->channels);
         }
@@ -420,6 +460,114 @@ void tfl_arm_fully_connected_eval(const tfl_arm_gemm *gemm, int32_t rows, const 
         int8_t *out = output + (size_t)r * gemm->channels;
         widen_row(scratch, input + (size_t)r * gemm->row_len, gemm->row_len);
         multiply(gemm, scratch, 0, out, out);
+    }
+}
+
+/* ---- DEPTHWISE_CONV_2D (depth multiplier 1): each channel's own taps, two taps per SMLAD. ---- */
+
+/* Channels c and c+1 of one output position: window words at two taps' offsets, swapped into
+ * (tap a, tap b) per channel with two pack-halfword instructions. acc: c, c+1. */
+static inline __attribute__((always_inline)) void depthwise_pair(const int16_t *window, const int32_t *offsets,
+    const uint32_t *w, int32_t tap_pairs, int32_t acc[2]) {
+    int32_t a0 = acc[0], a1 = acc[1];
+    for (int32_t t = 0; t < tap_pairs; t++, offsets += 2, w += 2) {
+        uint32_t tap_a, tap_b;
+        memcpy(&tap_a, window + offsets[0], 4);
+        memcpy(&tap_b, window + offsets[1], 4);
+        a0 = __smlad((tap_a & 0xffff) | (tap_b << 16), w[0], a0);
+        a1 = __smlad((tap_b & 0xffff0000) | (tap_a >> 16), w[1], a1);
+    }
+    acc[0] = a0;
+    acc[1] = a1;
+}
+
+static inline __attribute__((always_inline)) void depthwise_position(const tfl_arm_depthwise *dw,
+    const int16_t *window, int8_t *out, int fast, int full_range) {
+    int32_t channels = dw->shape.input_c;
+    const uint32_t *w = dw->weights;
+    for (int32_t c = 0; c < channels; c += 2, w += 2 * dw->tap_pairs) {
+        const tfl_arm_channel *c0 = &dw->channel[c];
+        int odd = c + 1 == channels;
+        const tfl_arm_channel *c1 = odd ? c0 : c0 + 1;
+        int32_t acc[2] = {c0->bias, c1->bias};
+        depthwise_pair(window + c, dw->offsets, w, dw->tap_pairs, acc);
+        int8_t first = output_of(acc[0], c0, dw, fast, full_range);
+        int8_t second = output_of(acc[1], c1, dw, fast, full_range);
+        out[c] = first;
+        if (!odd) {
+            out[c + 1] = second;
+        }
+    }
+}
+
+static void depthwise_position_any(const tfl_arm_depthwise *dw, const int16_t *window, int8_t *out) {
+    int full_range = dw->act_min == -128 && dw->act_max == 127;
+    if (dw->fast_requant && full_range) {
+        depthwise_position(dw, window, out, 1, 1);
+    } else if (dw->fast_requant) {
+        depthwise_position(dw, window, out, 1, 0);
+    } else {
+        depthwise_position(dw, window, out, 0, 0);
+    }
+}
+
+tfl_status tfl_arm_depthwise_setup(tfl_context *ctx, tfl_arm_depthwise *dw, const int8_t *filter,
+    const uint8_t *bias, const tfl_arm_quant *quant) {
+    const tfl_arm_conv_shape *s = &dw->shape;
+    int32_t channels = s->input_c, taps = s->filter_h * s->filter_w;
+    padded_image image = padded_size(s);
+    dw->tap_pairs = (taps + 1) / 2;
+    dw->output_offset = quant->output_offset;
+    dw->act_min = quant->act_min;
+    dw->act_max = quant->act_max;
+    size_t words = (size_t)(channels + 1) / 2 * 2 * dw->tap_pairs;
+    dw->offsets = tfl_alloc_persistent(ctx, sizeof(int32_t) * 2 * (size_t)dw->tap_pairs);
+    dw->weights = tfl_alloc_persistent(ctx, 4 * words);
+    dw->channel = tfl_alloc_persistent(ctx, sizeof(tfl_arm_channel) * (size_t)channels);
+    if (dw->offsets == NULL || dw->weights == NULL || dw->channel == NULL) {
+        return tfl_fail(ctx, TFL_ERR_ARENA, "arena too small for the DSP kernel's reordered weights");
+    }
+    for (int32_t t = 0; t < 2 * dw->tap_pairs; t++) { /* an odd last tap pairs with tap 0 and weight 0 */
+        int32_t fy = t < taps ? t / s->filter_w : 0, fx = t < taps ? t % s->filter_w : 0;
+        dw->offsets[t] = (fy * s->dilation_h * image.width + fx * s->dilation_w) * channels;
+    }
+    int fast = 1;
+    for (int32_t c = 0; c < channels; c++) {
+        int32_t sum = 0, magnitude = 0;
+        for (int32_t t = 0; t < taps; t++) {
+            sum += filter[t * channels + c];
+            magnitude += absolute(filter[t * channels + c]);
+        }
+        fast &= channel_init(&dw->channel[c], bias, c, sum, magnitude, quant->input_offset, quant->multipliers[c],
+            quant->shifts[c]);
+    }
+    dw->fast_requant = (uint8_t)fast;
+    int16_t *packed = (int16_t *)dw->weights;
+    memset(packed, 0, 4 * words);
+    for (int32_t c = 0; c < channels; c++) {
+        int32_t scale = channel_finish(&dw->channel[c], fast, quant->output_offset);
+        int16_t *channel_words = packed + (size_t)(c / 2) * 4 * dw->tap_pairs + 2 * (c & 1);
+        for (int32_t t = 0; t < taps; t++) {
+            channel_words[(t / 2) * 4 + (t & 1)] = (int16_t)(filter[t * channels + c] * scale);
+        }
+    }
+    return TFL_OK;
+}
+
+uint32_t tfl_arm_depthwise_scratch_bytes(const tfl_arm_depthwise *dw) {
+    return image_halves(&dw->shape) * 2 + 4;
+}
+
+void tfl_arm_depthwise_eval(const tfl_arm_depthwise *dw, const int8_t *input, int8_t *output, int16_t *scratch) {
+    const tfl_arm_conv_shape *s = &dw->shape;
+    padded_image image = padded_size(s);
+    int32_t positions = s->output_h * s->output_w;
+    for (int32_t b = 0; b < s->batches; b++) {
+        widen_image(scratch, &image, s, input + (size_t)b * s->input_h * s->input_w * s->input_c);
+        int8_t *out = output + (size_t)b * positions * s->input_c;
+        for (int32_t p = 0; p < positions; p++) {
+            depthwise_position_any(dw, window_of(s, &image, scratch, p), out + (size_t)p * s->input_c);
+        }
     }
 }
 

@@ -83,5 +83,25 @@ tfl_status tfl_arm_fully_connected_prepare(tfl_context *ctx, tfl_node *node, int
     const tfl_arm_quant *quant, tfl_arm_fully_connected **dsp);
 tfl_status tfl_arm_fully_connected_run(const tfl_arm_fully_connected *dsp, tfl_context *ctx, tfl_node *node);
 
+/* DEPTHWISE_CONV_2D with depth multiplier 1: two taps x two channels per pair of SMLADs. */
+typedef struct {
+    tfl_arm_conv_shape shape;  /* input_c: the channels */
+    int32_t tap_pairs;
+    int32_t *offsets;          /* per tap (2 x tap_pairs), int16 values from the window's origin */
+    uint32_t *weights;         /* per channel pair, per tap pair: channel A's (tap a, tap b), then channel B's */
+    tfl_arm_channel *channel;
+    int32_t output_offset, act_min, act_max;
+    uint8_t fast_requant;
+} tfl_arm_depthwise;
+
+tfl_status tfl_arm_depthwise_prepare(tfl_context *ctx, tfl_node *node, int32_t pad_top, int32_t pad_left,
+    const tfl_arm_quant *quant, tfl_arm_depthwise **dsp);
+/* The kernel under the node glue: `dw->shape` filled, the rest set up here. */
+tfl_status tfl_arm_depthwise_setup(tfl_context *ctx, tfl_arm_depthwise *dw, const int8_t *filter,
+    const uint8_t *bias, const tfl_arm_quant *quant);
+uint32_t tfl_arm_depthwise_scratch_bytes(const tfl_arm_depthwise *dw);
+void tfl_arm_depthwise_eval(const tfl_arm_depthwise *dw, const int8_t *input, int8_t *output, int16_t *scratch);
+tfl_status tfl_arm_depthwise_run(const tfl_arm_depthwise *dsp, tfl_context *ctx, tfl_node *node);
+
 #endif /* TFL_ARM_DSP */
 #endif /* TFL_ARM_INT8_H */

@@ -87,4 +87,34 @@ tfl_status tfl_arm_fully_connected_run(const tfl_arm_fully_connected *dsp, tfl_c
     return TFL_OK;
 }
 
+tfl_status tfl_arm_depthwise_prepare(tfl_context *ctx, tfl_node *node, int32_t pad_top, int32_t pad_left,
+    const tfl_arm_quant *quant, tfl_arm_depthwise **dsp) {
+    const tfl_tensor *input = tfl_input(ctx, node, 0), *filter = tfl_input(ctx, node, 1);
+    const tfl_tensor *output = tfl_output(ctx, node, 0);
+    const tfl_conv_options *options = &node->options.conv;
+    tfl_arm_depthwise *dw = tfl_alloc_persistent(ctx, sizeof(tfl_arm_depthwise));
+    if (dw == NULL) {
+        return tfl_fail(ctx, TFL_ERR_ARENA, "arena too small for DEPTHWISE_CONV_2D");
+    }
+    dw->shape = (tfl_arm_conv_shape){
+        .batches = dim4(input, 0), .input_h = dim4(input, 1), .input_w = dim4(input, 2), .input_c = dim4(input, 3),
+        .output_h = dim4(output, 1), .output_w = dim4(output, 2), .filter_h = dim4(filter, 1),
+        .filter_w = dim4(filter, 2), .stride_h = options->stride_h, .stride_w = options->stride_w,
+        .dilation_h = options->dilation_h, .dilation_w = options->dilation_w, .pad_top = pad_top,
+        .pad_left = pad_left, .input_zero_point = -quant->input_offset};
+    tfl_status status = tfl_arm_depthwise_setup(ctx, dw, (const int8_t *)filter->data, bias_data(ctx, node), quant);
+    if (status != TFL_OK) {
+        return status;
+    }
+    node->scratch_bytes = larger(node->scratch_bytes, tfl_arm_depthwise_scratch_bytes(dw));
+    *dsp = dw;
+    return TFL_OK;
+}
+
+tfl_status tfl_arm_depthwise_run(const tfl_arm_depthwise *dsp, tfl_context *ctx, tfl_node *node) {
+    tfl_arm_depthwise_eval(dsp, (const int8_t *)tfl_input(ctx, node, 0)->data,
+        (int8_t *)tfl_output(ctx, node, 0)->data, node->scratch);
+    return TFL_OK;
+}
+
 #endif /* TFL_ARM_DSP */
