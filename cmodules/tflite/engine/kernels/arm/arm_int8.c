@@ -30,8 +30,11 @@ static inline int32_t smmulr(int32_t a, int32_t b) {
     return result;
 }
 
-static inline uint32_t ror8(uint32_t x) {
-    return (x >> 8) | (x << 24);
+/* Bytes 1 and 3 sign-extended into the two halves (the compiler does not fold the rotation itself). */
+static inline uint32_t sxtb16_ror8(uint32_t x) {
+    uint32_t result;
+    __asm__("sxtb16 %0, %1, ror #8" : "=r"(result) : "r"(x));
+    return result;
 }
 
 static int32_t absolute(int32_t x) {
@@ -224,7 +227,8 @@ static inline __attribute__((always_inline)) void dot_2x2(const uint32_t *x, con
     "smlad %[c0], %[xb], %[wc], %[c0]\n"                           \
     "smlad %[c1], %[xb], %[wd], %[c1]\n"
 
-/* One position (consecutive words) x two channels. acc: c0, c1. */
+/* One position (consecutive words) x two channels, four groups a pass (a lone input row, as in FC, has no
+ * second position to share the weight loads with, so the loop overhead is cut instead). acc: c0, c1. */
 static inline __attribute__((always_inline)) void dot_1x2(const uint32_t *x, const uint32_t *w, int32_t kpairs,
     int32_t acc[2]) {
     register uint32_t wa __asm__("r4"), wb __asm__("r5"), wc __asm__("r6"), wd __asm__("r8");
@@ -237,14 +241,20 @@ static inline __attribute__((always_inline)) void dot_1x2(const uint32_t *x, con
         "1: lsrs %[n], %[n], #1\n"
         "bcc 2f\n"
         GROUP_1X2
-        "2: cmp %[n], #0\n"
-        "beq 4f\n"
-        "3:\n"
+        "2: lsrs %[n], %[n], #1\n"
+        "bcc 3f\n"
+        GROUP_1X2
+        GROUP_1X2
+        "3: cmp %[n], #0\n"
+        "beq 5f\n"
+        "4:\n"
+        GROUP_1X2
+        GROUP_1X2
         GROUP_1X2
         GROUP_1X2
         "subs %[n], %[n], #1\n"
-        "bne 3b\n"
-        "4:\n"
+        "bne 4b\n"
+        "5:\n"
         : [x] "+r"(x), [w] "+r"(w), [n] "+r"(kpairs), [c0] "+r"(c0), [c1] "+r"(c1), [wa] "=&r"(wa),
           [wb] "=&r"(wb), [wc] "=&r"(wc), [wd] "=&r"(wd), [xa] "=&r"(xa), [xb] "=&r"(xb)
         : "m"(*(const uint32_t(*)[])x), "m"(*(const uint32_t(*)[])w)
@@ -337,7 +347,7 @@ static void widen_natural(int16_t *destination, const int8_t *source, int32_t co
     for (; count >= 4; count -= 4, source += 4, destination += 4) {
         uint32_t bytes;
         memcpy(&bytes, source, 4);
-        uint32_t even = __sxtb16(bytes), odd = __sxtb16(ror8(bytes)); /* (v0, v2), (v1, v3) */
+        uint32_t even = __sxtb16(bytes), odd = sxtb16_ror8(bytes); /* (v0, v2), (v1, v3) */
         uint32_t low = (even & 0xffff) | (odd << 16), high = (odd & 0xffff0000) | (even >> 16);
         memcpy(destination, &low, 4);
         memcpy(destination + 2, &high, 4);
@@ -439,18 +449,21 @@ void tfl_arm_conv_eval(const tfl_arm_gemm *gemm, const tfl_arm_conv_shape *shape
 /* Widen `depth` int8 values into consecutive words, each group of four as (v0, v2), (v1, v3); the last group
  * zero-padded. */
 static void widen_row(uint32_t *words, const int8_t *row, int32_t depth) {
-    int32_t whole = depth & ~3;
-    for (int32_t k = 0; k < whole; k += 4, words += 2) {
-        uint32_t bytes;
-        memcpy(&bytes, row + k, 4);
-        words[0] = __sxtb16(bytes);
-        words[1] = __sxtb16(ror8(bytes));
+    int32_t whole = depth & ~7;
+    for (int32_t k = 0; k < whole; k += 8, words += 4) {
+        uint32_t low, high;
+        memcpy(&low, row + k, 4);
+        memcpy(&high, row + k + 4, 4);
+        words[0] = __sxtb16(low);
+        words[1] = sxtb16_ror8(low);
+        words[2] = __sxtb16(high);
+        words[3] = sxtb16_ror8(high);
     }
-    if (whole < depth) {
+    for (int32_t k = whole; k < depth; k += 4, words += 2) { /* the last four or fewer, zero-padded */
         uint32_t bytes = 0;
-        memcpy(&bytes, row + whole, (size_t)(depth - whole));
+        memcpy(&bytes, row + k, (size_t)(depth - k < 4 ? depth - k : 4));
         words[0] = __sxtb16(bytes);
-        words[1] = __sxtb16(ror8(bytes));
+        words[1] = sxtb16_ror8(bytes);
     }
 }
 
