@@ -126,6 +126,8 @@ def load_library(sanitize: bool | None = None) -> ctypes.CDLL:
             "tfl_arena_required": (i, [p, p, sz, p, sz, ctypes.POINTER(sz)]),
             "tfl_format_error": (ctypes.c_char_p, [p, ctypes.c_char_p, sz]),
             "tfl_op_name": (ctypes.c_char_p, [i]), "tfl_nodes_count": (i, [p]), "tfl_node_op": (i, [p, i]),
+            "tflh_persistent_bytes": (sz, [p]), "tflh_activation_bytes": (sz, [p]),
+            "tflh_plan_bytes": (sz, [p]), "tflh_scratch_bytes": (sz, [p]),
             "tflh_kernels_count": (i, []), "tflh_kernel_name": (ctypes.c_char_p, [i]),
             "tflh_interpreter_size": (sz, []), "tflh_data": (p, [p, i, i]), "tflh_bytes": (ctypes.c_long, [p, i, i]),
             "tflh_type": (i, [p, i, i]), "tflh_dims_count": (i, [p, i, i]), "tflh_dim": (i, [p, i, i, i]),
@@ -203,6 +205,27 @@ class Interpreter:
         return self._lib.tfl_arena_used(self._it)
 
     @property
+    def persistent_bytes(self) -> int:
+        """Arena bytes of the persistent part: tensor and node structures, kernels' data."""
+        return self._lib.tflh_persistent_bytes(self._it)
+
+    @property
+    def activation_bytes(self) -> int:
+        """Arena bytes of the planned part: activations and scratch, shared by lifetime."""
+        return self._lib.tflh_activation_bytes(self._it)
+
+    @property
+    def plan_bytes(self) -> int:
+        """What the activation plan spans (activation_bytes is larger only when the planner's own working memory,
+        which the activations reuse afterwards, needs more)."""
+        return self._lib.tflh_plan_bytes(self._it)
+
+    @property
+    def scratch_bytes(self) -> int:
+        """Scratch all nodes asked for, each rounded to the arena alignment (part of the plan)."""
+        return self._lib.tflh_scratch_bytes(self._it)
+
+    @property
     def ops(self) -> list[str]:
         return [self._lib.tfl_op_name(self._lib.tfl_node_op(self._it, i)).decode()
                 for i in range(self._lib.tfl_nodes_count(self._it))]
@@ -235,6 +258,22 @@ class Interpreter:
             },
         }
 
+    @property
+    def inputs_count(self) -> int:
+        return self._lib.tfl_inputs_count(self._it)
+
+    @property
+    def outputs_count(self) -> int:
+        return self._lib.tfl_outputs_count(self._it)
+
+    def input(self, index: int) -> np.ndarray:
+        """The input tensor's own memory as a numpy view: fill it in place (valid while the interpreter lives)."""
+        return self._tensor(0, index)
+
+    def output(self, index: int) -> np.ndarray:
+        """The output tensor's own memory as a numpy view (overwritten by the next invoke)."""
+        return self._tensor(1, index)
+
     def get_input_details(self, index: int) -> dict:
         return self._details(0, index)
 
@@ -256,9 +295,10 @@ class Interpreter:
         return self._tensor(1, index).copy()
 
 
-def tflm_arena_used(model: bytes) -> int:
-    """Arena bytes the TFLM runtime uses for `model` ("Arena allocation total" of its recording allocator), for
-    side-by-side figures. Its report goes to the C stderr, so file descriptor 2 is redirected around it."""
+def tflm_arena(model: bytes) -> dict:
+    """The TFLM runtime's arena figures for `model`, from its recording allocator's report: 'total', 'head'
+    (activations and scratch) and 'tail' (persistent). The report goes to the C stderr, so file descriptor 2 is
+    redirected around it."""
     import re
     import sys
 
@@ -278,7 +318,12 @@ def tflm_arena_used(model: bytes) -> int:
             os.close(saved)
         captured.seek(0)
         report = captured.read()
-    match = re.search(r"Arena allocation total (\d+) bytes", report)
-    if match is None:
+    figures = {part: re.search(rf"Arena allocation {part} (\d+) bytes", report) for part in ("total", "head", "tail")}
+    if not all(figures.values()):
         raise RuntimeError(f"unexpected TFLM allocation report:\n{report}")
-    return int(match.group(1))
+    return {part: int(match.group(1)) for part, match in figures.items()}
+
+
+def tflm_arena_used(model: bytes) -> int:
+    """Arena bytes the TFLM runtime uses for `model` (its "Arena allocation total")."""
+    return tflm_arena(model)["total"]

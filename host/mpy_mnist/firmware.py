@@ -165,9 +165,27 @@ def build(board: str, jobs: int = 2, log=None) -> Path:
     _require_default_model()
     builders = {"unix": _build_unix, "emulator": _build_emulator, "disco": _build_disco}
     out = build_dir(board)
-    out.mkdir(parents=True, exist_ok=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
     with _locked(out.with_suffix(".lock")):
+        _start_afresh_if_configuration_changed(board, out)
         return builders[board](out, jobs, log)
+
+
+def _start_afresh_if_configuration_changed(board: str, out: Path) -> None:
+    """make rebuilds what changed sources need, but not what changed compiler flags or module lists need: when
+    the board definition or the set of C modules changes, the build directory starts empty."""
+    inputs = [COMMON_MANIFEST, *sorted(paths.CMODULES_DIR.glob("*/micropython.mk"))]
+    board_dir = {"emulator": EMULATOR_BOARD_DIR, "disco": DISCO_BOARD_DIR}.get(board)
+    if board_dir is not None:
+        inputs += sorted(p for p in board_dir.rglob("*") if p.is_file())
+    digest = hashlib.sha256(os.environ.get("MICROPY_DIR", "").encode())
+    for path in inputs:
+        digest.update(str(path).encode() + b"\0" + path.read_bytes())
+    stamp = out / ".configuration"
+    if not stamp.is_file() or stamp.read_text() != digest.hexdigest():
+        shutil.rmtree(out, ignore_errors=True)
+        out.mkdir(parents=True)
+        stamp.write_text(digest.hexdigest())
 
 
 def _build_unix(out: Path, jobs: int, log) -> Path:
@@ -189,11 +207,24 @@ def _build_emulator(out: Path, jobs: int, log) -> Path:
 def _build_disco(out: Path, jobs: int, log) -> Path:
     _require_tools({"make": "apt-get install make", "arm-none-eabi-gcc": ARM_TOOLCHAIN_HINT})
     src = source_dir(submodules=("lib/stm32lib",))
+    board_dir = _disco_board_dir(src, out)
     _make(src / "ports" / "stm32", out, jobs, log,
-          [f"BOARD_DIR={DISCO_BOARD_DIR}", f"FROZEN_MANIFEST={DISCO_BOARD_DIR / 'manifest.py'}"])
+          [f"BOARD_DIR={board_dir}", f"FROZEN_MANIFEST={DISCO_BOARD_DIR / 'manifest.py'}"])
     subprocess.run(["arm-none-eabi-objcopy", "-O", "binary", str(out / "firmware.elf"), str(out / "firmware.bin")],
                    check=True)
     return out / "firmware.bin"
+
+
+def _disco_board_dir(src: Path, out: Path) -> Path:
+    """MicroPython's STM32F7DISC board definition, copied from the source into the build directory, with our
+    additions (firmware/boards/MNIST_F746DISCO) appended to its mpconfigboard.mk and mpconfigboard.h."""
+    board_dir = out.with_name(out.name + "-board")
+    shutil.rmtree(board_dir, ignore_errors=True)
+    shutil.copytree(src / "ports" / "stm32" / "boards" / "STM32F7DISC", board_dir)
+    for name in ("mpconfigboard.mk", "mpconfigboard.h"):
+        with open(board_dir / name, "a") as merged:
+            merged.write("\n" + (DISCO_BOARD_DIR / name).read_text())
+    return board_dir
 
 
 def _make(port_dir: Path, out: Path, jobs: int, log, variables: list[str]) -> None:

@@ -28,7 +28,8 @@ def default_model():
         if not module.is_file():
             pytest.fail(f"{module} missing: create it with `mpy-mnist export --out firmware/default_model`", pytrace=False)
         for node in ast.parse(module.read_text()).body:
-            found[node.targets[0].id] = ast.literal_eval(node.value)
+            if isinstance(node, ast.Assign):
+                found[node.targets[0].id] = ast.literal_eval(node.value)
     return found["MODEL"], found["LABELS"], found["BITMAPS"]
 
 

@@ -87,6 +87,8 @@ def _keras_body(spec: dict, tf, inputs):
         return tf.keras.ops.mean(x, axis=spec["axis"], keepdims=spec.get("keep_dims", True)), None
     if op == "reshape":
         return layers.Reshape(tuple(spec["shape"]))(x), None
+    if op == "requantize":  # a flattening RESHAPE, turned into an int8 -> int8 QUANTIZE after conversion
+        return layers.Flatten()(x), None
     if op == "mnist_cnn":
         x = layers.Conv2D(8, 3, activation="relu", padding="same")(x)
         x = layers.MaxPooling2D(2)(x)
@@ -138,29 +140,57 @@ def build(spec: dict) -> bytes:
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.representative_dataset = representative
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        io_type = tf.int8
+        if spec.get("activations") == "int16":
+            converter.target_spec.supported_ops = [
+                tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
+            io_type = tf.int16
         if not spec.get("float_io", False):
-            converter.inference_input_type = tf.int8
-            converter.inference_output_type = tf.int8
+            converter.inference_input_type = io_type
+            converter.inference_output_type = io_type
         if not spec.get("per_channel", True):
             converter._experimental_disable_per_channel = True
         if "per_channel_dense" in spec:
             converter._experimental_disable_per_channel_quantization_for_dense_layers = not spec["per_channel_dense"]
     data = converter.convert()
     if "beta" in spec:  # Keras has no softmax beta: set it in the flatbuffer
-        data = _set_softmax_beta(data, spec["beta"])
+        data = _edit_model(data, lambda schema, model: _set_softmax_beta(schema, model, spec["beta"]))
+    if spec["op"] == "requantize":
+        data = _edit_model(data, lambda schema, model: _reshape_to_requantize(schema, model, spec))
     return data
 
 
-def _set_softmax_beta(data: bytes, beta: float) -> bytes:
+def _set_softmax_beta(schema, model, beta: float) -> None:
+    for operator in model.subgraphs[0].operators:
+        if isinstance(operator.builtinOptions, schema.SoftmaxOptionsT):
+            operator.builtinOptions.beta = beta
+
+
+def _reshape_to_requantize(schema, model, spec: dict) -> None:
+    """The converter only makes int8 -> int8 QUANTIZE inside larger graphs; make one from a lone RESHAPE."""
+    (operator,) = model.subgraphs[0].operators
+    code = model.operatorCodes[operator.opcodeIndex]
+    code.builtinCode = code.deprecatedBuiltinCode = schema.BuiltinOperator.QUANTIZE
+    code.version = 2
+    operator.builtinOptionsType = schema.BuiltinOptions.QuantizeOptions
+    operator.builtinOptions = schema.QuantizeOptionsT()
+    operator.inputs = operator.inputs[:1]
+    tensors = model.subgraphs[0].tensors
+    output = tensors[operator.outputs[0]]
+    output.shape = output.shapeSignature = tensors[operator.inputs[0]].shape
+    quantization = output.quantization
+    quantization.scale = [spec["output_scale"]]
+    quantization.zeroPoint = [spec["output_zero_point"]]
+
+
+def _edit_model(data: bytes, edit) -> bytes:
     import importlib
 
     import flatbuffers
 
     schema = importlib.import_module("tensorflow.lite.python.schema_py_generated")
     model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(data, 0))
-    for operator in model.subgraphs[0].operators:
-        if isinstance(operator.builtinOptions, schema.SoftmaxOptionsT):
-            operator.builtinOptions.beta = beta
+    edit(schema, model)
     builder = flatbuffers.Builder(len(data) + 1024)
     builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
     return bytes(builder.Output())

@@ -65,6 +65,8 @@ CASES = [
     *case("mean", input=[2, 4, 3, 5], axis=[3], keep_dims=True, range=[-4, 1]),
     *case("mean", input=[1, 6, 4, 3], axis=[1], keep_dims=False),
     *case("reshape", input=[1, 4, 6], shape=[24]),
+    *case("requantize", INT8, input=[1, 4, 6], output_scale=0.0123, output_zero_point=-7),
+    *case("requantize", INT8, input=[1, 5, 5], range=[-0.3, 0.2], output_scale=0.05, output_zero_point=100),
     *case("conv", INT8, input=[1, 6, 6, 2], filters=3, kernel=3, float_io=True, range=[-2, 2]),
     *case("mnist_cnn", input=[1, 28, 28, 1], range=[0, 1]),
 ]
@@ -109,3 +111,52 @@ def compare(spec: dict, count: int = INPUTS_PER_CASE, seed: int = 0) -> None:
 @pytest.mark.parametrize("spec", CASES)
 def test_kernel_matches_tflm(spec):
     compare(spec)
+
+
+@pytest.mark.parametrize("spec", [
+    dict(op="conv", dtype="int8", activations="int16", input=[1, 6, 6, 2], filters=3, kernel=3),
+    dict(op="fully_connected", dtype="int8", activations="int16", input=[1, 8], units=4),
+])
+def test_unsupported_types_are_named(spec):
+    with pytest.raises(NotImplementedError, match="supported: int8, float32"):
+        engine.Interpreter.from_bytes(kernel_models.model_bytes(spec))
+
+
+def random_sweep(count: int, seed: int = 2026) -> list:
+    """Random shapes, strides, paddings, dilations and ranges for the convolution and pooling kernels."""
+    rng = np.random.default_rng(seed)
+    specs = []
+    for i in range(count):
+        op = ["conv", "depthwise_conv", "max_pool", "average_pool", "fully_connected"][i % 5]
+        h, w, c = (int(v) for v in rng.integers([3, 3, 1], [14, 14, 9]))
+        low = float(rng.uniform(-4, 1))
+        spec = dict(op=op, dtype=["int8", "float32"][int(rng.integers(2))], input=[1, h, w, c], seed=i,
+                    range=[round(low, 3), round(low + float(rng.uniform(0.5, 8)), 3)])
+        padding = str(rng.choice(["same", "valid"]))
+        kernel = [int(rng.integers(1, min(h, 5) + 1)), int(rng.integers(1, min(w, 5) + 1))]
+        strides = [int(v) for v in rng.integers(1, 4, 2)]
+        activation = [None, "relu", "relu6"][int(rng.integers(3))]
+        if op in ("conv", "depthwise_conv"):
+            dilated = padding == "same" and bool(rng.integers(2))
+            spec.update(kernel=kernel, padding=padding, activation=activation, bias=bool(rng.integers(2)),
+                        weight_spread=round(float(rng.uniform(0.05, 1.5)), 3))
+            # TensorFlow accepts dilation or strides above 1, not both
+            spec.update(dilation=[int(v) for v in rng.integers(1, 3, 2)]) if dilated else spec.update(strides=strides)
+            if op == "conv":
+                spec["filters"] = int(rng.integers(1, 9))
+            else:
+                spec["multiplier"] = int(rng.integers(1, 4))
+            if spec["dtype"] == "int8":
+                spec["per_channel"] = bool(rng.integers(4))
+        elif op == "fully_connected":
+            spec.update(units=int(rng.integers(1, 20)), activation=activation, bias=bool(rng.integers(2)))
+        else:
+            spec.update(pool=kernel, strides=strides, padding=padding)
+        specs.append(pytest.param(spec, id=f"sweep{i}-{op}-{spec['dtype']}"))
+    return specs
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("spec", random_sweep(40))
+def test_kernel_sweep_matches_tflm(spec):
+    compare(spec, count=10)

@@ -2,6 +2,7 @@
 drive, and waiting for the REPL."""
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -213,3 +214,36 @@ def test_flash_module_imports_no_platformio():
     code = "import sys, mpy_mnist.cli; sys.exit('platformio' in sys.modules)"
     env = dict(os.environ, PYTHONPATH=str(flash.paths.REPO_ROOT / "host"))
     assert subprocess.run([sys.executable, "-c", code], env=env).returncode == 0
+
+
+# --- the REPL wait against real MicroPython: the emulated Cortex-M7 board on QEMU's serial pty ----------------
+
+
+@pytest.fixture(scope="module")
+def emulated_board():
+    require_tool("qemu-system-arm", "apt-get install qemu-system-arm (or bash scripts/setup.sh)")
+    require_tool("arm-none-eabi-gcc", "apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi")
+    from mpy_mnist import emulator
+
+    with emulator.start() as emulated:
+        yield emulated
+
+
+@pytest.mark.emulator
+def test_real_micropython_banner_is_read_from_its_serial_port(emulated_board):
+    banner = flash.wait_for_repl(emulated_board.port, timeout=30)
+    assert re.fullmatch(r"MicroPython v1\.25\.0 on \S+; .+ with .+", banner), banner
+
+
+@pytest.mark.emulator
+def test_a_running_program_is_interrupted_before_the_banner(emulated_board):
+    import serial
+
+    with serial.Serial(emulated_board.port, 115200, timeout=0.5) as link:
+        link.write(b"\x03\r")
+        link.read(256)
+        link.write(b"while True: pass\r\r")  # a program that never gives the REPL back on its own
+        time.sleep(0.5)
+        assert not link.read(256).rstrip().endswith(b">>>")
+    banner = flash.wait_for_repl(emulated_board.port, timeout=30)
+    assert banner.startswith("MicroPython v1.25.0")

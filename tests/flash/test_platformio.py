@@ -1,7 +1,8 @@
 """firmware/disco: the PlatformIO project that uploads our prebuilt image, checked with PlatformIO's own code."""
 
 import os
-from pathlib import Path
+import subprocess
+import sys
 
 import pytest
 from conftest import require_tool
@@ -44,65 +45,61 @@ def test_one_env_per_upload_protocol_for_the_disco(config):
         assert (PROJECT / "prebuilt_firmware.py").is_file()
 
 
-class BuildEnv:
-    """The part of PlatformIO's SCons construction environment the pre-script uses (subst, Replace, Exit)."""
-
-    def __init__(self, build_dir: Path):
-        self.vars = {"BUILD_DIR": str(build_dir), "PROGNAME": "program"}  # PlatformIO's default PROGNAME
-
-    def subst(self, text):
-        for name, value in self.vars.items():
-            text = text.replace("${%s}" % name, value).replace("$" + name, value)
-        return text
-
-    def Replace(self, **values):  # noqa: N802 (SCons's name)
-        self.vars.update(values)
-
-    def Exit(self, code):  # noqa: N802
-        raise SystemExit(code)
+# PlatformIO's builder, cut down to what happens before the platform's own script: a default SCons environment with
+# BUILD_DIR made and PROGNAME "program", then `env.SConscript(<pre: scripts>, exports="env")`.
+SCONSTRUCT = """
+import os
+env = DefaultEnvironment(ENV=os.environ, BUILD_DIR=ARGUMENTS["BUILD_DIR"], PROGNAME="program")
+env.SConscriptChdir(False)
+os.makedirs(env.subst("$BUILD_DIR"), exist_ok=True)
+env.SConscript(ARGUMENTS["PRE_SCRIPT"], exports="env")
+env.Alias("nobuild", [])
+env.Alias("upload", [])
+env.Alias("idedata", [])
+"""
 
 
-def run_pre_script(build_env, targets, bin_path):
-    """Execute prebuilt_firmware.py as SCons does: with Import() and COMMAND_LINE_TARGETS in its globals."""
-    namespace = {"COMMAND_LINE_TARGETS": targets, "__name__": "SCons.Script"}
-    namespace["Import"] = lambda name: namespace.__setitem__(name, build_env)
-    saved = os.environ.get(flash.PIO_BIN_VARIABLE)
-    os.environ[flash.PIO_BIN_VARIABLE] = str(bin_path)
+def run_pre_script(tmp_path, targets, bin_path):
+    """Run prebuilt_firmware.py under real SCons, as a pre: extra script of `pio run -t <targets>`."""
     try:
-        exec(compile(PRE_SCRIPT.read_text(), str(PRE_SCRIPT), "exec"), namespace)
-    finally:
-        if saved is None:
-            del os.environ[flash.PIO_BIN_VARIABLE]
-        else:
-            os.environ[flash.PIO_BIN_VARIABLE] = saved
+        import SCons  # noqa: F401
+    except ImportError:
+        pytest.fail("SCons is not installed: pip install -e '.[test]' (or pip install scons)", pytrace=False)
+    (tmp_path / "SConstruct").write_text(SCONSTRUCT)
+    build_dir = tmp_path / ".pio" / "build" / "stlink"
+    env = dict(os.environ, **{flash.PIO_BIN_VARIABLE: str(bin_path)})
+    result = subprocess.run([sys.executable, "-m", "SCons", "-Q", "-C", str(tmp_path), f"BUILD_DIR={build_dir}",
+                             f"PRE_SCRIPT={PRE_SCRIPT}", *targets], env=env, capture_output=True, text=True,
+                            timeout=120)
+    return result, build_dir
 
 
 def test_pre_script_puts_our_image_where_the_nobuild_upload_takes_it(tmp_path, firmware_bin):
-    build_env = BuildEnv(tmp_path / ".pio" / "build" / "stlink")
-    run_pre_script(build_env, ["nobuild", "upload"], firmware_bin)
-    # ststm32's main.py uploads $BUILD_DIR/${PROGNAME}.bin under `nobuild`; PlatformIO's UploadToDisk copies the same.
-    staged = tmp_path / ".pio" / "build" / "stlink" / "firmware.bin"
-    assert build_env.vars["PROGNAME"] == "firmware"
-    assert staged.read_bytes() == firmware_bin.read_bytes()
+    result, build_dir = run_pre_script(tmp_path, ["nobuild", "upload"], firmware_bin)
+    assert result.returncode == 0, result.stderr
+    # ststm32's main.py uploads $BUILD_DIR/${PROGNAME}.bin under `nobuild` (PROGNAME "firmware" unless a pre-script
+    # chose one); PlatformIO's UploadToDisk (the mbed protocol) copies the same file.
+    assert (build_dir / "firmware.bin").read_bytes() == firmware_bin.read_bytes()
+    assert f"Prebuilt firmware: {firmware_bin} -> {build_dir / 'firmware.bin'}" in result.stdout
 
 
-def test_pre_script_refuses_an_upload_that_would_build(tmp_path, firmware_bin, capsys):
-    with pytest.raises(SystemExit):
-        run_pre_script(BuildEnv(tmp_path), ["upload"], firmware_bin)
-    assert "-t nobuild -t upload" in capsys.readouterr().err
+def test_pre_script_refuses_an_upload_that_would_build(tmp_path, firmware_bin):
+    result, build_dir = run_pre_script(tmp_path, ["upload"], firmware_bin)
+    assert result.returncode == 1
+    assert "this project builds nothing" in result.stderr and "-t nobuild -t upload" in result.stderr
+    assert not (build_dir / "firmware.bin").exists()
 
 
-def test_pre_script_names_the_variable_when_the_image_is_missing(tmp_path, capsys):
-    with pytest.raises(SystemExit):
-        run_pre_script(BuildEnv(tmp_path), ["nobuild", "upload"], tmp_path / "absent.bin")
-    err = capsys.readouterr().err
-    assert flash.PIO_BIN_VARIABLE in err and "mpy-mnist firmware flash --method pio" in err
+def test_pre_script_names_the_variable_when_the_image_is_missing(tmp_path):
+    result, _ = run_pre_script(tmp_path, ["nobuild", "upload"], tmp_path / "absent.bin")
+    assert result.returncode == 1
+    assert flash.PIO_BIN_VARIABLE in result.stderr and "mpy-mnist firmware flash --method pio" in result.stderr
 
 
 def test_pre_script_stays_out_of_runs_that_upload_nothing(tmp_path, firmware_bin):
-    build_dir = tmp_path / "build"
-    run_pre_script(BuildEnv(build_dir), ["idedata"], firmware_bin)
-    assert not build_dir.exists()
+    result, build_dir = run_pre_script(tmp_path, ["idedata"], firmware_bin)
+    assert result.returncode == 0, result.stderr
+    assert not (build_dir / "firmware.bin").exists()
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
 """export: every file round-trips to the model bytes and to the thresholded test digits."""
 
+import ast
 import re
 import subprocess
 import sys
@@ -63,6 +64,14 @@ def test_digits_bin_and_mnist_digits_py_hold_the_thresholded_digits(exported):
     module = {}
     exec((out / paths.DIGITS_MODULE).read_text(), module)
     assert module["LABELS"] == file_labels and module["BITMAPS"] == file_bitmaps
+
+
+@pytest.mark.parametrize("name", [paths.MODEL_MODULE, paths.DIGITS_MODULE])
+def test_device_modules_hold_only_constant_assignments(exported, name):
+    """What the firmware freezes and the device tests read with ast.literal_eval: nothing but NAME = b"..."."""
+    _, out, _, _ = exported
+    for node in ast.parse((out / name).read_text()).body:
+        assert isinstance(node, ast.Assign) and isinstance(ast.literal_eval(node.value), bytes)
 
 
 def test_mnist_model_py_gives_the_model_bytes(exported, tiny_cnn):

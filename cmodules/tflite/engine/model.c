@@ -192,7 +192,8 @@ enum { OPTIONS_NONE = 0, OPTIONS_CONV_2D = 1, OPTIONS_DEPTHWISE_CONV_2D = 2, OPT
 
 #define TFL_OP_CUSTOM 32
 #define MAX_TENSORS 32767          /* node tensor indices are int16 */
-#define MAX_ELEMENTS 0x7fffffff    /* tensor sizes stay within int32 */
+#define MAX_TENSOR_BYTES 0x10000000 /* 256 MB: far above any microcontroller model; products of two tensor
+                                       extents then stay far from overflowing int64, and one extent fits int32 */
 #define MAX_WINDOW 4096            /* strides, dilations and filter sizes: far above any real model, low enough
                                       that kernels' index arithmetic cannot overflow int32 */
 
@@ -352,8 +353,8 @@ static tfl_status read_tensor(reader *rd, const fb_table *tensor_table, int inde
         t->dims[i] = dim;
         elements *= (uint64_t)dim;
         extent *= dim ? (uint64_t)dim : 1;
-        if (extent * (uint64_t)size > MAX_ELEMENTS) {
-            return bad(rd, "tensor is larger than 2 GB", -1, index);
+        if (extent * (uint64_t)size > MAX_TENSOR_BYTES) {
+            return bad(rd, "tensor is larger than 256 MB", -1, index);
         }
     }
     t->bytes = (uint32_t)(elements * (uint64_t)size);

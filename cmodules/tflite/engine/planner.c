@@ -248,6 +248,7 @@ tfl_status tfl_plan(tfl_interpreter *it) {
     for (int32_t n = 0; n < it->nodes_count; n++) {
         it->nodes[n].scratch = p.scratch_of[n] >= 0 ? activations + p.buffers[p.scratch_of[n]].best : NULL;
     }
+    it->plan_bytes = (size_t)best_total;
     it->activations_bytes = (size_t)(needed - base);
     return TFL_OK;
 }

@@ -37,7 +37,8 @@ struct tfl_context {
     size_t arena_size;        /* usable bytes from `arena` */
     size_t arena_skew;        /* bytes skipped at the caller's arena start to reach 16-byte alignment */
     size_t persistent_used;   /* bump pointer of tfl_alloc_persistent */
-    size_t activations_bytes; /* size of the planned activation area */
+    size_t plan_bytes;        /* what the plan itself spans */
+    size_t activations_bytes; /* the activation area: the plan, or the planner's working memory if larger */
     size_t arena_needed;      /* on TFL_ERR_ARENA: bytes to ask for next (from a 16-aligned start) */
     uint8_t arena_needed_exact; /* 1: arena_needed is the exact requirement; 0: a lower bound */
     tfl_tensor *tensors;

@@ -67,3 +67,25 @@ int tflh_kernels_count(void) {
 const char *tflh_kernel_name(int i) {
     return i >= 0 && i < tfl_kernels_count ? tfl_kernels[i].name : NULL;
 }
+
+/* The two parts of arena_used, for side-by-side figures with TFLM's tail (persistent) and head (activations). */
+size_t tflh_persistent_bytes(const tfl_interpreter *it) {
+    return it->persistent_used;
+}
+
+size_t tflh_activation_bytes(const tfl_interpreter *it) {
+    return it->activations_bytes;
+}
+
+size_t tflh_plan_bytes(const tfl_interpreter *it) {
+    return it->plan_bytes;
+}
+
+/* Scratch all nodes asked for (kernel-specific: TFLM's kernels ask for different amounts). */
+size_t tflh_scratch_bytes(const tfl_interpreter *it) {
+    size_t total = 0;
+    for (int32_t n = 0; n < it->nodes_count; n++) {
+        total += (it->nodes[n].scratch_bytes + TFL_ARENA_ALIGN - 1) / TFL_ARENA_ALIGN * TFL_ARENA_ALIGN;
+    }
+    return total;
+}
