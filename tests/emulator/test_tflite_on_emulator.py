@@ -6,7 +6,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from conftest import require_tool
+from needs import require_tool
 from mpy_mnist import emulator, paths
 
 pytestmark = pytest.mark.emulator

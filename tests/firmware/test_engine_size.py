@@ -5,7 +5,7 @@ import subprocess
 
 import pytest
 
-from conftest import require_tool
+from needs import require_tool
 from mpy_mnist import firmware, paths
 
 TFLITE_DIR = paths.CMODULES_DIR / "tflite"

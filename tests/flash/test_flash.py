@@ -8,7 +8,7 @@ import sys
 import time
 
 import pytest
-from conftest import require_tool
+from needs import require_tool
 from flash_doubles import (BANNER, StlinkDrive, firmware_bin, repl, run_cli,  # noqa: F401 (fixtures)
                            stlink_drive)
 
