@@ -162,7 +162,7 @@ def test_train_and_push_on_the_emulator_shows_the_lcd(quick_models, tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     assert "(cached: same options, data and code)" in result.stdout
     assert len(PREDICTION.findall(result.stdout)) == 5
-    assert f"the emulated board's LCD: {picture}" in result.stdout
+    assert f"the emulated board's LCD: {picture.resolve()}" in result.stdout
     from PIL import Image
 
     pixels = np.asarray(Image.open(picture))
