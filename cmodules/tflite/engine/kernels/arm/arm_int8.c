@@ -30,8 +30,11 @@ static inline int32_t smmulr(int32_t a, int32_t b) {
     return result;
 }
 
-static inline uint32_t ror8(uint32_t x) {
-    return (x >> 8) | (x << 24);
+/* Bytes 1 and 3 sign-extended into the two halves (the compiler does not fold the rotation itself). */
+static inline uint32_t sxtb16_ror8(uint32_t x) {
+    uint32_t result;
+    __asm__("sxtb16 %0, %1, ror #8" : "=r"(result) : "r"(x));
+    return result;
 }
 
 static int32_t absolute(int32_t x) {
@@ -224,11 +227,26 @@ static inline __attribute__((always_inline)) void dot_2x2(const uint32_t *x, con
     "smlad %[c0], %[xb], %[wc], %[c0]\n"                           \
     "smlad %[c1], %[xb], %[wd], %[c1]\n"
 
-/* One position (consecutive words) x two channels. acc: c0, c1. */
+#define DOUBLE_1X2                                                 \
+    "ldmia %[x]!, {%[xa], %[xb], %[xc], %[xd]}\n"                  \
+    "ldmia %[w]!, {%[wa], %[wb], %[wc], %[wd]}\n"                  \
+    "smlad %[c0], %[xa], %[wa], %[c0]\n"                           \
+    "smlad %[c1], %[xa], %[wb], %[c1]\n"                           \
+    "smlad %[c0], %[xb], %[wc], %[c0]\n"                           \
+    "smlad %[c1], %[xb], %[wd], %[c1]\n"                           \
+    "ldmia %[w]!, {%[wa], %[wb], %[wc], %[wd]}\n"                  \
+    "smlad %[c0], %[xc], %[wa], %[c0]\n"                           \
+    "smlad %[c1], %[xc], %[wb], %[c1]\n"                           \
+    "smlad %[c0], %[xd], %[wc], %[c0]\n"                           \
+    "smlad %[c1], %[xd], %[wd], %[c1]\n"
+
+/* One position (consecutive words) x two channels. A lone input row, as in FC, has no second position to
+ * share the weight loads with, so four k-pairs of input come in one LDM and the loop runs eight a pass.
+ * acc: c0, c1. */
 static inline __attribute__((always_inline)) void dot_1x2(const uint32_t *x, const uint32_t *w, int32_t kpairs,
     int32_t acc[2]) {
     register uint32_t wa __asm__("r4"), wb __asm__("r5"), wc __asm__("r6"), wd __asm__("r8");
-    uint32_t xa, xb;
+    register uint32_t xa __asm__("r9"), xb __asm__("r10"), xc __asm__("r11"), xd __asm__("r12");
     int32_t c0 = acc[0], c1 = acc[1];
     __asm__(
         "lsrs %[n], %[n], #1\n"
@@ -237,18 +255,22 @@ static inline __attribute__((always_inline)) void dot_1x2(const uint32_t *x, con
         "1: lsrs %[n], %[n], #1\n"
         "bcc 2f\n"
         GROUP_1X2
-        "2: cmp %[n], #0\n"
-        "beq 4f\n"
-        "3:\n"
-        GROUP_1X2
-        GROUP_1X2
-        "subs %[n], %[n], #1\n"
-        "bne 3b\n"
+        "2: lsrs %[n], %[n], #1\n"
+        "bcc 3f\n"
+        DOUBLE_1X2
+        "3: cmp %[n], #0\n"
+        "beq 5f\n"
         "4:\n"
+        DOUBLE_1X2
+        DOUBLE_1X2
+        "subs %[n], %[n], #1\n"
+        "bne 4b\n"
+        "5:\n"
         : [x] "+r"(x), [w] "+r"(w), [n] "+r"(kpairs), [c0] "+r"(c0), [c1] "+r"(c1), [wa] "=&r"(wa),
-          [wb] "=&r"(wb), [wc] "=&r"(wc), [wd] "=&r"(wd), [xa] "=&r"(xa), [xb] "=&r"(xb)
-        : "m"(*(const uint32_t(*)[])x), "m"(*(const uint32_t(*)[])w)
-        : "cc");
+          [wb] "=&r"(wb), [wc] "=&r"(wc), [wd] "=&r"(wd), [xa] "=&r"(xa), [xb] "=&r"(xb), [xc] "=&r"(xc),
+          [xd] "=&r"(xd)
+        :
+        : "cc", "memory"); /* no registers left for memory operands: a memory clobber orders the loads */
     acc[0] = c0;
     acc[1] = c1;
 }
@@ -337,7 +359,7 @@ static void widen_natural(int16_t *destination, const int8_t *source, int32_t co
     for (; count >= 4; count -= 4, source += 4, destination += 4) {
         uint32_t bytes;
         memcpy(&bytes, source, 4);
-        uint32_t even = __sxtb16(bytes), odd = __sxtb16(ror8(bytes)); /* (v0, v2), (v1, v3) */
+        uint32_t even = __sxtb16(bytes), odd = sxtb16_ror8(bytes); /* (v0, v2), (v1, v3) */
         uint32_t low = (even & 0xffff) | (odd << 16), high = (odd & 0xffff0000) | (even >> 16);
         memcpy(destination, &low, 4);
         memcpy(destination + 2, &high, 4);
@@ -439,18 +461,30 @@ void tfl_arm_conv_eval(const tfl_arm_gemm *gemm, const tfl_arm_conv_shape *shape
 /* Widen `depth` int8 values into consecutive words, each group of four as (v0, v2), (v1, v3); the last group
  * zero-padded. */
 static void widen_row(uint32_t *words, const int8_t *row, int32_t depth) {
-    int32_t whole = depth & ~3;
-    for (int32_t k = 0; k < whole; k += 4, words += 2) {
-        uint32_t bytes;
-        memcpy(&bytes, row + k, 4);
-        words[0] = __sxtb16(bytes);
-        words[1] = __sxtb16(ror8(bytes));
+    int32_t eights = depth / 8;
+    if (eights > 0) { /* eight values a pass: two (unaligned) loads, four SXTB16s, one store multiple */
+        register uint32_t w0 __asm__("r4"), w1 __asm__("r5"), w2 __asm__("r6"), w3 __asm__("r8");
+        uint32_t low, high;
+        __asm__(
+            "1: ldr %[low], [%[row]], #4\n"
+            "ldr %[high], [%[row]], #4\n"
+            "sxtb16 %[w0], %[low]\n"
+            "sxtb16 %[w1], %[low], ror #8\n"
+            "sxtb16 %[w2], %[high]\n"
+            "sxtb16 %[w3], %[high], ror #8\n"
+            "stmia %[words]!, {%[w0], %[w1], %[w2], %[w3]}\n"
+            "subs %[n], %[n], #1\n"
+            "bne 1b\n"
+            : [row] "+r"(row), [words] "+r"(words), [n] "+r"(eights), [low] "=&r"(low), [high] "=&r"(high),
+              [w0] "=&r"(w0), [w1] "=&r"(w1), [w2] "=&r"(w2), [w3] "=&r"(w3), "=m"(*(uint32_t(*)[])words)
+            : "m"(*(const int8_t(*)[])row)
+            : "cc");
     }
-    if (whole < depth) {
+    for (int32_t k = depth & ~7; k < depth; k += 4, words += 2, row += 4) { /* the rest, zero-padded */
         uint32_t bytes = 0;
-        memcpy(&bytes, row + whole, (size_t)(depth - whole));
+        memcpy(&bytes, row, (size_t)(depth - k < 4 ? depth - k : 4));
         words[0] = __sxtb16(bytes);
-        words[1] = __sxtb16(ror8(bytes));
+        words[1] = sxtb16_ror8(bytes);
     }
 }
 
