@@ -7,6 +7,7 @@ be refused with a message naming sizes.
 
 import hashlib
 import re
+import signal
 
 import numpy as np
 import pytest
@@ -76,6 +77,20 @@ def sha256_hex(path):
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def fill_flash(port, leave):
+    """Fill /flash with filler.bin until about `leave` bytes are free."""
+    board_output(port, f"""
+import os
+s = os.statvfs('{paths.DEVICE_DIR}')
+filler = s[0] * s[4] - {leave}
+with open('{paths.DEVICE_DIR}/filler.bin', 'wb') as f:
+    block = bytes(4096)
+    while filler > 0:
+        f.write(block[:min(4096, filler)])
+        filler -= 4096
+""")
+
+
 def push(port, export_dir):
     result = cli("push", "--port", port, "--from", str(export_dir))
     assert result.returncode == 0, result.stdout + result.stderr
@@ -134,18 +149,7 @@ def test_push_cut_midway_keeps_the_old_model(emulated_board, quick_model, cut):
 def test_full_flash_is_refused_and_the_old_model_kept(emulated_board, quick_model):
     old, new = OLD, quick_model
     push(emulated_board.port, old)
-    model_bytes = (new / paths.MODEL_FILE).stat().st_size
-    # Leave less free space than the new model needs.
-    board_output(emulated_board.port, f"""
-import os
-s = os.statvfs('{paths.DEVICE_DIR}')
-filler = s[0] * s[4] - {model_bytes // 2}
-with open('{paths.DEVICE_DIR}/filler.bin', 'wb') as f:
-    block = bytes(4096)
-    while filler > 0:
-        f.write(block[:min(4096, filler)])
-        filler -= 4096
-""")
+    fill_flash(emulated_board.port, leave=(new / paths.MODEL_FILE).stat().st_size // 2)
     try:
         result = cli("push", "--port", emulated_board.port, "--from", str(new))
         assert result.returncode == 1
@@ -157,6 +161,45 @@ with open('{paths.DEVICE_DIR}/filler.bin', 'wb') as f:
         assert model_sha256_on_board(emulated_board.port) == sha256_hex(old / paths.MODEL_FILE)
     finally:
         board_output(emulated_board.port, f"import os\nos.remove('{paths.DEVICE_DIR}/filler.bin')\n")
+
+
+def test_a_write_that_runs_out_of_space_is_undone(emulated_board, quick_model, monkeypatch):
+    """ENOSPC from the board's filesystem in the middle of a copy (the space check is told the files need no room,
+    so the copy starts and littlefs itself refuses): the staged files are removed and the old model kept."""
+    old, new = OLD, quick_model
+    push(emulated_board.port, old)
+    fill_flash(emulated_board.port, leave=(new / paths.MODEL_FILE).stat().st_size // 2)
+    try:
+        monkeypatch.setattr(board, "SPARE_BLOCKS", -10_000)
+        with pytest.raises(board.BoardError, match=f"{paths.DEVICE_DIR} on {emulated_board.port} is full"):
+            board.push(emulated_board.port, board.push_plan(new))
+        listing = board_output(emulated_board.port, f"import os\nprint(os.listdir('{paths.DEVICE_DIR}'))\n")
+        assert board.TEMP_SUFFIX not in listing, listing
+        assert model_sha256_on_board(emulated_board.port) == sha256_hex(old / paths.MODEL_FILE)
+    finally:
+        board_output(emulated_board.port, f"import os\nos.remove('{paths.DEVICE_DIR}/filler.bin')\n")
+
+
+def test_ports_lists_the_running_emulator_and_commands_find_it(quick_model):
+    """`mpy-mnist emulate` in the background, as a user runs it in another terminal."""
+    emulate = cli_popen("emulate")
+    try:
+        port = None
+        for line in emulate.stdout:
+            match = re.search(rb"Serial port: (\S+)", line)
+            if match:
+                port = match.group(1).decode()
+                break
+        assert port, "mpy-mnist emulate did not print its serial port"
+        listed = cli("ports")
+        assert f"{port}\temulated board" in listed.stdout, listed.stdout
+        pushed = cli("push", "--port", "emulator", "--from", str(quick_model))
+        assert pushed.returncode == 0, pushed.stdout + pushed.stderr
+        assert f"push to {port}" in pushed.stderr
+        assert model_sha256_on_board(port) == sha256_hex(quick_model / paths.MODEL_FILE)
+    finally:
+        emulate.send_signal(signal.SIGTERM)
+        emulate.communicate(timeout=60)
 
 
 def test_train_and_push_on_the_emulator_shows_the_lcd(quick_model, tmp_path):
