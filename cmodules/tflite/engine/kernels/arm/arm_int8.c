@@ -47,14 +47,16 @@ static int32_t absolute(int32_t x) {
  * still fit int16); the rounding shortcut needs a right shift of at least 1, and folding the output offset into
  * the rounding constant needs offset * 2^right to stay far from overflow. */
 static int fast_requant_holds(int32_t bias, int32_t weight_magnitude, int32_t left, int32_t right) {
-    int64_t bound = ((int64_t)absolute(bias) + 128 * (int64_t)weight_magnitude) << left;
+    int64_t bound = ((bias < 0 ? -(int64_t)bias : (int64_t)bias) + 128 * (int64_t)weight_magnitude) << left;
     return bound < ((int64_t)1 << 31) && left <= 8 && right >= 1 && right <= 22;
 }
 
 /* A channel's requantisation from the reference's figures; returns whether the fast path holds for it. */
 static int channel_init(tfl_arm_channel *c, const uint8_t *bias, int32_t n, int32_t weight_sum,
     int32_t weight_magnitude, int32_t input_offset, int32_t multiplier, int32_t shift) {
-    c->bias = (bias ? tfl_read_i32(bias + 4 * (size_t)n) : 0) + input_offset * weight_sum;
+    /* wrapping like the reference's int32 sum (a malformed model may overflow it), without undefined behaviour */
+    uint32_t folded = (uint32_t)input_offset * (uint32_t)weight_sum;
+    c->bias = (int32_t)((uint32_t)(bias ? tfl_read_i32(bias + 4 * (size_t)n) : 0) + folded);
     c->multiplier = multiplier;
     c->shift = shift;
     c->right_shift = shift > 0 ? 0 : -shift;
