@@ -501,18 +501,27 @@ void tfl_arm_fully_connected_eval(const tfl_arm_gemm *gemm, int32_t rows, const 
 
 /* ---- DEPTHWISE_CONV_2D (depth multiplier 1): each channel's own taps, two taps per SMLAD. ---- */
 
-/* Channels c and c+1 of one output position: window words at two taps' offsets, swapped into
- * (tap a, tap b) per channel with two pack-halfword instructions. acc: c, c+1. */
+/* Channels c and c+1 of one output position: the window's words at two taps' byte offsets, swapped into
+ * (tap a, tap b) per channel with PKHBT/PKHTB, one SMLAD per channel. acc: c, c+1. */
 static inline __attribute__((always_inline)) void depthwise_pair(const int16_t *window, const int32_t *offsets,
     const uint32_t *w, int32_t tap_pairs, int32_t acc[2]) {
     int32_t a0 = acc[0], a1 = acc[1];
-    for (int32_t t = 0; t < tap_pairs; t++, offsets += 2, w += 2) {
-        uint32_t tap_a, tap_b;
-        memcpy(&tap_a, window + offsets[0], 4);
-        memcpy(&tap_b, window + offsets[1], 4);
-        a0 = __smlad((tap_a & 0xffff) | (tap_b << 16), w[0], a0);
-        a1 = __smlad((tap_b & 0xffff0000) | (tap_a >> 16), w[1], a1);
-    }
+    uint32_t oa, ob, ta, tb;
+    __asm__(
+        "1: ldrd %[oa], %[ob], [%[offsets]], #8\n"
+        "ldr %[ta], [%[window], %[oa]]\n"
+        "ldr %[tb], [%[window], %[ob]]\n"
+        "pkhbt %[oa], %[ta], %[tb], lsl #16\n"
+        "pkhtb %[ob], %[tb], %[ta], asr #16\n"
+        "ldrd %[ta], %[tb], [%[w]], #8\n"
+        "smlad %[a0], %[oa], %[ta], %[a0]\n"
+        "smlad %[a1], %[ob], %[tb], %[a1]\n"
+        "subs %[n], %[n], #1\n"
+        "bne 1b\n"
+        : [offsets] "+r"(offsets), [w] "+r"(w), [n] "+r"(tap_pairs), [a0] "+r"(a0), [a1] "+r"(a1),
+          [oa] "=&r"(oa), [ob] "=&r"(ob), [ta] "=&r"(ta), [tb] "=&r"(tb)
+        : [window] "r"(window)
+        : "cc", "memory");
     acc[0] = a0;
     acc[1] = a1;
 }
@@ -565,7 +574,7 @@ tfl_status tfl_arm_depthwise_setup(tfl_context *ctx, tfl_arm_depthwise *dw, cons
     }
     for (int32_t t = 0; t < 2 * dw->tap_pairs; t++) { /* an odd last tap pairs with tap 0 and weight 0 */
         int32_t fy = t < taps ? t / s->filter_w : 0, fx = t < taps ? t % s->filter_w : 0;
-        dw->offsets[t] = (fy * s->dilation_h * image.width + fx * s->dilation_w) * channels;
+        dw->offsets[t] = 2 * (fy * s->dilation_h * image.width + fx * s->dilation_w) * channels; /* bytes */
     }
     int fast = 1;
     for (int32_t c = 0; c < channels; c++) {
