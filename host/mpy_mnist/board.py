@@ -327,7 +327,8 @@ def run(port, source, output=None, soft_reset=True):
     with connected(port, soft_reset=soft_reset) as transport:
         try:
             transport.exec_raw_no_follow(source)
-            _, error_output = transport.follow(timeout=None, data_consumer=output)
+            # mpremote hands the consumer the end-of-output marker (Ctrl-D) too; it is not the script's.
+            _, error_output = transport.follow(timeout=None, data_consumer=lambda data: output(data.replace(b"\x04", b"")))
         except KeyboardInterrupt:
             transport.serial.write(b"\x03")  # stop the script on the board too
             raise BoardError("interrupted", exit_code=130) from None
@@ -338,7 +339,7 @@ def run(port, source, output=None, soft_reset=True):
 
 
 def _write_stdout(data):
-    sys.stdout.buffer.write(data.replace(b"\x04", b""))
+    sys.stdout.buffer.write(data)
     sys.stdout.buffer.flush()
 
 

@@ -35,7 +35,7 @@ DRIVE_MOUNT_ROOTS = ("/media", "/run/media", "/mnt", "/Volumes")
 
 PYOCD_TARGET = "stm32f746nghx"  # the part pyOCD names for the DISCO's board id; its support comes in a CMSIS pack
 
-TOOL_TIMEOUT_S = 600  # PlatformIO's first upload downloads the ststm32 platform, OpenOCD and a toolchain
+TOOL_TIMEOUT_S = 600  # PlatformIO's first upload downloads the ststm32 platform and OpenOCD (no toolchain: `nobuild`)
 DRIVE_TIMEOUT_S = 60  # the ST-LINK programs 1 MB and re-enumerates its drive in well under this
 REPL_TIMEOUT_S = 20
 
@@ -163,8 +163,9 @@ def run_tool(method: str, argv: list[str], env: dict[str, str], timeout: float =
     if result.returncode != 0:
         raise FlashError(
             f"{method} failed (exit status {result.returncode}); its own message is above. Check that the board's "
-            f"ST-LINK USB socket (CN14) is connected and that no other program (a debugger, st-util, OpenOCD) holds "
-            f"the ST-LINK{FAILURE_HINTS.get(method, '')}. Command: `{' '.join(argv)}`")
+            f"ST-LINK USB socket (CN14) is connected, that no other program (a debugger, st-util, OpenOCD) holds "
+            f"the ST-LINK, and on Linux that your user may open it (udev rules: stlink-tools installs them)"
+            f"{FAILURE_HINTS.get(method, '')}. Command: `{' '.join(argv)}`")
 
 
 # --- the ST-LINK drive -----------------------------------------------------------------------------------------
@@ -231,7 +232,7 @@ def wait_for_repl(port: str | None, timeout: float = REPL_TIMEOUT_S) -> str:
                     # again every few seconds, since a board still booting drops what it receives.
                     link.write(b"\r\x03\x03\x02")
                     next_ask = time.monotonic() + 3
-                seen += link.read(256)
+                seen = (seen + link.read(256))[-4096:]  # a chatty program must not make this slow
                 banner = repl_banner(seen.decode(errors="replace"))
                 if banner and seen.rstrip(b" ").endswith(b">>>"):
                     return banner

@@ -12,7 +12,7 @@ import pytest
 import serial
 from PIL import Image
 
-from conftest import require_tool
+from needs import require_tool
 from mpy_mnist import emulator, paths
 
 pytestmark = pytest.mark.emulator

@@ -157,7 +157,17 @@ def build(spec: dict) -> bytes:
         data = _edit_model(data, lambda schema, model: _set_softmax_beta(schema, model, spec["beta"]))
     if spec["op"] == "requantize":
         data = _edit_model(data, lambda schema, model: _reshape_to_requantize(schema, model, spec))
+    if spec.get("output_like_input"):  # the same scale and zero point out as in (some kernels take a shortcut)
+        data = _edit_model(data, _output_quantization_like_input)
     return data
+
+
+def _output_quantization_like_input(schema, model) -> None:
+    (operator,) = model.subgraphs[0].operators
+    tensors = model.subgraphs[0].tensors
+    source = tensors[operator.inputs[0]].quantization
+    target = tensors[operator.outputs[0]].quantization
+    target.scale, target.zeroPoint = list(source.scale), list(source.zeroPoint)
 
 
 def _set_softmax_beta(schema, model, beta: float) -> None:

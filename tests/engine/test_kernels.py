@@ -64,6 +64,8 @@ CASES = [
     *case("mean", input=[1, 7, 7, 3], axis=[1, 2], keep_dims=False, range=[0, 6]),
     *case("mean", input=[2, 4, 3, 5], axis=[3], keep_dims=True, range=[-4, 1]),
     *case("mean", input=[1, 6, 4, 3], axis=[1], keep_dims=False),
+    *case("mean", INT8, input=[1, 5, 5, 6], axis=[1, 2], keep_dims=True, range=[-2, 3], output_like_input=True),
+    *case("mean", INT8, input=[1, 4, 6, 3], axis=[2], keep_dims=False, output_like_input=True),
     *case("reshape", input=[1, 4, 6], shape=[24]),
     *case("requantize", INT8, input=[1, 4, 6], output_scale=0.0123, output_zero_point=-7),
     *case("requantize", INT8, input=[1, 5, 5], range=[-0.3, 0.2], output_scale=0.05, output_zero_point=100),

@@ -134,3 +134,79 @@ def test_malformed_models_fail_cleanly_under_asan():
     print(result.stdout)
     assert result.returncode == 0, result.stderr[-6000:]
     assert result.stdout.count("variants") == len(models)
+
+
+def rewritten(name: str, edit) -> bytes:
+    """A real model, decoded with the TFLite schema's object API, edited, and written back as a flatbuffer."""
+    import flatbuffers
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(model_bytes(name), 0))
+    edit(model)
+    builder = flatbuffers.Builder(0)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
+def set_opcode(model, deprecated: int, builtin: int) -> None:
+    model.operatorCodes[0].deprecatedBuiltinCode = deprecated
+    model.operatorCodes[0].builtinCode = builtin
+
+
+def test_both_operator_code_fields_are_honoured():
+    """Old converters wrote only deprecated_builtin_code; new ones write both (127 in the old field above 127)."""
+    reference = engine.Interpreter.from_bytes(model_bytes("hello_world_int8"))
+    for deprecated, builtin in ((9, 0), (9, 9)):
+        it = engine.Interpreter.from_bytes(rewritten("hello_world_int8", lambda m: set_opcode(m, deprecated, builtin)))
+        assert it.ops == reference.ops
+        x = np.array([[37]], dtype=np.int8)
+        for interpreter in (it, reference):
+            interpreter.set_input(x, 0)
+            interpreter.invoke()
+        assert it.get_output(0).tobytes() == reference.get_output(0).tobytes()
+
+
+def second_subgraph(model):
+    import copy
+    model.subgraphs.append(copy.deepcopy(model.subgraphs[0]))
+
+
+def tensor_type(type_code):
+    def edit(model):
+        model.subgraphs[0].tensors[model.subgraphs[0].inputs[0]].type = type_code
+    return edit
+
+
+def wrong_options(model):
+    from tensorflow.lite.python import schema_py_generated as schema
+    op = model.subgraphs[0].operators[0]
+    op.builtinOptionsType = schema.BuiltinOptions.Conv2DOptions
+    op.builtinOptions = schema.Conv2DOptionsT()
+
+
+def output_is_constant(model):
+    graph = model.subgraphs[0]
+    graph.outputs = [int(graph.operators[0].inputs[1])]  # the first layer's weights
+
+
+def reads_before_written(model):
+    graph = model.subgraphs[0]
+    middle = graph.operators[1]
+    middle.inputs = [int(middle.outputs[0]), *map(int, middle.inputs[1:])]  # reads its own output
+
+
+@pytest.mark.parametrize("edit, error, words", [
+    (lambda m: setattr(m.operatorCodes[0], "version", 99), NotImplementedError, "FULLY_CONNECTED version 99"),
+    (lambda m: set_opcode(m, 32, 32), NotImplementedError, "custom ops are not supported"),
+    (lambda m: set_opcode(m, 127, 10_000), NotImplementedError, "op code 10000"),
+    (lambda m: setattr(m, "version", 2), NotImplementedError, "schema version"),
+    (second_subgraph, NotImplementedError, "exactly one subgraph"),
+    (tensor_type(6), NotImplementedError, "tensor type"),  # BOOL
+    (tensor_type(1), NotImplementedError, "tensor type"),  # FLOAT16
+    (wrong_options, ValueError, "options of the wrong type"),
+    (output_is_constant, ValueError, "constant"),
+    (reads_before_written, ValueError, "reads a tensor that nothing writes before it"),
+])
+def test_crafted_models_get_named_errors(edit, error, words):
+    with pytest.raises(error, match=words):
+        engine.Interpreter.from_bytes(rewritten("hello_world_int8", edit))

@@ -8,7 +8,7 @@ import sys
 import time
 
 import pytest
-from conftest import require_tool
+from needs import require_tool
 from flash_doubles import (BANNER, StlinkDrive, firmware_bin, repl, run_cli,  # noqa: F401 (fixtures)
                            stlink_drive)
 
@@ -54,9 +54,8 @@ def test_pio_command_uploads_the_project_env_without_building(firmware_bin, env)
 
 @pytest.mark.parametrize("method", ["pio", "st-flash", "pyocd"])
 def test_dry_run_prints_the_command_it_would_run(firmware_bin, method):
-    require_tool("pio" if method == "pio" else method,
-                 {"pio": "pip install platformio", "st-flash": "apt-get install stlink-tools",
-                  "pyocd": "pip install pyocd"}[method])
+    require_tool(method, {"pio": "pip install platformio", "st-flash": "apt-get install stlink-tools",
+                          "pyocd": "pip install pyocd"}[method])
     result = run_cli("firmware", "flash", "--method", method, "--bin", str(firmware_bin), "--dry-run")
     assert result.returncode == 0, result.stderr
     expected = " ".join(flash.command(method, firmware_bin))

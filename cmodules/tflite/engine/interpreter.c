@@ -39,6 +39,7 @@ tfl_status tfl_error_at(tfl_interpreter *it, tfl_status status, const char *mess
     it->status = status;
     it->message = message;
     it->list_ops = 0;
+    it->error_version = 0;
     it->error_node = node;
     it->error_op = op;
     it->error_tensor = tensor;
@@ -216,6 +217,10 @@ char *tfl_format_error(const tfl_interpreter *it, char *buffer, size_t size) {
     if (it->error_op >= 0) {
         put(&t, ": ");
         put_op(&t, it->error_op);
+    }
+    if (it->error_version != 0) {
+        put(&t, " version ");
+        put_int(&t, it->error_version);
     }
     if (it->error_node >= 0) {
         put(&t, " (operator ");

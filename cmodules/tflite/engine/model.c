@@ -536,9 +536,10 @@ static tfl_status read_operator(reader *rd, const fb_table *op_table, int index)
     }
     const tfl_kernel *kernel = tfl_find_kernel(op);
     if (kernel == NULL || version < 1 || version > kernel->max_version) {
-        tfl_error_at(it, TFL_ERR_UNSUPPORTED, kernel != NULL ? "unsupported op version (newer than our kernel)"
+        tfl_error_at(it, TFL_ERR_UNSUPPORTED, kernel != NULL ? "unsupported op version"
             : op == TFL_OP_CUSTOM ? "custom ops are not supported" : "unsupported op", index, op, -1);
         it->list_ops = 1;
+        it->error_version = kernel != NULL ? version : 0;
         return TFL_ERR_UNSUPPORTED;
     }
     node->op = (uint16_t)op;

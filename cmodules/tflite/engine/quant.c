@@ -41,6 +41,10 @@ void tfl_quantize_multiplier(double real, int32_t *multiplier, int *shift) {
         *shift = 0;
         fixed = 0;
     }
+    if (*shift > 31) { /* beyond any int32 product: saturate rather than shift out of range */
+        *shift = 31;
+        fixed = INT32_MAX;
+    }
     *multiplier = (int32_t)fixed;
 }
 
@@ -196,6 +200,9 @@ static int count_leading_zeros(uint32_t x) {
 
 int32_t tfl_reciprocal(int32_t x, int integer_bits, int *num_bits_over_unit) {
     int headroom_plus_one = count_leading_zeros((uint32_t)x);
+    if (headroom_plus_one > 31) { /* x == 0 only from a wrapped sum in a hostile model; keep the shift defined */
+        headroom_plus_one = 31;
+    }
     *num_bits_over_unit = integer_bits - headroom_plus_one;
     int32_t shifted_minus_one = (int32_t)(((uint32_t)x << headroom_plus_one) - ((uint32_t)1 << 31));
     return tfl_one_over_one_plus_x_for_x_in_0_1(shifted_minus_one);

@@ -50,6 +50,7 @@ struct tfl_context {
     tfl_status status;
     const char *message;
     int32_t error_node, error_op, error_tensor;
+    int32_t error_version;    /* for "unsupported op version": the model's version of the op */
     uint8_t list_ops;         /* the error is about the op itself: the message lists the supported ops */
     uint8_t ready;
 };

@@ -68,6 +68,9 @@ tfl_status tfl_softmax_prepare(tfl_context *ctx, tfl_node *node) {
     }
     int shift;
     tfl_quantize_multiplier(real, &data->input_multiplier, &shift);
+    if (shift < 0) {
+        return tfl_fail(ctx, TFL_ERR_UNSUPPORTED, "SOFTMAX: int8 input scale times beta below 2^-27 not supported");
+    }
     data->input_left_shift = shift;
     data->diff_min = -tfl_input_radius(SOFTMAX_DIFF_INTEGER_BITS, shift);
     return TFL_OK;
@@ -86,8 +89,8 @@ static void softmax_int8(const activation_data *data, const int8_t *input, int8_
             int32_t diff = in[c] - max;
             if (diff >= data->diff_min) {
                 int32_t scaled = tfl_multiply_by_quantized_multiplier(diff, data->input_multiplier, data->input_left_shift);
-                sum_of_exps += tfl_rounding_divide_by_pot(
-                    tfl_exp_on_negative_values(scaled, SOFTMAX_DIFF_INTEGER_BITS), SOFTMAX_SUM_INTEGER_BITS);
+                sum_of_exps = tfl_wrapping_add(sum_of_exps, tfl_rounding_divide_by_pot(
+                    tfl_exp_on_negative_values(scaled, SOFTMAX_DIFF_INTEGER_BITS), SOFTMAX_SUM_INTEGER_BITS));
             }
         }
         int num_bits_over_unit;
@@ -165,6 +168,9 @@ tfl_status tfl_logistic_prepare(tfl_context *ctx, tfl_node *node) {
     double real = (double)input->scale * (double)(1 << (31 - LOGISTIC_INPUT_INTEGER_BITS));
     int shift;
     tfl_quantize_multiplier(real, &data->input_multiplier, &shift);
+    if (shift < 0) {
+        return tfl_fail(ctx, TFL_ERR_UNSUPPORTED, "LOGISTIC: int8 input scale below 2^-27 not supported");
+    }
     data->input_left_shift = shift;
     data->input_zero_point = input->zero_point;
     data->input_radius = tfl_input_radius(LOGISTIC_INPUT_INTEGER_BITS, shift);

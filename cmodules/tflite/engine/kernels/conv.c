@@ -95,7 +95,7 @@ static tfl_status check_shapes(tfl_context *ctx, const tfl_tensor *input, const 
 static tfl_status prepare_int8(tfl_context *ctx, conv_data *data, const tfl_tensor *input,
     const tfl_tensor *filter, const tfl_tensor *bias, const tfl_tensor *output, const conv_shape *s, int activation) {
     tfl_int8_io_setup(&data->io, input, output, activation);
-    tfl_status status = tfl_per_channel_multipliers(ctx, input, filter, output, s->out_c, &data->multipliers,
+    tfl_status status = tfl_per_channel_multipliers(ctx, input, filter, output, s->out_c, 0, &data->multipliers,
         &data->shifts);
     if (status != TFL_OK) {
         return status;
@@ -114,15 +114,15 @@ static tfl_status prepare_int8(tfl_context *ctx, conv_data *data, const tfl_tens
         for (int32_t t = 0; t < taps; t++) {
             int32_t tap_sum = 0;
             for (int32_t ic = 0; ic < s->in_c; ic++) {
-                tap_sum += w[(oc * taps + t) * s->in_c + ic];
+                tap_sum = tfl_wrapping_add(tap_sum, w[(oc * taps + t) * s->in_c + ic]);
             }
             if (data->tap_sums != NULL) {
                 data->tap_sums[oc * taps + t] = tap_sum;
             }
-            total += tap_sum;
+            total = tfl_wrapping_add(total, tap_sum);
         }
         data->bias[oc] = bias != NULL ? tfl_read_i32(bias->data + 4 * (size_t)oc) : 0;
-        data->window_sums[oc] = data->bias[oc] + data->io.input_offset * total;
+        data->window_sums[oc] = tfl_wrapping_add(data->bias[oc], tfl_wrapping_mul(data->io.input_offset, total));
     }
     return TFL_OK;
 }
@@ -152,8 +152,8 @@ tfl_status tfl_conv_prepare(tfl_context *ctx, tfl_node *node) {
     node->user_data = data;
     data->pad_h = tfl_conv_padding(s.in_h, s.out_h, s.filter_h, s.stride_h, s.dilation_h);
     data->pad_w = tfl_conv_padding(s.in_w, s.out_w, s.filter_w, s.stride_w, s.dilation_w);
-    int32_t overhang_h = (s.out_h - 1) * s.stride_h + (s.filter_h - 1) * s.dilation_h + 1 - s.in_h;
-    int32_t overhang_w = (s.out_w - 1) * s.stride_w + (s.filter_w - 1) * s.dilation_w + 1 - s.in_w;
+    int64_t overhang_h = (int64_t)(s.out_h - 1) * s.stride_h + (int64_t)(s.filter_h - 1) * s.dilation_h + 1 - s.in_h;
+    int64_t overhang_w = (int64_t)(s.out_w - 1) * s.stride_w + (int64_t)(s.filter_w - 1) * s.dilation_w + 1 - s.in_w;
     data->partial_windows = overhang_h > 0 || overhang_w > 0;
     if (input->type == TFL_TYPE_FLOAT32) {
         tfl_float_activation_range(options->activation, &data->act_min, &data->act_max);
@@ -202,8 +202,8 @@ static void eval_int8(const conv_data *data, const conv_shape *s, const int8_t *
                     for (int32_t fy = fy0; fy < fy1; fy++) {
                         const int8_t *in_row = input + ((b * s->in_h + iy0 + fy * s->dilation_h) * s->in_w) * s->in_c;
                         if (s->dilation_w == 1) { /* the taps of a filter row are one run of input and weights */
-                            acc += tfl_dot_s8(in_row + (ix0 + fx0) * s->in_c,
-                                filter + (oc * taps + fy * s->filter_w + fx0) * s->in_c, (fx1 - fx0) * s->in_c);
+                            acc = tfl_wrapping_add(acc, tfl_dot_s8(in_row + (ix0 + fx0) * s->in_c,
+                                filter + (oc * taps + fy * s->filter_w + fx0) * s->in_c, (fx1 - fx0) * s->in_c));
                             if (whole) {
                                 continue;
                             }
@@ -211,17 +211,18 @@ static void eval_int8(const conv_data *data, const conv_shape *s, const int8_t *
                         for (int32_t fx = fx0; fx < fx1; fx++) {
                             int32_t tap = fy * s->filter_w + fx;
                             if (s->dilation_w != 1) {
-                                acc += tfl_dot_s8(in_row + (ix0 + fx * s->dilation_w) * s->in_c,
-                                    filter + (oc * taps + tap) * s->in_c, s->in_c);
+                                acc = tfl_wrapping_add(acc, tfl_dot_s8(in_row + (ix0 + fx * s->dilation_w) * s->in_c,
+                                    filter + (oc * taps + tap) * s->in_c, s->in_c));
                             }
                             if (!whole) {
-                                weight_sum += data->tap_sums[oc * taps + tap];
+                                weight_sum = tfl_wrapping_add(weight_sum, data->tap_sums[oc * taps + tap]);
                             }
                         }
                     }
-                    acc += whole ? data->window_sums[oc] : data->bias[oc] + data->io.input_offset * weight_sum;
+                    acc = tfl_wrapping_add(acc, whole ? data->window_sums[oc]
+                        : tfl_wrapping_add(data->bias[oc], tfl_wrapping_mul(data->io.input_offset, weight_sum)));
                     acc = tfl_multiply_by_quantized_multiplier(acc, data->multipliers[oc], data->shifts[oc]);
-                    out[oc] = (int8_t)tfl_clamp_i32(acc + data->io.output_offset, data->io.act_min, data->io.act_max);
+                    out[oc] = (int8_t)tfl_clamp_i32(tfl_wrapping_add(acc, data->io.output_offset), data->io.act_min, data->io.act_max);
                 }
             }
         }

@@ -108,7 +108,7 @@ tfl_status tfl_depthwise_conv_prepare(tfl_context *ctx, tfl_node *node) {
         return TFL_OK;
     }
     tfl_int8_io_setup(&data->io, input, output, options->activation);
-    status = tfl_per_channel_multipliers(ctx, input, filter, output, s.out_c, &data->multipliers, &data->shifts);
+    status = tfl_per_channel_multipliers(ctx, input, filter, output, s.out_c, 3, &data->multipliers, &data->shifts);
     if (status != TFL_OK) {
         return status;
     }
@@ -152,7 +152,8 @@ static void eval_int8(const depthwise_data *data, const depthwise_shape *s, cons
                         for (int32_t ic = 0; ic < s->in_c; ic++) {
                             int32_t value = in[ic] + data->io.input_offset;
                             for (int32_t m = 0; m < s->multiplier; m++) {
-                                acc[ic * s->multiplier + m] += value * w[ic * s->multiplier + m];
+                                int32_t *a = &acc[ic * s->multiplier + m];
+                                *a = tfl_wrapping_add(*a, value * w[ic * s->multiplier + m]);
                             }
                         }
                     }
@@ -160,7 +161,7 @@ static void eval_int8(const depthwise_data *data, const depthwise_shape *s, cons
                 int8_t *out = output + ((b * s->out_h + oy) * s->out_w + ox) * s->out_c;
                 for (int32_t oc = 0; oc < s->out_c; oc++) {
                     int32_t v = tfl_multiply_by_quantized_multiplier(acc[oc], data->multipliers[oc], data->shifts[oc]);
-                    out[oc] = (int8_t)tfl_clamp_i32(v + data->io.output_offset, data->io.act_min, data->io.act_max);
+                    out[oc] = (int8_t)tfl_clamp_i32(tfl_wrapping_add(v, data->io.output_offset), data->io.act_min, data->io.act_max);
                 }
             }
         }

@@ -63,8 +63,8 @@ tfl_status tfl_quantize_eval(tfl_context *ctx, tfl_node *node) {
     } else {
         const int8_t *in = (const int8_t *)input->data;
         for (int32_t i = 0; i < data->count; i++) {
-            int32_t q = tfl_multiply_by_quantized_multiplier(in[i] - data->input_zero_point, data->multiplier,
-                data->shift) + data->output_zero_point;
+            int32_t q = tfl_wrapping_add(tfl_multiply_by_quantized_multiplier(in[i] - data->input_zero_point,
+                data->multiplier, data->shift), data->output_zero_point);
             out[i] = (int8_t)tfl_clamp_i32(q, -128, 127);
         }
     }
