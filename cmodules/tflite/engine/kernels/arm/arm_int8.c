@@ -183,9 +183,11 @@ static inline __attribute__((always_inline)) int8_t output_with(int32_t acc, con
     "smlad %[p0c1], %[xc], %[wb], %[p0c1]\n"                       \
     "smlad %[p1c1], %[xd], %[wb], %[p1c1]\n"
 
-/* Two positions x two channels over `kpairs` k-pairs. acc: p0c0, p1c0, p0c1, p1c1. */
-static inline __attribute__((always_inline)) void dot_2x2(const uint32_t *x, const uint32_t *w, int32_t kpairs,
-    int32_t acc[4]) {
+/* Two positions x two channels over `kpairs` k-pairs; *weights moves on to the next channel pair's. acc: p0c0,
+ * p1c0, p0c1, p1c1. */
+static inline __attribute__((always_inline)) void dot_2x2(const uint32_t *x, const uint32_t **weights,
+    int32_t kpairs, int32_t acc[4]) {
+    const uint32_t *w = *weights;
     register uint32_t xa __asm__("r4"), xb __asm__("r5"), xc __asm__("r6"), xd __asm__("r8");
     uint32_t wa, wb;
     int32_t p0c0 = acc[0], p1c0 = acc[1], p0c1 = acc[2], p1c1 = acc[3];
@@ -213,6 +215,7 @@ static inline __attribute__((always_inline)) void dot_2x2(const uint32_t *x, con
     acc[1] = p1c0;
     acc[2] = p0c1;
     acc[3] = p1c1;
+    *weights = w;
 }
 
 #define PAIR_1X2                                                   \
@@ -245,8 +248,9 @@ static inline __attribute__((always_inline)) void dot_2x2(const uint32_t *x, con
 /* One position (consecutive words) x two channels. A lone input row, as in FC, has no second position to
  * share the weight loads with, so four k-pairs of input come in one LDM and the loop runs eight a pass.
  * acc: c0, c1. */
-static inline __attribute__((always_inline)) void dot_1x2(const uint32_t *x, const uint32_t *w, int32_t kpairs,
-    int32_t acc[2]) {
+static inline __attribute__((always_inline)) void dot_1x2(const uint32_t *x, const uint32_t **weights,
+    int32_t kpairs, int32_t acc[2]) {
+    const uint32_t *w = *weights;
     register uint32_t wa __asm__("r4"), wb __asm__("r5"), wc __asm__("r6"), wd __asm__("r8");
     register uint32_t xa __asm__("r9"), xb __asm__("r10"), xc __asm__("r11"), xd __asm__("r12");
     int32_t c0 = acc[0], c1 = acc[1];
@@ -275,53 +279,74 @@ static inline __attribute__((always_inline)) void dot_1x2(const uint32_t *x, con
         : "cc", "memory"); /* no registers left for memory operands: a memory clobber orders the loads */
     acc[0] = c0;
     acc[1] = c1;
+    *weights = w;
 }
 
 /* Multiply the widened positions in `x` (one or two) by every channel pair and write requantised outputs;
- * out0/out1 are the positions' output rows (out1 unused for one position). The outputs are computed into
- * locals before any store: an int8 store may alias anything, and would make the compiler reload the channel. */
-static inline __attribute__((always_inline)) void multiply_rows(const tfl_arm_gemm *gemm, const uint32_t *x, int two,
-    int8_t *out0, int8_t *out1, int fast, int full_range) {
+ * out0 is position 0's output row, position 1's is `other` bytes further. Outputs are computed into locals before
+ * any store (an int8 store may alias anything and would make the compiler reload the channel), and a lone last
+ * channel is done after the loop, so that the loop itself carries as little as possible. */
+static inline __attribute__((always_inline)) void multiply_rows(const tfl_arm_gemm *gemm, const uint32_t *x, int8_t *out0,
+    size_t other, int two, int fast, int full_range) {
     int32_t kpairs = gemm->kpairs;
     const uint32_t *w = gemm->weights;
-    const tfl_arm_channel *c0 = gemm->channel, *end = c0 + gemm->channels;
-    for (; c0 < end; c0 += 2, w += 2 * kpairs, out0 += 2, out1 += 2) {
-        int odd = c0 + 1 == end;
-        const tfl_arm_channel *c1 = odd ? c0 : c0 + 1;
+    const tfl_arm_channel *c = gemm->channel, *end = c + (gemm->channels & ~1);
+    for (; c != end; c += 2, out0 += 2) {
         if (two) {
-            int32_t acc[4] = {c0->bias, c0->bias, c1->bias, c1->bias};
-            dot_2x2(x, w, kpairs, acc);
-            int8_t p0c0 = output_of(acc[0], c0, gemm, fast, full_range);
-            int8_t p1c0 = output_of(acc[1], c0, gemm, fast, full_range);
-            int8_t p0c1 = output_of(acc[2], c1, gemm, fast, full_range);
-            int8_t p1c1 = output_of(acc[3], c1, gemm, fast, full_range);
+            int32_t acc[4] = {c[0].bias, c[0].bias, c[1].bias, c[1].bias};
+            dot_2x2(x, &w, kpairs, acc);
+            int8_t p0c0 = output_of(acc[0], &c[0], gemm, fast, full_range);
+            int8_t p1c0 = output_of(acc[1], &c[0], gemm, fast, full_range);
+            int8_t p0c1 = output_of(acc[2], &c[1], gemm, fast, full_range);
+            int8_t p1c1 = output_of(acc[3], &c[1], gemm, fast, full_range);
             out0[0] = p0c0;
-            out1[0] = p1c0;
-            if (!odd) {
-                out0[1] = p0c1;
-                out1[1] = p1c1;
-            }
+            out0[1] = p0c1;
+            out0[other] = p1c0;
+            out0[other + 1] = p1c1;
         } else {
-            int32_t acc[2] = {c0->bias, c1->bias};
-            dot_1x2(x, w, kpairs, acc);
-            int8_t p0c0 = output_of(acc[0], c0, gemm, fast, full_range);
-            int8_t p0c1 = output_of(acc[1], c1, gemm, fast, full_range);
+            int32_t acc[2] = {c[0].bias, c[1].bias};
+            dot_1x2(x, &w, kpairs, acc);
+            int8_t p0c0 = output_of(acc[0], &c[0], gemm, fast, full_range);
+            int8_t p0c1 = output_of(acc[1], &c[1], gemm, fast, full_range);
             out0[0] = p0c0;
-            if (!odd) {
-                out0[1] = p0c1;
-            }
+            out0[1] = p0c1;
+        }
+    }
+    if (gemm->channels & 1) { /* its pair's second channel has zero weights */
+        if (two) {
+            int32_t acc[4] = {c->bias, c->bias, 0, 0};
+            dot_2x2(x, &w, kpairs, acc);
+            int8_t p0 = output_of(acc[0], c, gemm, fast, full_range);
+            int8_t p1 = output_of(acc[1], c, gemm, fast, full_range);
+            out0[0] = p0;
+            out0[other] = p1;
+        } else {
+            int32_t acc[2] = {c->bias, 0};
+            dot_1x2(x, &w, kpairs, acc);
+            out0[0] = output_of(acc[0], c, gemm, fast, full_range);
         }
     }
 }
 
+/* The variants of multiply_rows, chosen once per call: one or two positions; fast or exact requantisation;
+ * the int8 range as the clamp or another. */
 static void multiply(const tfl_arm_gemm *gemm, const uint32_t *x, int two, int8_t *out0, int8_t *out1) {
     int full_range = gemm->act_min == -128 && gemm->act_max == 127;
-    if (gemm->fast_requant && full_range) {
-        multiply_rows(gemm, x, two, out0, out1, 1, 1);
+    size_t other = (size_t)(out1 - out0);
+    if (two) {
+        if (gemm->fast_requant && full_range) {
+            multiply_rows(gemm, x, out0, other, 1, 1, 1);
+        } else if (gemm->fast_requant) {
+            multiply_rows(gemm, x, out0, other, 1, 1, 0);
+        } else {
+            multiply_rows(gemm, x, out0, other, 1, 0, 0);
+        }
+    } else if (gemm->fast_requant && full_range) {
+        multiply_rows(gemm, x, out0, other, 0, 1, 1);
     } else if (gemm->fast_requant) {
-        multiply_rows(gemm, x, two, out0, out1, 1, 0);
+        multiply_rows(gemm, x, out0, other, 0, 1, 0);
     } else {
-        multiply_rows(gemm, x, two, out0, out1, 0, 0);
+        multiply_rows(gemm, x, out0, other, 0, 0, 0);
     }
 }
 
