@@ -436,10 +436,19 @@ static void gather_rows(uint32_t *patch, const int16_t *window0, const int16_t *
         return;
     }
     for (int32_t r = 0; r < rows; r++, window0 += row_step, window1 += row_step) {
-        for (int32_t i = 0; i < words; i++, patch += 2) {
-            memcpy(patch, window0 + 2 * i, 4);
-            memcpy(patch + 1, window1 + 2 * i, 4);
-        }
+        const int16_t *from0 = window0, *from1 = window1;
+        int32_t n = words;
+        uint32_t a, b;
+        __asm__ volatile( /* a word of each position, interleaved: two (unaligned) loads, one double store */
+            "1: ldr %[a], [%[from0]], #4\n"
+            "ldr %[b], [%[from1]], #4\n"
+            "strd %[a], %[b], [%[patch]], #8\n"
+            "subs %[n], %[n], #1\n"
+            "bne 1b\n"
+            : [from0] "+r"(from0), [from1] "+r"(from1), [patch] "+r"(patch), [n] "+r"(n), [a] "=&r"(a),
+              [b] "=&r"(b)
+            :
+            : "cc", "memory");
     }
 }
 
@@ -492,7 +501,7 @@ static void widen_row(uint32_t *words, const int8_t *row, int32_t depth) {
     if (eights > 0) { /* eight values a pass: two (unaligned) loads, four SXTB16s, one store multiple */
         register uint32_t w0 __asm__("r4"), w1 __asm__("r5"), w2 __asm__("r6"), w3 __asm__("r8");
         uint32_t low, high;
-        __asm__(
+        __asm__ volatile( /* volatile: its effect is the stores */
             "1: ldr %[low], [%[row]], #4\n"
             "ldr %[high], [%[row]], #4\n"
             "sxtb16 %[w0], %[low]\n"
