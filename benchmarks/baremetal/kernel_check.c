@@ -1,4 +1,4 @@
-/* The engine's int8 CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED kernels as built for the Cortex-M7 (the DSP variants of
+/* The engine's int8 CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED and MAX_POOL_2D kernels as built for the Cortex-M7 (the DSP variants of
  * kernels/arm/ take over) against the same kernels built as the reference (TFL_NO_DSP, symbols renamed ref_*),
  * on CASES random cases generated here (xorshift, seed SEED): shapes, strides, dilations, SAME and VALID
  * padding, zero points, per-tensor and per-channel scales, biases (some large enough to take the exact slow
@@ -17,8 +17,9 @@
 TFL_DECLARE_KERNEL(ref_conv)
 TFL_DECLARE_KERNEL(ref_fully_connected)
 TFL_DECLARE_KERNEL(ref_depthwise_conv)
+TFL_DECLARE_KERNEL(ref_max_pool)
 
-enum { CONV, FULLY_CONNECTED, DEPTHWISE, KINDS };
+enum { CONV, FULLY_CONNECTED, DEPTHWISE, MAX_POOL, KINDS };
 
 enum { INPUT, FILTER, BIAS, OUTPUT };
 
@@ -89,12 +90,49 @@ static void set_dims(tfl_tensor *t, int count, const int32_t *dims, int type, ui
     t->bytes = (uint32_t)(elements * (type == TFL_TYPE_INT32 ? 4 : 1));
 }
 
+/* A random MAX_POOL_2D node (input and output share their quantisation); returns the number of output values. */
+static int32_t make_pool_case(tfl_context *ctx, tfl_node *node, uint32_t *seed) {
+    static const int32_t channel_choices[] = {4, 8, 12, 16, 3};
+    static const uint8_t activations[] = {TFL_ACT_NONE, TFL_ACT_RELU, TFL_ACT_RELU6, TFL_ACT_RELU_N1_TO_1};
+    tfl_pool_options *o = &node->options.pool;
+    int32_t batches = pick(seed, 1, 2), c = channel_choices[pick(seed, 0, 4)];
+    o->filter_h = pick(seed, 1, 3);
+    o->filter_w = pick(seed, 1, 3);
+    o->stride_h = pick(seed, 1, 3);
+    o->stride_w = pick(seed, 1, 3);
+    o->padding = pick(seed, 0, 1) ? TFL_PADDING_SAME : TFL_PADDING_VALID;
+    o->activation = activations[pick(seed, 0, 3)];
+    int32_t in_h = pick(seed, o->filter_h, 10), in_w = pick(seed, o->filter_w, 10);
+    int32_t out_h = tfl_conv_output_size(o->padding, in_h, o->filter_h, o->stride_h, 1);
+    int32_t out_w = tfl_conv_output_size(o->padding, in_w, o->filter_w, o->stride_w, 1);
+    int32_t in_dims[4] = {batches, in_h, in_w, c}, out_dims[4] = {batches, out_h, out_w, c};
+    set_dims(&ctx->tensors[INPUT], 4, in_dims, TFL_TYPE_INT8, (uint8_t *)input, 0);
+    set_dims(&ctx->tensors[OUTPUT], 4, out_dims, TFL_TYPE_INT8, (uint8_t *)actual, 0);
+    float scale = pick_scale(seed, 0.002f, 0.05f);
+    int32_t zero = pick(seed, -128, 127);
+    put_f32(input_scale, scale);
+    put_i64(input_zero, zero);
+    quantise(&ctx->tensors[INPUT], input_scale, 1, input_zero, scale, zero);
+    quantise(&ctx->tensors[OUTPUT], input_scale, 1, input_zero, scale, zero);
+    node->inputs_count = 1;
+    node->outputs_count = 1;
+    node->inputs[0] = INPUT;
+    node->outputs[0] = OUTPUT;
+    for (int32_t i = 0; i < batches * in_h * in_w * c; i++) {
+        input[i] = (int8_t)bm_random(seed);
+    }
+    return batches * out_h * out_w * c;
+}
+
 /* A random node of the given kind in ctx; returns the number of output values. */
 static int32_t make_case(tfl_context *ctx, tfl_node *node, uint32_t *seed, int kind) {
     static const int32_t channel_choices[] = {1, 2, 3, 4, 5, 8, 16};
     static const uint8_t activations[] = {TFL_ACT_NONE, TFL_ACT_RELU, TFL_ACT_RELU6, TFL_ACT_RELU_N1_TO_1};
     memset(ctx->tensors, 0, sizeof ctx->tensors);
     memset(node, 0, sizeof *node);
+    if (kind == MAX_POOL) {
+        return make_pool_case(ctx, node, seed);
+    }
     int32_t batches, in_elements, out_elements, out_c, depth;
     if (kind == FULLY_CONNECTED) {
         batches = pick(seed, 1, 3);
@@ -201,14 +239,14 @@ static int run(tfl_context *ctx, tfl_node *node, const tfl_kernel *kernel) {
 
 /* What a failing case was, to reproduce it. */
 static void describe(tfl_context *ctx, const tfl_node *node, int kind, int32_t outputs) {
-    bm_put_int("kind (0 conv, 1 fully connected, 2 depthwise) ", kind);
+    bm_put_int("kind (0 conv, 1 fully connected, 2 depthwise, 3 max pool) ", kind);
     for (int t = 0; t < 4; t++) {
         for (int d = 0; d < ctx->tensors[t].dims_count; d++) {
             bm_put_int(t == INPUT ? "input dim " : t == FILTER ? "filter dim " : t == BIAS ? "bias dim " : "output dim ",
                 ctx->tensors[t].dims[d]);
         }
     }
-    if (kind != FULLY_CONNECTED) {
+    if (kind == CONV || kind == DEPTHWISE) {
         const tfl_conv_options *o = &node->options.conv;
         bm_put_int("stride ", o->stride_h * 10 + o->stride_w);
         bm_put_int("dilation ", o->dilation_h * 10 + o->dilation_w);
@@ -235,6 +273,8 @@ int main(void) {
         [DEPTHWISE] = {
             {TFL_OP_DEPTHWISE_CONV_2D, "DEPTHWISE_CONV_2D", 1, ref_depthwise_conv_prepare, ref_depthwise_conv_eval},
             {TFL_OP_DEPTHWISE_CONV_2D, "DEPTHWISE_CONV_2D", 1, tfl_depthwise_conv_prepare, tfl_depthwise_conv_eval}},
+        [MAX_POOL] = {{TFL_OP_MAX_POOL_2D, "MAX_POOL_2D", 1, ref_max_pool_prepare, ref_max_pool_eval},
+            {TFL_OP_MAX_POOL_2D, "MAX_POOL_2D", 1, tfl_max_pool_prepare, tfl_max_pool_eval}},
     };
     tfl_context ctx = {.pool = pool, .size = sizeof pool};
     tfl_node node;

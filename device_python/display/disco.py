@@ -112,7 +112,11 @@ class Display(framebuf.FrameBuffer):
         self._mem = mem32
         self.width = WIDTH
         self.height = HEIGHT
-        self.buffer = bytearray(WIDTH * HEIGHT * 2)
+        try:
+            self.buffer = bytearray(WIDTH * HEIGHT * 2)
+        except MemoryError:
+            raise MemoryError("the 261,120-byte frame buffer does not fit: this firmware's heap is not in the SDRAM "
+                              "(MicroPython's STM32F7DISC board puts it there)")
         super().__init__(self.buffer, WIDTH, HEIGHT, framebuf.RGB565)
         self.address = uctypes.addressof(self.buffer)
         self.pixel_clock_hz = self._start_pixel_clock()

@@ -50,24 +50,25 @@ def load_digits(path=None, report=_report):
     return _digits
 
 
-def _ready():
+def _ready(index=0):
     if _classifier is None:
         load_model()
     if _digits is None:
         load_digits()
+    _digits.check(index)
     return _classifier, _digits
 
 
 def decode(index):
     """Put test digit `index` into the model's input tensor; returns the tensor's values."""
-    classifier, digits = _ready()
+    classifier, digits = _ready(index)
     classifier.decode(digits, index)
     return classifier.decoder.values()
 
 
 def predict(index):
     """(prediction, scores, microseconds) for test digit `index`."""
-    classifier, digits = _ready()
+    classifier, digits = _ready(index)
     prediction = classifier.classify(digits, index)
     return prediction, classifier.scores(), classifier.micros
 

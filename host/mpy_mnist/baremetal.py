@@ -98,14 +98,16 @@ def run(elf: Path, count: bool = True, timeout: float = QEMU_TIMEOUT) -> Run:
 
 # The kernels that have DSP variants, built twice into one program: as the device build (the DSP variants take
 # over) and as the reference (TFL_NO_DSP, every public symbol renamed ref_*).
-CHECKED_KERNELS = {"conv": "tfl_conv", "fully_connected": "tfl_fully_connected", "depthwise_conv": "tfl_depthwise_conv"}
+CHECKED_KERNELS = {"conv": ["tfl_conv"], "fully_connected": ["tfl_fully_connected"],
+                   "depthwise_conv": ["tfl_depthwise_conv"], "pooling": ["tfl_max_pool", "tfl_average_pool"]}
 
 
 def kernel_check(cases: int, seed: int) -> str:
     """Run benchmarks/baremetal/kernel_check.c (DSP against reference kernels on random cases); its output."""
-    renames = [f"-D{name}_{part}=ref_{name[4:]}_{part}" for name in CHECKED_KERNELS.values()
+    renames = [f"-D{name}_{part}=ref_{name[4:]}_{part}" for names in CHECKED_KERNELS.values() for name in names
                for part in ("prepare", "eval")]
-    sources = ["quant.c", "kernels/common.c", "kernels/arm/arm_int8.c", "kernels/arm/arm_ops.c"]
+    sources = ["quant.c", "kernels/common.c", "kernels/arm/arm_int8.c", "kernels/arm/arm_ops.c",
+               "kernels/arm/arm_pool.c"]
     for file in CHECKED_KERNELS:
         sources += [f"kernels/{file}.c", (f"kernels/{file}.c", ["-DTFL_NO_DSP", *renames])]
     elf = build("kernel_check", (), sources, defines=(f"CASES={cases}", f"SEED={seed}"))

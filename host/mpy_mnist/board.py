@@ -12,6 +12,7 @@ import io
 import json
 import math
 import os
+import re
 import struct
 import sys
 import zlib
@@ -222,7 +223,8 @@ def _space_needed(sizes, block_size):
 
 
 def _is_no_space(error):
-    return isinstance(error, TransportExecError) and ("ENOSPC" in error.error_output or "28" in error.error_output)
+    """MicroPython reports ENOSPC as `OSError: [Errno 28] ENOSPC`, or `OSError: 28` on firmware without errno names."""
+    return isinstance(error, TransportExecError) and re.search(r"ENOSPC|Errno 28\b|OSError: 28\b", error.error_output)
 
 
 def _write_temp(transport, data, temp, progress):
@@ -327,7 +329,8 @@ def run(port, source, output=None, soft_reset=True):
     with connected(port, soft_reset=soft_reset) as transport:
         try:
             transport.exec_raw_no_follow(source)
-            _, error_output = transport.follow(timeout=None, data_consumer=output)
+            # mpremote hands the consumer the end-of-output marker (Ctrl-D) too; it is not the script's.
+            _, error_output = transport.follow(timeout=None, data_consumer=lambda data: output(data.replace(b"\x04", b"")))
         except KeyboardInterrupt:
             transport.serial.write(b"\x03")  # stop the script on the board too
             raise BoardError("interrupted", exit_code=130) from None
@@ -338,7 +341,7 @@ def run(port, source, output=None, soft_reset=True):
 
 
 def _write_stdout(data):
-    sys.stdout.buffer.write(data.replace(b"\x04", b""))
+    sys.stdout.buffer.write(data)
     sys.stdout.buffer.flush()
 
 

@@ -64,8 +64,8 @@ def train(model_name, epochs, seed, train_subset, float32, out, data_dir):
     summary = _fail_clearly(training.train_to_file, out=out, model=model_name, epochs=epochs, seed=seed,
                             train_subset=train_subset, float32=float32, data_dir=data_dir)
     click.echo(f"trained {summary['model']} ({summary['params']} parameters, {summary['epochs']} epochs) in "
-               f"{summary['train_seconds']} s; {summary['type']} .tflite of {summary['size_bytes']} bytes: "
-               f"{out or paths.default_model_path()}")
+               f"{summary['train_seconds']} s ({summary['train_cpu_seconds']} s of CPU); {summary['type']} .tflite "
+               f"of {summary['size_bytes']} bytes: {out or paths.default_model_path()}")
     click.echo("ops: " + ", ".join(summary["ops"]))
 
 
@@ -227,7 +227,7 @@ def train_and_push(port, model_name, epochs, seed, train_subset, count, run_coun
             picture = Path(screenshot or paths.work_dir() / "emulator-lcd.png")
             picture.parent.mkdir(parents=True, exist_ok=True)
             emulated.screenshot(picture)
-            click.echo(f"the emulated board's LCD: {picture}")
+            click.echo(f"the emulated board's LCD: {picture.resolve()}")
 
 
 def main():

@@ -5,7 +5,7 @@ fuzzer's report; the longer run and its findings are in benchmarks/FUZZING.md.""
 import shutil
 import subprocess
 
-from conftest import require_tool
+from needs import require_tool
 
 from mpy_mnist import engine
 

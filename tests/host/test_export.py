@@ -1,6 +1,8 @@
 """export: every file round-trips to the model bytes and to the thresholded test digits."""
 
 import ast
+import json
+import os
 import re
 import subprocess
 import sys
@@ -88,17 +90,30 @@ def test_selection_is_deterministic_and_cycles_through_the_classes():
         export.select_digits(labels, 0)
 
 
-def test_cli_evaluate_and_export(tiny_cnn, mnist_dir, tmp_path):
-    """The commands themselves, as a user runs them (train's CLI is the same function tiny_cnn calls)."""
-    env_python = [sys.executable, "-m", "mpy_mnist"]
-    env = {**__import__("os").environ, "PYTHONPATH": str(paths.REPO_ROOT / "host")}
-    run = lambda *args: subprocess.run([*env_python, *args, "--data-dir", str(mnist_dir)], env=env,
-                                       capture_output=True, text=True, timeout=600)
-    evaluated = run("evaluate", "--model", str(tiny_cnn.int8_path), "--limit", "50", "--out", str(tmp_path / "e"))
+def test_cli_train_evaluate_export(mnist_dir, tmp_path):
+    """The commands as a user runs them, on the article's small model (seconds to train)."""
+    env = {**os.environ, "PYTHONPATH": str(paths.REPO_ROOT / "host")}
+
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "mpy_mnist", *args, "--data-dir", str(mnist_dir)], env=env,
+                              capture_output=True, text=True, timeout=900)
+
+    model = tmp_path / "mlp" / "model.tflite"
+    trained = run("train", "--model", "seed-mlp", "--epochs", "1", "--train-subset", "1000", "--out", str(model))
+    assert trained.returncode == 0, trained.stderr
+    assert "ops: RESHAPE, FULLY_CONNECTED+RELU, FULLY_CONNECTED, SOFTMAX" in trained.stdout
+    summary = json.loads(model.with_suffix(".train.json").read_text())
+    assert summary["train_digits"] == 1000 and summary["size_bytes"] == model.stat().st_size
+    assert model.with_suffix(".keras").is_file()
+
+    evaluated = run("evaluate", "--model", str(model), "--limit", "50", "--out", str(tmp_path / "e"))
     assert evaluated.returncode == 0, evaluated.stderr
-    assert re.search(r"tflm\s+grey \d+\.\d\d%  1-bit \d+\.\d\d%", evaluated.stdout)
-    exported = run("export", "--model", str(tiny_cnn.int8_path), "--out", str(tmp_path / "x"), "--count", "5")
+    for runtime in ("keras", "litert", "tflm"):  # the .keras beside the .tflite is found and scored too
+        assert re.search(rf"{runtime}\s+grey \d+\.\d\d%  1-bit \d+\.\d\d%", evaluated.stdout)
+
+    exported = run("export", "--model", str(model), "--out", str(tmp_path / "x"), "--count", "5")
     assert exported.returncode == 0, exported.stderr
     assert len(bitmaps.read_digits_path(tmp_path / "x" / paths.DIGITS_FILE)[0]) == 5
+
     missing = run("export", "--model", str(tmp_path / "nothing.tflite"))
     assert missing.returncode == 1 and "nothing.tflite: no model; train one first" in missing.stderr

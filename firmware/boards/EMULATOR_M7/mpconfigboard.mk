@@ -7,6 +7,9 @@ QEMU_MACHINE = mps2-an500
 # MicroPython's float code are compiled for the emulator exactly as for the DISCO board.
 CFLAGS += -mthumb -mcpu=cortex-m7 -mtune=cortex-m7 -mfpu=fpv4-sp-d16 -mfloat-abi=hard -mfp16-format=ieee
 CFLAGS += -fsingle-precision-constant
+# ...except for the tflite engine, which computes its quantisation multipliers in double precision as TFLM does
+# (see firmware/boards/MNIST_F746DISCO/mpconfigboard.mk, which says the same for the board).
+$(BUILD)/tflite/%.o: CFLAGS += -fno-single-precision-constant
 CFLAGS += -DQEMU_SOC_MPS2
 CFLAGS += -DMICROPY_HW_MCU_NAME='"Cortex-M7"'
 # Our additions to the port's configuration (time, keyboard interrupt) come in through MP_CONFIGFILE, which

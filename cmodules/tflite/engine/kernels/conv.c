@@ -207,10 +207,19 @@ static void eval_int8(const conv_data *data, const conv_shape *s, const int8_t *
                     int32_t acc = 0, weight_sum = 0;
                     for (int32_t fy = fy0; fy < fy1; fy++) {
                         const int8_t *in_row = input + ((b * s->in_h + iy0 + fy * s->dilation_h) * s->in_w) * s->in_c;
+                        if (s->dilation_w == 1) { /* the taps of a filter row are one run of input and weights */
+                            acc = tfl_wrapping_add(acc, tfl_dot_s8(in_row + (ix0 + fx0) * s->in_c,
+                                filter + (oc * taps + fy * s->filter_w + fx0) * s->in_c, (fx1 - fx0) * s->in_c));
+                            if (whole) {
+                                continue;
+                            }
+                        }
                         for (int32_t fx = fx0; fx < fx1; fx++) {
                             int32_t tap = fy * s->filter_w + fx;
-                            acc = tfl_wrapping_add(acc, tfl_dot_s8(in_row + (ix0 + fx * s->dilation_w) * s->in_c,
-                                filter + (oc * taps + tap) * s->in_c, s->in_c));
+                            if (s->dilation_w != 1) {
+                                acc = tfl_wrapping_add(acc, tfl_dot_s8(in_row + (ix0 + fx * s->dilation_w) * s->in_c,
+                                    filter + (oc * taps + tap) * s->in_c, s->in_c));
+                            }
                             if (!whole) {
                                 weight_sum = tfl_wrapping_add(weight_sum, data->tap_sums[oc * taps + tap]);
                             }

@@ -87,7 +87,7 @@ tfl_status tfl_arm_fully_connected_run(const tfl_arm_fully_connected *dsp, tfl_c
 typedef struct {
     tfl_arm_conv_shape shape;  /* input_c: the channels */
     int32_t tap_pairs;
-    int32_t *offsets;          /* per tap (2 x tap_pairs), int16 values from the window's origin */
+    int32_t *offsets;          /* per tap (2 x tap_pairs), bytes from the window's origin */
     uint32_t *weights;         /* per channel pair, per tap pair: channel A's (tap a, tap b), then channel B's */
     tfl_arm_channel *channel;
     int32_t output_offset, act_min, act_max;
@@ -102,6 +102,16 @@ tfl_status tfl_arm_depthwise_setup(tfl_context *ctx, tfl_arm_depthwise *dw, cons
 uint32_t tfl_arm_depthwise_scratch_bytes(const tfl_arm_depthwise *dw);
 void tfl_arm_depthwise_eval(const tfl_arm_depthwise *dw, const int8_t *input, int8_t *output, int16_t *scratch);
 tfl_status tfl_arm_depthwise_run(const tfl_arm_depthwise *dsp, tfl_context *ctx, tfl_node *node);
+
+/* MAX_POOL_2D, int8, channels a multiple of 4 (the caller checks): four channels at a time with the byte-wise
+ * SIMD compare (SSUB8 sets a flag per byte, SEL picks per byte). Windows clipped to the input as the
+ * reference does; the result clamped to [act_min, act_max]. */
+typedef struct {
+    int32_t batches, in_h, in_w, channels, out_h, out_w, pad_h, pad_w;
+    int32_t stride_h, stride_w, filter_h, filter_w, act_min, act_max;
+} tfl_arm_pool_shape;
+
+void tfl_arm_max_pool(const tfl_arm_pool_shape *shape, const int8_t *input, int8_t *output);
 
 #endif /* TFL_ARM_DSP */
 #endif /* TFL_ARM_INT8_H */
