@@ -62,6 +62,9 @@ static tfl_status check_node(tfl_context *ctx, const tfl_tensor *input, const tf
         return tfl_fail(ctx, TFL_ERR_UNSUPPORTED,
             "DEPTHWISE_CONV_2D: needs 4-D input and output and constant 4-D weights");
     }
+    if (bias != NULL && !bias->is_constant) {
+        return tfl_fail(ctx, TFL_ERR_UNSUPPORTED, "DEPTHWISE_CONV_2D: bias must be a constant tensor");
+    }
     if (s->in_c <= 0 || s->out_c != s->in_c * s->multiplier || filter->dims[3] != s->out_c ||
         filter->dims[0] != 1 || tfl_dim4(output, 0) != s->batches ||
         (bias != NULL && tfl_element_count(bias) != s->out_c)) {
