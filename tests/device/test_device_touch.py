@@ -6,6 +6,8 @@ import json
 import numpy as np
 import pytest
 
+from device_helpers import micropython, mpy
+
 pytestmark = pytest.mark.unix
 
 # Screen strokes inside the 224x224 drawing box at (16, 16).

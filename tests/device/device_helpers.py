@@ -1,6 +1,10 @@
-"""The device app's tests: MicroPython code run on the real unix port (built with our tflite module) and on the
-emulated board through mpremote, checked on the host against the host's own definitions (bitmaps.py, the TFLM
-runtime)."""
+"""Helpers and fixtures of the device app's tests: MicroPython code run on the real unix port (built with our
+tflite module) and on the emulated board through mpremote, checked on the host against the host's own definitions
+(bitmaps.py, the TFLM runtime).
+
+Not a conftest.py: a second module named conftest would shadow tests/conftest.py for the other test folders' `from
+conftest import require_tool`. Test modules import the fixtures they use (and those fixtures' own: `mpy` needs
+`micropython`) from here."""
 
 import os
 import subprocess
