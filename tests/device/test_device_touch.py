@@ -6,7 +6,6 @@ import json
 import numpy as np
 import pytest
 
-from device_helpers import micropython, mpy
 
 pytestmark = pytest.mark.unix
 
