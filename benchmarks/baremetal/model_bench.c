@@ -6,7 +6,7 @@
 #include "tfl_engine.h"
 
 #ifndef ARENA_BYTES
-#define ARENA_BYTES (256 * 1024)
+#define ARENA_BYTES (2 * 1024 * 1024) /* of the 4 MiB data RAM: room for big models with packed weights */
 #endif
 
 extern const unsigned char model_data[];

@@ -70,26 +70,29 @@ class Figures:
 # ---- MACs from the model ----
 
 def op_macs(model: bytes) -> list:
-    """(op name, MACs) of every operator, in graph order."""
-    from ai_edge_litert.interpreter import Interpreter
+    """(op name, MACs) of every operator of the first subgraph, in graph order, read with the TFLite schema."""
+    from ai_edge_litert import schema_py_generated as schema
     try:
-        interpreter = Interpreter(model_content=model)
-    except (ValueError, RuntimeError) as error:
-        raise BenchError(f"not a .tflite model LiteRT can read: {error}") from error
-    shapes = {t["index"]: [int(d) for d in t["shape"]] for t in interpreter.get_tensor_details()}
+        parsed = schema.ModelT.InitFromObj(schema.Model.GetRootAs(model, 0))
+        graph = parsed.subgraphs[0]
+    except Exception as error:  # the flatbuffer library raises anything on garbage
+        raise BenchError(f"not a .tflite model: {error!r}") from error
+    names = {code: name for name, code in vars(schema.BuiltinOperator).items() if not name.startswith("_")}
+    shapes = [list(tensor.shape if tensor.shape is not None else []) for tensor in graph.tensors]
     ops = []
-    for op in interpreter._get_ops_details():
-        name, inputs, outputs = op["op_name"], list(op["inputs"]), list(op["outputs"])
-        out_elements = int(np.prod(shapes[outputs[0]])) if outputs else 0
+    for op in graph.operators:
+        code = parsed.operatorCodes[op.opcodeIndex]
+        name = names.get(max(code.builtinCode, code.deprecatedBuiltinCode), "CUSTOM")
+        out_elements = int(np.prod(shapes[op.outputs[0]])) if len(op.outputs) else 0
         macs = 0
         if name == "CONV_2D":
-            _, filter_h, filter_w, in_c = shapes[inputs[1]]
+            _, filter_h, filter_w, in_c = shapes[op.inputs[1]]
             macs = out_elements * filter_h * filter_w * in_c
         elif name == "DEPTHWISE_CONV_2D":
-            _, filter_h, filter_w, _ = shapes[inputs[1]]
+            _, filter_h, filter_w, _ = shapes[op.inputs[1]]
             macs = out_elements * filter_h * filter_w
         elif name == "FULLY_CONNECTED":
-            macs = out_elements * shapes[inputs[1]][-1]
+            macs = out_elements * shapes[op.inputs[1]][-1]
         ops.append((name, macs))
     return ops
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from boardlink import QUICK, Relay, cli, cli_popen
-from conftest import require_tool
+from needs import require_tool
 from mpy_mnist import bitmaps, board, evaluate, models, paths
 
 pytestmark = [pytest.mark.emulator, pytest.mark.slow]

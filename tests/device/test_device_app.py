@@ -14,7 +14,7 @@ import pytest
 
 from mpy_mnist import bitmaps, paths
 
-from conftest import check_screen, screen_pixels
+from device_support import check_screen, screen_pixels
 from test_device_touch import ONE
 
 pytestmark = pytest.mark.unix

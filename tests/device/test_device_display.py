@@ -10,7 +10,7 @@ import pytest
 
 from mpy_mnist import bitmaps, paths
 
-from conftest import check_screen, random_digits, screen_pixels, write_digit_modules
+from device_support import check_screen, random_digits, screen_pixels, write_digit_modules
 
 pytestmark = pytest.mark.unix
 

@@ -12,7 +12,7 @@ import pytest
 
 from mpy_mnist import bitmaps, paths
 
-from conftest import check_screen
+from device_support import check_screen
 from test_device_app import LINE, default_model, tflm_outputs
 
 pytestmark = pytest.mark.emulator

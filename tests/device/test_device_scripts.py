@@ -3,7 +3,7 @@ beside it runs on the unix port and must print exactly that."""
 
 import pytest
 
-from conftest import UNIX_HELPERS
+from device_support import UNIX_HELPERS
 
 pytestmark = pytest.mark.unix
 

@@ -5,7 +5,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import require_tool
+from needs import require_tool
 from flash_doubles import firmware_bin, run_cli  # noqa: F401 (a fixture)
 
 from mpy_mnist import flash

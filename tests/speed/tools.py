@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import require_tool
+from needs import require_tool
 from mpy_mnist import paths
 
 

@@ -47,14 +47,16 @@ static int32_t absolute(int32_t x) {
  * still fit int16); the rounding shortcut needs a right shift of at least 1, and folding the output offset into
  * the rounding constant needs offset * 2^right to stay far from overflow. */
 static int fast_requant_holds(int32_t bias, int32_t weight_magnitude, int32_t left, int32_t right) {
-    int64_t bound = ((int64_t)absolute(bias) + 128 * (int64_t)weight_magnitude) << left;
+    int64_t bound = ((bias < 0 ? -(int64_t)bias : (int64_t)bias) + 128 * (int64_t)weight_magnitude) << left;
     return bound < ((int64_t)1 << 31) && left <= 8 && right >= 1 && right <= 22;
 }
 
 /* A channel's requantisation from the reference's figures; returns whether the fast path holds for it. */
 static int channel_init(tfl_arm_channel *c, const uint8_t *bias, int32_t n, int32_t weight_sum,
     int32_t weight_magnitude, int32_t input_offset, int32_t multiplier, int32_t shift) {
-    c->bias = (bias ? tfl_read_i32(bias + 4 * (size_t)n) : 0) + input_offset * weight_sum;
+    /* wrapping like the reference's int32 sum (a malformed model may overflow it), without undefined behaviour */
+    uint32_t folded = (uint32_t)input_offset * (uint32_t)weight_sum;
+    c->bias = (int32_t)((uint32_t)(bias ? tfl_read_i32(bias + 4 * (size_t)n) : 0) + folded);
     c->multiplier = multiplier;
     c->shift = shift;
     c->right_shift = shift > 0 ? 0 : -shift;
@@ -181,9 +183,11 @@ static inline __attribute__((always_inline)) int8_t output_with(int32_t acc, con
     "smlad %[p0c1], %[xc], %[wb], %[p0c1]\n"                       \
     "smlad %[p1c1], %[xd], %[wb], %[p1c1]\n"
 
-/* Two positions x two channels over `kpairs` k-pairs. acc: p0c0, p1c0, p0c1, p1c1. */
-static inline __attribute__((always_inline)) void dot_2x2(const uint32_t *x, const uint32_t *w, int32_t kpairs,
-    int32_t acc[4]) {
+/* Two positions x two channels over `kpairs` k-pairs; *weights moves on to the next channel pair's. acc: p0c0,
+ * p1c0, p0c1, p1c1. */
+static inline __attribute__((always_inline)) void dot_2x2(const uint32_t *x, const uint32_t **weights,
+    int32_t kpairs, int32_t acc[4]) {
+    const uint32_t *w = *weights;
     register uint32_t xa __asm__("r4"), xb __asm__("r5"), xc __asm__("r6"), xd __asm__("r8");
     uint32_t wa, wb;
     int32_t p0c0 = acc[0], p1c0 = acc[1], p0c1 = acc[2], p1c1 = acc[3];
@@ -211,6 +215,7 @@ static inline __attribute__((always_inline)) void dot_2x2(const uint32_t *x, con
     acc[1] = p1c0;
     acc[2] = p0c1;
     acc[3] = p1c1;
+    *weights = w;
 }
 
 #define PAIR_1X2                                                   \
@@ -243,8 +248,9 @@ static inline __attribute__((always_inline)) void dot_2x2(const uint32_t *x, con
 /* One position (consecutive words) x two channels. A lone input row, as in FC, has no second position to
  * share the weight loads with, so four k-pairs of input come in one LDM and the loop runs eight a pass.
  * acc: c0, c1. */
-static inline __attribute__((always_inline)) void dot_1x2(const uint32_t *x, const uint32_t *w, int32_t kpairs,
-    int32_t acc[2]) {
+static inline __attribute__((always_inline)) void dot_1x2(const uint32_t *x, const uint32_t **weights,
+    int32_t kpairs, int32_t acc[2]) {
+    const uint32_t *w = *weights;
     register uint32_t wa __asm__("r4"), wb __asm__("r5"), wc __asm__("r6"), wd __asm__("r8");
     register uint32_t xa __asm__("r9"), xb __asm__("r10"), xc __asm__("r11"), xd __asm__("r12");
     int32_t c0 = acc[0], c1 = acc[1];
@@ -273,53 +279,74 @@ static inline __attribute__((always_inline)) void dot_1x2(const uint32_t *x, con
         : "cc", "memory"); /* no registers left for memory operands: a memory clobber orders the loads */
     acc[0] = c0;
     acc[1] = c1;
+    *weights = w;
 }
 
 /* Multiply the widened positions in `x` (one or two) by every channel pair and write requantised outputs;
- * out0/out1 are the positions' output rows (out1 unused for one position). The outputs are computed into
- * locals before any store: an int8 store may alias anything, and would make the compiler reload the channel. */
-static inline __attribute__((always_inline)) void multiply_rows(const tfl_arm_gemm *gemm, const uint32_t *x, int two,
-    int8_t *out0, int8_t *out1, int fast, int full_range) {
+ * out0 is position 0's output row, position 1's is `other` bytes further. Outputs are computed into locals before
+ * any store (an int8 store may alias anything and would make the compiler reload the channel), and a lone last
+ * channel is done after the loop, so that the loop itself carries as little as possible. */
+static inline __attribute__((always_inline)) void multiply_rows(const tfl_arm_gemm *gemm, const uint32_t *x, int8_t *out0,
+    size_t other, int two, int fast, int full_range) {
     int32_t kpairs = gemm->kpairs;
     const uint32_t *w = gemm->weights;
-    const tfl_arm_channel *c0 = gemm->channel, *end = c0 + gemm->channels;
-    for (; c0 < end; c0 += 2, w += 2 * kpairs, out0 += 2, out1 += 2) {
-        int odd = c0 + 1 == end;
-        const tfl_arm_channel *c1 = odd ? c0 : c0 + 1;
+    const tfl_arm_channel *c = gemm->channel, *end = c + (gemm->channels & ~1);
+    for (; c != end; c += 2, out0 += 2) {
         if (two) {
-            int32_t acc[4] = {c0->bias, c0->bias, c1->bias, c1->bias};
-            dot_2x2(x, w, kpairs, acc);
-            int8_t p0c0 = output_of(acc[0], c0, gemm, fast, full_range);
-            int8_t p1c0 = output_of(acc[1], c0, gemm, fast, full_range);
-            int8_t p0c1 = output_of(acc[2], c1, gemm, fast, full_range);
-            int8_t p1c1 = output_of(acc[3], c1, gemm, fast, full_range);
+            int32_t acc[4] = {c[0].bias, c[0].bias, c[1].bias, c[1].bias};
+            dot_2x2(x, &w, kpairs, acc);
+            int8_t p0c0 = output_of(acc[0], &c[0], gemm, fast, full_range);
+            int8_t p1c0 = output_of(acc[1], &c[0], gemm, fast, full_range);
+            int8_t p0c1 = output_of(acc[2], &c[1], gemm, fast, full_range);
+            int8_t p1c1 = output_of(acc[3], &c[1], gemm, fast, full_range);
             out0[0] = p0c0;
-            out1[0] = p1c0;
-            if (!odd) {
-                out0[1] = p0c1;
-                out1[1] = p1c1;
-            }
+            out0[1] = p0c1;
+            out0[other] = p1c0;
+            out0[other + 1] = p1c1;
         } else {
-            int32_t acc[2] = {c0->bias, c1->bias};
-            dot_1x2(x, w, kpairs, acc);
-            int8_t p0c0 = output_of(acc[0], c0, gemm, fast, full_range);
-            int8_t p0c1 = output_of(acc[1], c1, gemm, fast, full_range);
+            int32_t acc[2] = {c[0].bias, c[1].bias};
+            dot_1x2(x, &w, kpairs, acc);
+            int8_t p0c0 = output_of(acc[0], &c[0], gemm, fast, full_range);
+            int8_t p0c1 = output_of(acc[1], &c[1], gemm, fast, full_range);
             out0[0] = p0c0;
-            if (!odd) {
-                out0[1] = p0c1;
-            }
+            out0[1] = p0c1;
+        }
+    }
+    if (gemm->channels & 1) { /* its pair's second channel has zero weights */
+        if (two) {
+            int32_t acc[4] = {c->bias, c->bias, 0, 0};
+            dot_2x2(x, &w, kpairs, acc);
+            int8_t p0 = output_of(acc[0], c, gemm, fast, full_range);
+            int8_t p1 = output_of(acc[1], c, gemm, fast, full_range);
+            out0[0] = p0;
+            out0[other] = p1;
+        } else {
+            int32_t acc[2] = {c->bias, 0};
+            dot_1x2(x, &w, kpairs, acc);
+            out0[0] = output_of(acc[0], c, gemm, fast, full_range);
         }
     }
 }
 
+/* The variants of multiply_rows, chosen once per call: one or two positions; fast or exact requantisation;
+ * the int8 range as the clamp or another. */
 static void multiply(const tfl_arm_gemm *gemm, const uint32_t *x, int two, int8_t *out0, int8_t *out1) {
     int full_range = gemm->act_min == -128 && gemm->act_max == 127;
-    if (gemm->fast_requant && full_range) {
-        multiply_rows(gemm, x, two, out0, out1, 1, 1);
+    size_t other = (size_t)(out1 - out0);
+    if (two) {
+        if (gemm->fast_requant && full_range) {
+            multiply_rows(gemm, x, out0, other, 1, 1, 1);
+        } else if (gemm->fast_requant) {
+            multiply_rows(gemm, x, out0, other, 1, 1, 0);
+        } else {
+            multiply_rows(gemm, x, out0, other, 1, 0, 0);
+        }
+    } else if (gemm->fast_requant && full_range) {
+        multiply_rows(gemm, x, out0, other, 0, 1, 1);
     } else if (gemm->fast_requant) {
-        multiply_rows(gemm, x, two, out0, out1, 1, 0);
+        multiply_rows(gemm, x, out0, other, 0, 1, 0);
     } else {
-        multiply_rows(gemm, x, two, out0, out1, 0, 0);
+        multiply_rows(gemm, x, out0, other, 0, 0, 0);
     }
 }
 
@@ -409,10 +436,19 @@ static void gather_rows(uint32_t *patch, const int16_t *window0, const int16_t *
         return;
     }
     for (int32_t r = 0; r < rows; r++, window0 += row_step, window1 += row_step) {
-        for (int32_t i = 0; i < words; i++, patch += 2) {
-            memcpy(patch, window0 + 2 * i, 4);
-            memcpy(patch + 1, window1 + 2 * i, 4);
-        }
+        const int16_t *from0 = window0, *from1 = window1;
+        int32_t n = words;
+        uint32_t a, b;
+        __asm__ volatile( /* a word of each position, interleaved: two (unaligned) loads, one double store */
+            "1: ldr %[a], [%[from0]], #4\n"
+            "ldr %[b], [%[from1]], #4\n"
+            "strd %[a], %[b], [%[patch]], #8\n"
+            "subs %[n], %[n], #1\n"
+            "bne 1b\n"
+            : [from0] "+r"(from0), [from1] "+r"(from1), [patch] "+r"(patch), [n] "+r"(n), [a] "=&r"(a),
+              [b] "=&r"(b)
+            :
+            : "cc", "memory");
     }
 }
 
@@ -465,7 +501,7 @@ static void widen_row(uint32_t *words, const int8_t *row, int32_t depth) {
     if (eights > 0) { /* eight values a pass: two (unaligned) loads, four SXTB16s, one store multiple */
         register uint32_t w0 __asm__("r4"), w1 __asm__("r5"), w2 __asm__("r6"), w3 __asm__("r8");
         uint32_t low, high;
-        __asm__(
+        __asm__ volatile( /* volatile: its effect is the stores */
             "1: ldr %[low], [%[row]], #4\n"
             "ldr %[high], [%[row]], #4\n"
             "sxtb16 %[w0], %[low]\n"
@@ -499,18 +535,27 @@ void tfl_arm_fully_connected_eval(const tfl_arm_gemm *gemm, int32_t rows, const 
 
 /* ---- DEPTHWISE_CONV_2D (depth multiplier 1): each channel's own taps, two taps per SMLAD. ---- */
 
-/* Channels c and c+1 of one output position: window words at two taps' offsets, swapped into
- * (tap a, tap b) per channel with two pack-halfword instructions. acc: c, c+1. */
+/* Channels c and c+1 of one output position: the window's words at two taps' byte offsets, swapped into
+ * (tap a, tap b) per channel with PKHBT/PKHTB, one SMLAD per channel. acc: c, c+1. */
 static inline __attribute__((always_inline)) void depthwise_pair(const int16_t *window, const int32_t *offsets,
     const uint32_t *w, int32_t tap_pairs, int32_t acc[2]) {
     int32_t a0 = acc[0], a1 = acc[1];
-    for (int32_t t = 0; t < tap_pairs; t++, offsets += 2, w += 2) {
-        uint32_t tap_a, tap_b;
-        memcpy(&tap_a, window + offsets[0], 4);
-        memcpy(&tap_b, window + offsets[1], 4);
-        a0 = __smlad((tap_a & 0xffff) | (tap_b << 16), w[0], a0);
-        a1 = __smlad((tap_b & 0xffff0000) | (tap_a >> 16), w[1], a1);
-    }
+    uint32_t oa, ob, ta, tb;
+    __asm__(
+        "1: ldrd %[oa], %[ob], [%[offsets]], #8\n"
+        "ldr %[ta], [%[window], %[oa]]\n"
+        "ldr %[tb], [%[window], %[ob]]\n"
+        "pkhbt %[oa], %[ta], %[tb], lsl #16\n"
+        "pkhtb %[ob], %[tb], %[ta], asr #16\n"
+        "ldrd %[ta], %[tb], [%[w]], #8\n"
+        "smlad %[a0], %[oa], %[ta], %[a0]\n"
+        "smlad %[a1], %[ob], %[tb], %[a1]\n"
+        "subs %[n], %[n], #1\n"
+        "bne 1b\n"
+        : [offsets] "+r"(offsets), [w] "+r"(w), [n] "+r"(tap_pairs), [a0] "+r"(a0), [a1] "+r"(a1),
+          [oa] "=&r"(oa), [ob] "=&r"(ob), [ta] "=&r"(ta), [tb] "=&r"(tb)
+        : [window] "r"(window)
+        : "cc", "memory");
     acc[0] = a0;
     acc[1] = a1;
 }
@@ -563,7 +608,7 @@ tfl_status tfl_arm_depthwise_setup(tfl_context *ctx, tfl_arm_depthwise *dw, cons
     }
     for (int32_t t = 0; t < 2 * dw->tap_pairs; t++) { /* an odd last tap pairs with tap 0 and weight 0 */
         int32_t fy = t < taps ? t / s->filter_w : 0, fx = t < taps ? t % s->filter_w : 0;
-        dw->offsets[t] = (fy * s->dilation_h * image.width + fx * s->dilation_w) * channels;
+        dw->offsets[t] = 2 * (fy * s->dilation_h * image.width + fx * s->dilation_w) * channels; /* bytes */
     }
     int fast = 1;
     for (int32_t c = 0; c < channels; c++) {

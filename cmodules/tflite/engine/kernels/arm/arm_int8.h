@@ -87,7 +87,7 @@ tfl_status tfl_arm_fully_connected_run(const tfl_arm_fully_connected *dsp, tfl_c
 typedef struct {
     tfl_arm_conv_shape shape;  /* input_c: the channels */
     int32_t tap_pairs;
-    int32_t *offsets;          /* per tap (2 x tap_pairs), int16 values from the window's origin */
+    int32_t *offsets;          /* per tap (2 x tap_pairs), bytes from the window's origin */
     uint32_t *weights;         /* per channel pair, per tap pair: channel A's (tap a, tap b), then channel B's */
     tfl_arm_channel *channel;
     int32_t output_offset, act_min, act_max;
