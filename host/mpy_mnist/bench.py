@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import baremetal, paths
+from . import baremetal, insn_plugin, paths
 
 # As the firmware compiles the engine (MicroPython's qemu port: -Os; the board's FPU flags).
 FIRMWARE_CFLAGS = ["-mcpu=cortex-m7", "-mthumb", "-mfpu=fpv5-sp-d16", "-mfloat-abi=hard", "-Os", "-DNDEBUG",
@@ -46,6 +46,7 @@ class OpFigures:
     macs: int
     dsp: int | None = None        # Cortex-M7 instructions with the DSP kernels
     reference: int | None = None  # ... with the reference kernels
+    micropython: int | None = None  # ... inside MicroPython on the emulator firmware (DSP kernels)
 
 
 @dataclass
@@ -55,6 +56,7 @@ class Figures:
     ops: list = field(default_factory=list)
     notes: list = field(default_factory=list)  # what could not be measured, and how to get it
     deterministic: bool | None = None
+    micropython_firmware: Path | None = None
     arena_ours_host: int | None = None
     arena_ours_m7: int | None = None
     arena_tflm: int | None = None
@@ -151,6 +153,40 @@ def engine_flash_bytes(elf: Path) -> int:
     return total
 
 
+# ---- inside MicroPython on the emulator firmware ----
+
+class Unavailable(RuntimeError):
+    """A figure cannot be measured here; the message says how to make it possible."""
+
+
+def emulator_firmware() -> Path:
+    """The emulator firmware already built from this checkout (the bench never starts a firmware build)."""
+    from . import firmware
+    elf = firmware.build_dir("emulator") / "firmware.elf"
+    if not elf.is_file():
+        raise Unavailable(f"no emulator firmware at {elf}: build it with `mpy-mnist firmware build --board emulator`")
+    return elf
+
+
+def run_in_micropython(model: bytes, elf: Path) -> list:
+    """Two invokes of the model through the `tflite` module on the emulator firmware, counted per node by the
+    plugin (the interpreter's markers); the plugin's windows."""
+    from . import board, emulator
+    report = paths.cache_dir() / "bench" / "micropython.insns"
+    report.parent.mkdir(parents=True, exist_ok=True)
+    report.unlink(missing_ok=True)
+    plugin = insn_plugin.plugin_arguments(insn_plugin.build_plugin(), insn_plugin.read_symbols(elf), report,
+                                          "tfl_profile_mark", "tfl_profile_sink")
+    script = (f"MODEL = {model!r}\nimport tflite\ninterpreter = tflite.Interpreter(MODEL)\n"
+              "interpreter.invoke()\ninterpreter.invoke()\nprint('invoked')\n")
+    printed = []
+    with emulator.start(elf, extra_args=["-plugin", plugin]) as emu:
+        board.run(emu.port, script, output=printed.append)
+    if b"invoked" not in b"".join(printed):
+        raise RuntimeError(f"the bench script did not finish on the emulator: {b''.join(printed)!r}")
+    return insn_plugin.read_report(report)
+
+
 # ---- host: our engine against the TFLM runtime ----
 
 def _tflm_arena(model: bytes) -> int:
@@ -236,6 +272,15 @@ def measure(model_path: Path, host_seconds: float = 3.0) -> Figures:
     except (baremetal.BaremetalError, RuntimeError, OSError) as error:
         figures.notes.append(f"Cortex-M7 instruction counts unavailable: {error}")
     try:
+        figures.micropython_firmware = emulator_firmware()
+        windows = run_in_micropython(model, figures.micropython_firmware)
+        for index, op in enumerate(figures.ops):
+            op.micropython = windows[-1].regions.get(index + 1, 0)
+    except Unavailable as error:
+        figures.notes.append(f"MicroPython on the emulator unavailable: {error}")
+    except Exception as error:  # the emulator, mpremote or the board script: report, keep the other figures
+        figures.notes.append(f"MicroPython on the emulator failed: {error}")
+    try:
         host_figures(model, figures, host_seconds)
     except ImportError as error:
         figures.notes.append(f"host timing unavailable: {error} (install the package's dependencies: "
@@ -270,6 +315,10 @@ def format_table(figures: Figures) -> str:
     floor = figures.macs / MACS_PER_CYCLE
     lines.append(f"floor at {MACS_PER_CYCLE} MACs a cycle: {floor:,.0f} cycles; DSP inference = "
                  f"{_ratio(total_dsp, floor)} x floor")
+    if figures.ops and figures.ops[0].micropython is not None:
+        inside = sum(op.micropython for op in figures.ops)
+        lines.append(f"inside MicroPython (tflite module on the emulator firmware, {figures.micropython_firmware}): "
+                     f"{inside:,} instructions in the ops per invoke ({_ratio(inside, figures.macs)} per MAC)")
     if figures.deterministic is not None:
         lines.append("instruction counts deterministic (two invokes, same counts per op): "
                      + ("yes" if figures.deterministic else "NO"))
