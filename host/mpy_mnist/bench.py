@@ -224,15 +224,15 @@ def _tflm_arena(model: bytes) -> int:
 
 
 def _time_invokes(invoke, seconds: float) -> float:
-    """Best time of one invoke in microseconds, over batches filling about `seconds`."""
+    """Fastest single invoke in microseconds over about `seconds`: the figure least disturbed by other work on
+    the machine."""
     invoke()
     best = float("inf")
     deadline = time.perf_counter() + seconds
     while time.perf_counter() < deadline:
         start = time.perf_counter()
-        for _ in range(10):
-            invoke()
-        best = min(best, (time.perf_counter() - start) / 10)
+        invoke()
+        best = min(best, time.perf_counter() - start)
     return best * 1e6
 
 
@@ -253,9 +253,9 @@ def host_figures(model: bytes, figures: Figures, seconds: float) -> None:
     figures.arena_tflm = _tflm_arena(model)
     # alternate the two, so that both see the same machine load
     ours_times, tflm_times = [], []
-    for _ in range(3):
-        ours_times.append(_time_invokes(ours.invoke, seconds / 6))
-        tflm_times.append(_time_invokes(tflm.invoke, seconds / 6))
+    for _ in range(5):
+        ours_times.append(_time_invokes(ours.invoke, seconds / 10))
+        tflm_times.append(_time_invokes(tflm.invoke, seconds / 10))
     figures.host_ours_us, figures.host_tflm_us = min(ours_times), min(tflm_times)
 
 
