@@ -29,9 +29,6 @@ import numpy as np
 
 from . import baremetal, insn_plugin, paths
 
-# As the firmware compiles the engine (MicroPython's qemu port: -Os; the board's FPU flags).
-FIRMWARE_CFLAGS = ["-mcpu=cortex-m7", "-mthumb", "-mfpu=fpv5-sp-d16", "-mfloat-abi=hard", "-Os", "-DNDEBUG",
-                   "-std=gnu99", "-Wall", "-ffunction-sections", "-fdata-sections"]
 MACS_PER_CYCLE = 2  # SMLAD: two 16-bit multiply-accumulates per instruction, one per cycle on the Cortex-M7
 MAC_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
 
@@ -132,7 +129,7 @@ class M7Run:
 def run_on_m7(model: bytes, dsp: bool) -> M7Run:
     """The model through the whole engine on the emulated Cortex-M7, counted per node."""
     elf = baremetal.build("model_bench", [_model_source(model)], engine_sources(),
-                          defines=() if dsp else ("TFL_NO_DSP",), cflags=FIRMWARE_CFLAGS)
+                          defines=() if dsp else ("TFL_NO_DSP",), cflags=baremetal.FIRMWARE_CFLAGS)
     run = baremetal.run(elf)
     fields = [line.split() for line in run.output.splitlines()]
     return M7Run([int(f[1]) for f in fields if f[0] == "op"], next(int(f[1]) for f in fields if f[0] == "arena"),
