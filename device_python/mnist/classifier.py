@@ -11,7 +11,6 @@ import tflite
 
 from .decoder import Decoder
 
-_SIDE = const(28)
 _PIXELS = const(784)
 _CLASSES = const(10)
 

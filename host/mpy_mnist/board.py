@@ -12,6 +12,7 @@ import io
 import json
 import math
 import os
+import re
 import struct
 import sys
 import zlib
@@ -222,7 +223,8 @@ def _space_needed(sizes, block_size):
 
 
 def _is_no_space(error):
-    return isinstance(error, TransportExecError) and ("ENOSPC" in error.error_output or "28" in error.error_output)
+    """MicroPython reports ENOSPC as `OSError: [Errno 28] ENOSPC`, or `OSError: 28` on firmware without errno names."""
+    return isinstance(error, TransportExecError) and re.search(r"ENOSPC|Errno 28\b|OSError: 28\b", error.error_output)
 
 
 def _write_temp(transport, data, temp, progress):

@@ -227,7 +227,7 @@ def train_and_push(port, model_name, epochs, seed, train_subset, count, run_coun
             picture = Path(screenshot or paths.work_dir() / "emulator-lcd.png")
             picture.parent.mkdir(parents=True, exist_ok=True)
             emulated.screenshot(picture)
-            click.echo(f"the emulated board's LCD: {picture}")
+            click.echo(f"the emulated board's LCD: {picture.resolve()}")
 
 
 def main():

@@ -128,6 +128,7 @@ def load_library(sanitize: bool | None = None) -> ctypes.CDLL:
             "tfl_op_name": (ctypes.c_char_p, [i]), "tfl_nodes_count": (i, [p]), "tfl_node_op": (i, [p, i]),
             "tflh_persistent_bytes": (sz, [p]), "tflh_activation_bytes": (sz, [p]),
             "tflh_plan_bytes": (sz, [p]), "tflh_scratch_bytes": (sz, [p]),
+            "tflh_plan_violations": (i, [p]),
             "tflh_kernels_count": (i, []), "tflh_kernel_name": (ctypes.c_char_p, [i]),
             "tflh_interpreter_size": (sz, []), "tflh_data": (p, [p, i, i]), "tflh_bytes": (ctypes.c_long, [p, i, i]),
             "tflh_type": (i, [p, i, i]), "tflh_dims_count": (i, [p, i, i]), "tflh_dim": (i, [p, i, i, i]),
@@ -224,6 +225,11 @@ class Interpreter:
     def scratch_bytes(self) -> int:
         """Scratch all nodes asked for, each rounded to the arena alignment (part of the plan)."""
         return self._lib.tflh_scratch_bytes(self._it)
+
+    def plan_violations(self) -> int:
+        """Pairs of tensors the plan put in overlapping memory while both are alive (an independent check for
+        tests; 0 for a correct plan)."""
+        return self._lib.tflh_plan_violations(self._it)
 
     @property
     def ops(self) -> list[str]:

@@ -214,35 +214,44 @@ def wait_for_repl(port: str | None, timeout: float = REPL_TIMEOUT_S) -> str:
     from . import board
 
     deadline = time.monotonic() + timeout
-    while port is None:  # the ST-LINK re-enumerates after programming: its port comes back after a moment
-        port = find_repl_port()
-        if port is None:
-            if time.monotonic() > deadline:
-                ids = ", ".join(f"{vid:04x}:{pid:04x}" for vid, pid in board.BOARD_USB_IDS)
-                raise FlashError(f"flashed, but no board serial port appeared within {timeout:.0f} s (looked for the "
-                                 f"USB ids of `mpy-mnist ports`: {ids}); name the port with --port")
+    problem = "nothing happened"
+    while time.monotonic() < deadline:
+        device = port or find_repl_port()
+        if device is None:
+            ids = ", ".join(f"{vid:04x}:{pid:04x}" for vid, pid in board.BOARD_USB_IDS)
+            problem = f"no board serial port appeared (looked for the USB ids of `mpy-mnist ports`: {ids}; name the " \
+                      f"port with --port)"
             time.sleep(0.5)
-    seen = b""
-    try:
-        with serial.Serial(port, board.BAUDRATE, timeout=0.2) as link:
-            next_ask = 0.0
-            while time.monotonic() < deadline:
-                if time.monotonic() >= next_ask:
-                    # Ctrl-C twice stops a running program; Ctrl-B leaves the raw REPL and prints the banner. Asked
-                    # again every few seconds, since a board still booting drops what it receives.
-                    link.write(b"\r\x03\x03\x02")
-                    next_ask = time.monotonic() + 3
-                seen = (seen + link.read(256))[-4096:]  # a chatty program must not make this slow
-                banner = repl_banner(seen.decode(errors="replace"))
-                if banner and seen.rstrip(b" ").endswith(b">>>"):
-                    return banner
-    except serial.SerialException as exc:
-        raise FlashError(f"flashed, but cannot use the REPL port {port}: {exc}") from None
-    if b">>>" in seen:
-        return ">>>"  # a REPL answers, but printed no banner
-    tail = seen.decode(errors="replace").strip()[-200:]
-    raise FlashError(f"flashed, but no MicroPython REPL answered on {port} within {timeout:.0f} s"
-                     + (f"; it printed: {tail}" if tail else "; it printed nothing"))
+            continue
+        try:
+            with serial.Serial(device, board.BAUDRATE, timeout=0.2) as link:
+                seen = ask_for_banner(link, deadline)
+        except serial.SerialException as exc:
+            # The ST-LINK re-enumerates after programming: its port can be gone, or not yet usable, for a moment.
+            problem = f"the port {device} could not be used ({exc})"
+            time.sleep(0.5)
+            continue
+        banner = repl_banner(seen.decode(errors="replace"))
+        if banner or b">>>" in seen:
+            return banner or ">>>"  # a REPL that answers without a banner is up all the same
+        tail = seen.decode(errors="replace").strip()[-200:]
+        problem = f"no MicroPython REPL answered on {device}" + (f"; it printed: {tail}" if tail else "")
+    raise FlashError(f"flashed, but within {timeout:.0f} s {problem}")
+
+
+def ask_for_banner(link: serial.Serial, deadline: float) -> bytes:
+    """What the board says, up to its banner and prompt (or up to the deadline)."""
+    seen, next_ask = b"", 0.0
+    while time.monotonic() < deadline:
+        if time.monotonic() >= next_ask:
+            # Ctrl-C twice stops a running program; Ctrl-B leaves the raw REPL and prints the banner. Asked again
+            # every few seconds, since a board still booting drops what it receives.
+            link.write(b"\r\x03\x03\x02")
+            next_ask = time.monotonic() + 3
+        seen = (seen + link.read(256))[-4096:]  # a chatty program must not make this slow
+        if repl_banner(seen.decode(errors="replace")) and seen.rstrip(b" ").endswith(b">>>"):
+            break
+    return seen
 
 
 def repl_banner(text: str) -> str | None:

@@ -12,7 +12,6 @@ import pytest
 import serial
 from PIL import Image
 
-from needs import require_tool
 from mpy_mnist import emulator, paths
 
 pytestmark = pytest.mark.emulator
@@ -21,8 +20,9 @@ HOST_DIR = str(paths.REPO_ROOT / "host")
 
 
 def mpremote(port: str, *args: str, timeout: float = 120) -> str:
-    exe = require_tool("mpremote", "pip install mpremote")
-    result = subprocess.run([exe, "connect", port, *args], capture_output=True, text=True, timeout=timeout)
+    """The real mpremote (a dependency of this package), as a user runs it."""
+    result = subprocess.run([sys.executable, "-m", "mpremote", "connect", port, *args], capture_output=True,
+                            text=True, timeout=timeout)
     assert result.returncode == 0, f"mpremote {' '.join(args)}:\n{result.stdout}\n{result.stderr}"
     return result.stdout
 

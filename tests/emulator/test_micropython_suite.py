@@ -51,5 +51,8 @@ def test_micropython_suite_passes_on_the_emulator(emulator_firmware, tmp_path):
     summary = "\n".join(line for line in output.splitlines() if not line.startswith(("pass ", "skip ")))
     passed = re.search(r"^(\d+) tests passed", output, re.M)
     failed = re.search(r"^(\d+) tests failed", output, re.M)
+    performed = re.search(r"^(\d+) tests performed", output, re.M)
+    print(f"\nrun-tests.py on the emulator: {performed and performed.group(1)} performed, "
+          f"{passed and passed.group(1)} passed, {len(excluded)} excluded (unittest)")
     assert runner.returncode == 0 and failed is None, summary
     assert passed and int(passed.group(1)) > 500, summary

@@ -2,11 +2,11 @@
 /flash with mpremote, give the same output bytes as the TFLM runtime on the host."""
 
 import subprocess
+import sys
 
 import numpy as np
 import pytest
 
-from needs import require_tool
 from mpy_mnist import emulator, paths
 
 pytestmark = pytest.mark.emulator
@@ -66,8 +66,7 @@ def test_model_output_matches_tflm_runtime(board, tmp_path, name):
     (tmp_path / "model.tflite").write_bytes(model)
     (tmp_path / "inputs.bin").write_bytes(b"".join(data.tobytes() for data in inputs))
     (tmp_path / "run.py").write_text(DEVICE_SCRIPT.format(runs=RUNS))
-    exe = require_tool("mpremote", "pip install mpremote")
-    result = subprocess.run([exe, "connect", board.port,
+    result = subprocess.run([sys.executable, "-m", "mpremote", "connect", board.port,
                              "fs", "cp", str(tmp_path / "model.tflite"), ":/flash/model.tflite", "+",
                              "fs", "cp", str(tmp_path / "inputs.bin"), ":/flash/inputs.bin", "+",
                              "run", str(tmp_path / "run.py")], capture_output=True, text=True, timeout=300)

@@ -85,6 +85,9 @@ def _keras_body(spec: dict, tf, inputs):
         return (layers.Activation(activation)(x) if activation else x), None
     if op == "mean":
         return tf.keras.ops.mean(x, axis=spec["axis"], keepdims=spec.get("keep_dims", True)), None
+    if op in ("relu", "relu6"):  # after a RESHAPE, which has no fused activation to absorb it
+        x = layers.Reshape((-1,))(x)
+        return layers.ReLU(max_value=6.0 if op == "relu6" else None)(x), None
     if op == "reshape":
         return layers.Reshape(tuple(spec["shape"]))(x), None
     if op == "requantize":  # a flattening RESHAPE, turned into an int8 -> int8 QUANTIZE after conversion
@@ -191,6 +194,21 @@ def _reshape_to_requantize(schema, model, spec: dict) -> None:
     quantization = output.quantization
     quantization.scale = [spec["output_scale"]]
     quantization.zeroPoint = [spec["output_zero_point"]]
+
+
+def output_quantization(data: bytes, operator_index: int) -> tuple[np.float32, int]:
+    """(scale, zero point) of an operator's output tensor."""
+    model = _read_model(data)
+    subgraph = model.subgraphs[0]
+    quantization = subgraph.tensors[subgraph.operators[operator_index].outputs[0]].quantization
+    return np.float32(quantization.scale[0]), int(quantization.zeroPoint[0])
+
+
+def _read_model(data: bytes):
+    import importlib
+
+    schema = importlib.import_module("tensorflow.lite.python.schema_py_generated")
+    return schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(data, 0))
 
 
 def _edit_model(data: bytes, edit) -> bytes:

@@ -3,7 +3,9 @@ runs, or the engine raises ValueError / NotImplementedError / MemoryError. Run a
 ASan/UBSan build of the engine is loaded (test_loader.py does that with engine.asan_environment()), so that any
 out-of-range read or undefined behaviour aborts the process instead of passing silently.
 
-    python tests/engine/malformed_models.py MODEL.tflite...     -> prints one summary line per model
+    python tests/engine/malformed_models.py MODEL.tflite... [DIRECTORY...]   -> one summary line per argument
+
+A directory's files are run as they are (the inputs that once crashed the engine: tests/engine/fuzz_crashes).
 """
 
 import struct
@@ -54,9 +56,12 @@ def variants(model: bytes, seed: int):
 
 
 def main(paths: list[str]) -> int:
-    for path in paths:
-        counts = Counter(outcome(variant) for variant in variants(Path(path).read_bytes(), seed=len(path)))
-        print(f"{Path(path).name}: {sum(counts.values())} variants: " +
+    for path in map(Path, paths):
+        if path.is_dir():
+            counts = Counter(outcome(file.read_bytes()) for file in sorted(path.iterdir()))
+        else:
+            counts = Counter(outcome(variant) for variant in variants(path.read_bytes(), seed=len(path.name)))
+        print(f"{path.name}: {sum(counts.values())} variants: " +
               ", ".join(f"{name} {count}" for name, count in sorted(counts.items())))
     return 0
 

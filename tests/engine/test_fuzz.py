@@ -9,7 +9,7 @@ from needs import require_tool
 
 from mpy_mnist import engine
 
-from test_loader import MODELS
+from test_loader import FUZZ_CRASHES, MODELS
 
 RUNS = 4000
 
@@ -22,6 +22,8 @@ def test_fuzz_engine_fixed_run(tmp_path):
     for model in MODELS.glob("*.tflite"):
         if model.stat().st_size < 100_000:  # person_detect runs 20x slower under ASan: only in the long run
             shutil.copy(model, corpus)
+    for crash in FUZZ_CRASHES.iterdir():  # regressions first: the fuzzer runs every seed before mutating
+        shutil.copy(crash, corpus)
     result = subprocess.run(
         [str(fuzzer), f"-runs={RUNS}", "-max_total_time=120", "-seed=1", "-timeout=10", "-rss_limit_mb=2048",
          "-max_len=40000", f"-artifact_prefix={tmp_path}/", str(corpus)],

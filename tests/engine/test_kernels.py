@@ -57,6 +57,8 @@ CASES = [
     *case("softmax", input=[1, 12], range=[-6, 6], beta=0.3),
     *case("logistic", input=[1, 64], range=[-8, 8]),
     *case("logistic", input=[2, 5, 3], range=[-1, 2]),
+    *case("logistic", input=[1, 100], range=[-30, 30]),
+    *case("softmax", input=[1, 10], range=[-0.05, 0.05]),
     *case("add", input=[1, 4, 4, 3], input2=[1, 4, 4, 3], range2=[-3, 3]),
     *case("add", input=[1, 4, 5, 3], input2=[1, 1, 1, 3], range=[0, 2], range2=[-0.5, 0.5], activation="relu"),
     *case("add", input=[1, 3, 4, 2], input2=[1, 3, 1, 2], range2=[-10, 4]),
@@ -67,6 +69,8 @@ CASES = [
     *case("mean", INT8, input=[1, 5, 5, 6], axis=[1, 2], keep_dims=True, range=[-2, 3], output_like_input=True),
     *case("mean", INT8, input=[1, 4, 6, 3], axis=[2], keep_dims=False, output_like_input=True),
     *case("reshape", input=[1, 4, 6], shape=[24]),
+    *case("relu", input=[1, 4, 6], range=[-3, 5]),
+    *case("relu6", input=[1, 5, 6], range=[-2, 9]),
     *case("requantize", INT8, input=[1, 4, 6], output_scale=0.0123, output_zero_point=-7),
     *case("requantize", INT8, input=[1, 5, 5], range=[-0.3, 0.2], output_scale=0.05, output_zero_point=100),
     *case("conv", INT8, input=[1, 6, 6, 2], filters=3, kernel=3, float_io=True, range=[-2, 2]),
@@ -162,3 +166,24 @@ def random_sweep(count: int, seed: int = 2026) -> list:
 @pytest.mark.parametrize("spec", random_sweep(40))
 def test_kernel_sweep_matches_tflm(spec):
     compare(spec, count=10)
+
+
+def test_quantize_rounds_like_tflm_at_halfway_points():
+    """Floats a few ulps around (k + 1/2) * scale, where dividing in float and in double round differently."""
+    spec = dict(op="reshape", dtype="int8", input=[1, 4, 32], shape=[128], float_io=True, range=[-1, 1])
+    model = kernel_models.model_bytes(spec)
+    ours = engine.Interpreter.from_bytes(model)
+    reference = _tflm_runtime().Interpreter.from_bytes(model, arena_size=TFLM_ARENA_BYTES)
+    assert ours.ops == ["QUANTIZE", "RESHAPE", "DEQUANTIZE"]
+    scale, _ = kernel_models.output_quantization(model, 0)  # of the QUANTIZE
+    halfway = np.array([(k + 0.5) * scale for k in range(-64, 64)], np.float32)
+    for ulps in (-2, -1, 0, 1, 2):
+        x = halfway.copy()
+        for _ in range(abs(ulps)):
+            x = np.nextafter(x, np.float32(np.inf if ulps > 0 else -np.inf)).astype(np.float32)
+        x = x.reshape(1, 4, 32)
+        ours.set_input(x, 0)
+        reference.set_input(x, 0)
+        ours.invoke()
+        reference.invoke()
+        assert ours.get_output(0).tobytes() == reference.get_output(0).tobytes(), f"{ulps} ulps from halfway"

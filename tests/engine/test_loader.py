@@ -12,6 +12,7 @@ import pytest
 from mpy_mnist import engine, paths
 
 MODELS = Path(__file__).parent / "models"
+FUZZ_CRASHES = Path(__file__).parent / "fuzz_crashes"  # inputs that once crashed the engine, kept as regressions
 RUNNABLE = {  # model -> random inputs compared with TFLM
     "hello_world_int8": 200,
     "hello_world_float": 200,
@@ -127,6 +128,7 @@ def test_malformed_models_fail_cleanly_under_asan():
     engine.build_library(sanitize=True)
     models = [str(MODELS / f"{name}.tflite") for name in
               ("hello_world_int8", "hello_world_float", "micro_speech_quantized", "keyword_scrambled_8bit")]
+    models.append(str(FUZZ_CRASHES))
     env = engine.asan_environment()
     env["PYTHONPATH"] = str(paths.REPO_ROOT / "host")
     result = subprocess.run([sys.executable, str(Path(__file__).parent / "malformed_models.py"), *models],
@@ -210,3 +212,48 @@ def reads_before_written(model):
 def test_crafted_models_get_named_errors(edit, error, words):
     with pytest.raises(error, match=words):
         engine.Interpreter.from_bytes(rewritten("hello_world_int8", edit))
+
+
+@pytest.fixture(scope="module")
+def branchy_model() -> bytes:
+    """A small int8 CNN with two skip connections and a branch that lives long: lifetimes the real models lack."""
+    import tensorflow as tf
+
+    tf.keras.utils.set_random_seed(3)
+    inputs = tf.keras.Input((12, 12, 3), batch_size=1)
+    a = tf.keras.layers.Conv2D(8, 3, padding="same", activation="relu")(inputs)
+    b = tf.keras.layers.DepthwiseConv2D(3, padding="same")(a)
+    c = tf.keras.layers.Add()([a, b])
+    d = tf.keras.layers.Conv2D(8, 1)(c)
+    e = tf.keras.layers.Add()([d, a])
+    f = tf.keras.layers.MaxPooling2D()(e)
+    g = tf.keras.layers.Flatten()(f)
+    outputs = tf.keras.layers.Dense(5, activation="softmax")(g)
+    model = tf.keras.Model(inputs, outputs)
+    rng = np.random.default_rng(3)
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = lambda: ([rng.uniform(0, 1, (1, 12, 12, 3)).astype(np.float32)]
+                                                 for _ in range(20))
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.inference_input_type = converter.inference_output_type = tf.int8
+    return converter.convert()
+
+
+def test_plan_is_sound_and_outputs_match_on_a_branchy_graph(branchy_model):
+    ours, theirs = engine.Interpreter.from_bytes(branchy_model), tflm(branchy_model)
+    assert ours.plan_violations() == 0
+    assert ours.ops.count("ADD") == 2
+    rng = np.random.default_rng(4)
+    for _ in range(20):
+        x = random_input(ours.get_input_details(0), rng)
+        for interpreter in (ours, theirs):
+            interpreter.set_input(x, 0)
+            interpreter.invoke()
+        assert ours.get_output(0).tobytes() == theirs.get_output(0).tobytes()
+    assert ours.plan_bytes <= engine.tflm_arena(branchy_model)["head"] + ours.scratch_bytes
+
+
+@pytest.mark.parametrize("name", RUNNABLE)
+def test_plan_never_overlaps_live_tensors(name):
+    assert engine.Interpreter.from_bytes(model_bytes(name)).plan_violations() == 0

@@ -214,17 +214,21 @@ char *tfl_format_error(const tfl_interpreter *it, char *buffer, size_t size) {
     }
     buffer[0] = '\0';
     put(&t, it->message ? it->message : (it->status == TFL_OK ? "no error" : "error"));
-    if (it->error_op >= 0) {
+    if (it->list_ops) { /* about the op itself: "unsupported op: SVDF (operator 1)" */
         put(&t, ": ");
         put_op(&t, it->error_op);
-    }
-    if (it->error_version != 0) {
-        put(&t, " version ");
-        put_int(&t, it->error_version);
+        if (it->error_version != 0) {
+            put(&t, " version ");
+            put_int(&t, it->error_version);
+        }
     }
     if (it->error_node >= 0) {
         put(&t, " (operator ");
         put_int(&t, it->error_node);
+        if (!it->list_ops && it->error_op >= 0) {
+            put(&t, ": ");
+            put_op(&t, it->error_op);
+        }
         put(&t, ")");
     }
     if (it->error_tensor >= 0) {

@@ -191,7 +191,8 @@ enum { OPTIONS_NONE = 0, OPTIONS_CONV_2D = 1, OPTIONS_DEPTHWISE_CONV_2D = 2, OPT
        OPTIONS_FULLY_CONNECTED = 8, OPTIONS_SOFTMAX = 9, OPTIONS_ADD = 11, OPTIONS_REDUCER = 27 };
 
 #define TFL_OP_CUSTOM 32
-#define MAX_TENSORS 32767          /* node tensor indices are int16 */
+#define MAX_TENSORS 32767          /* tensors + operators: node tensor indices and the planner's buffer indices
+                                      are int16 */
 #define MAX_TENSOR_BYTES 0x10000000 /* 256 MB: far above any microcontroller model; products of two tensor
                                        extents then stay far from overflowing int64, and one extent fits int32 */
 #define MAX_WINDOW 4096            /* strides, dilations and filter sizes: far above any real model, low enough
@@ -623,8 +624,8 @@ tfl_status tfl_model_read(tfl_interpreter *it) {
     if (r->bad) {
         return truncated(&rd, -1, -1);
     }
-    if (tensors.count > MAX_TENSORS || operators.count > MAX_TENSORS) {
-        return tfl_error_at(it, TFL_ERR_UNSUPPORTED, "model has more than 32767 tensors or operators", -1, -1, -1);
+    if (tensors.count + (uint64_t)operators.count > MAX_TENSORS) {
+        return tfl_error_at(it, TFL_ERR_UNSUPPORTED, "model has more than 32767 tensors and operators", -1, -1, -1);
     }
     it->tensors_count = (int32_t)tensors.count;
     it->nodes_count = (int32_t)operators.count;

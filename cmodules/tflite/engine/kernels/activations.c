@@ -1,7 +1,5 @@
 /* SOFTMAX (over the last dimension) and LOGISTIC. int8 in and out, with the output fixed at scale 1/256 and
- * zero point -128, computed in gemmlowp-style fixed point; float32 with the C library's expf. */
-#include <math.h>
-
+ * zero point -128, computed in gemmlowp-style fixed point; float32 with tfl_reference_expf (quant.h). */
 #include "common.h"
 
 /* Integer bits of the scaled input differences of int8 softmax, of its sum of exponentials, and of the
@@ -120,7 +118,7 @@ static void softmax_float(const activation_data *data, const float *input, float
         }
         float sum = 0.0f;
         for (int32_t c = 0; c < data->depth; c++) {
-            out[c] = expf((in[c] - max) * data->beta);
+            out[c] = tfl_reference_expf((in[c] - max) * data->beta);
             sum += out[c];
         }
         for (int32_t c = 0; c < data->depth; c++) {
@@ -200,7 +198,7 @@ static void logistic_float(const activation_data *data, const float *input, floa
     const float lower = -9.0f;
     for (int32_t i = 0; i < data->rows; i++) {
         float x = input[i];
-        output[i] = x > upper ? 1.0f : (x < lower ? expf(x) : 1.0f / (1.0f + expf(-x)));
+        output[i] = x > upper ? 1.0f : (x < lower ? tfl_reference_expf(x) : 1.0f / (1.0f + tfl_reference_expf(-x)));
     }
 }
 

@@ -10,7 +10,7 @@ typedef struct {
     int partial_windows; /* some output's window reaches into the padding */
     tfl_int8_io io;
     int32_t *multipliers, *shifts;
-    int32_t *bias;         /* int8: the model's bias (0 without one) */
+    int32_t *bias;         /* int8, partial windows only: the model's bias (0 without one) */
     int32_t *window_sums;  /* int8: bias + input_offset * sum of all the channel's weights */
     int32_t *tap_sums;     /* int8, partial windows only: sum over in_channels of weights, per [oc][fy][fx] */
     float act_min, act_max;
@@ -101,11 +101,14 @@ static tfl_status prepare_int8(tfl_context *ctx, conv_data *data, const tfl_tens
         return status;
     }
     int32_t taps = s->filter_h * s->filter_w;
-    data->bias = tfl_alloc_persistent(ctx, sizeof(int32_t) * (size_t)s->out_c);
     data->window_sums = tfl_alloc_persistent(ctx, sizeof(int32_t) * (size_t)s->out_c);
-    data->tap_sums = data->partial_windows ? tfl_alloc_persistent(ctx, sizeof(int32_t) * (size_t)(s->out_c * taps))
-                                           : NULL;
-    if (data->bias == NULL || data->window_sums == NULL || (data->partial_windows && data->tap_sums == NULL)) {
+    data->bias = NULL;
+    data->tap_sums = NULL;
+    if (data->partial_windows) {
+        data->bias = tfl_alloc_persistent(ctx, sizeof(int32_t) * (size_t)s->out_c);
+        data->tap_sums = tfl_alloc_persistent(ctx, sizeof(int32_t) * (size_t)(s->out_c * taps));
+    }
+    if (data->window_sums == NULL || (data->partial_windows && (data->bias == NULL || data->tap_sums == NULL))) {
         return tfl_fail(ctx, TFL_ERR_ARENA, "arena too small for CONV_2D");
     }
     const int8_t *w = (const int8_t *)filter->data;
@@ -121,8 +124,11 @@ static tfl_status prepare_int8(tfl_context *ctx, conv_data *data, const tfl_tens
             }
             total = tfl_wrapping_add(total, tap_sum);
         }
-        data->bias[oc] = bias != NULL ? tfl_read_i32(bias->data + 4 * (size_t)oc) : 0;
-        data->window_sums[oc] = tfl_wrapping_add(data->bias[oc], tfl_wrapping_mul(data->io.input_offset, total));
+        int32_t b = bias != NULL ? tfl_read_i32(bias->data + 4 * (size_t)oc) : 0;
+        if (data->bias != NULL) {
+            data->bias[oc] = b;
+        }
+        data->window_sums[oc] = tfl_wrapping_add(b, tfl_wrapping_mul(data->io.input_offset, total));
     }
     return TFL_OK;
 }
