@@ -53,6 +53,9 @@ void reset_handler(void) {
     for (uint32_t *word = &_bss_start; word < &_bss_end; word++) {
         *word = 0;
     }
+    /* Full access to the FPU (coprocessors 10 and 11) for code built with -mfloat-abi=hard. */
+    *(volatile uint32_t *)0xE000ED88 |= 0xFu << 20;
+    __asm__ volatile("dsb\n isb");
     bm_exit(main());
 }
 

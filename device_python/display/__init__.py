@@ -15,8 +15,10 @@ def rgb(r, g, b):
 
 
 def _on_disco():
-    machine = os.uname().machine
-    return sys.platform == "pyboard" and "STM32F746" in machine and "DISC" in machine
+    if sys.platform != "pyboard":  # the stm32 port
+        return False
+    machine = os.uname().machine  # e.g. "F7DISC with STM32F746"
+    return "STM32F746" in machine and "DISC" in machine
 
 
 def open():

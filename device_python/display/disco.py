@@ -79,7 +79,8 @@ LTDC_PINS = (
     ("J", 0, 14), ("J", 1, 14), ("J", 2, 14), ("J", 3, 14), ("J", 4, 14), ("J", 5, 14),  # R1-R6
     ("J", 6, 14), ("J", 7, 14), ("J", 8, 14), ("J", 9, 14), ("J", 10, 14), ("J", 11, 14),  # R7, G0-G4
     ("J", 13, 14), ("J", 14, 14), ("J", 15, 14),  # B1-B3
-    ("K", 0, 14), ("K", 1, 14), ("K", 2, 14), ("K", 4, 14), ("K", 5, 14), ("K", 6, 14), ("K", 7, 14),  # G5-G7, B5-B7, DE
+    ("K", 0, 14), ("K", 1, 14), ("K", 2, 14),  # G5-G7
+    ("K", 4, 14), ("K", 5, 14), ("K", 6, 14), ("K", 7, 14),  # B5-B7, DE
 )
 LCD_DISP = ("I", 12)  # display enable, active high
 LCD_BL_CTRL = ("K", 3)  # backlight, active high
@@ -112,7 +113,11 @@ class Display(framebuf.FrameBuffer):
         self._mem = mem32
         self.width = WIDTH
         self.height = HEIGHT
-        self.buffer = bytearray(WIDTH * HEIGHT * 2)
+        try:
+            self.buffer = bytearray(WIDTH * HEIGHT * 2)
+        except MemoryError:
+            raise MemoryError("the 261,120-byte frame buffer does not fit: this firmware's heap is not in the SDRAM "
+                              "(MicroPython's STM32F7DISC board puts it there)")
         super().__init__(self.buffer, WIDTH, HEIGHT, framebuf.RGB565)
         self.address = uctypes.addressof(self.buffer)
         self.pixel_clock_hz = self._start_pixel_clock()

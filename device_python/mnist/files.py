@@ -52,9 +52,9 @@ def check_model(data):
         raise ValueError("not a .tflite model (no TFL3 identifier)")
 
 
-def model_sources(device_dir=None):
+def model_sources():
     """(name, loader) for each model there is, best first: the pushed file, then the frozen model."""
-    path = (device_dir or DEVICE_DIR) + "/" + MODEL_FILE
+    path = DEVICE_DIR + "/" + MODEL_FILE
     sources = []
     if _exists(path):
         sources.append((path, lambda: read(path)))
@@ -82,6 +82,10 @@ class Digits:
         # framebuf wants a writable buffer; a frozen bytes object lives in flash, so view it in place.
         self._bits = uctypes.bytearray_at(uctypes.addressof(bitmaps), len(bitmaps))
         self.image = framebuf.FrameBuffer(self._bits, _SIDE, _SIDE * count, framebuf.MONO_HLSB)
+
+    def check(self, index):
+        if not 0 <= index < self.count:
+            raise IndexError("digit %d: this set has digits 0-%d" % (index, self.count - 1))
 
     def pixel(self, index, x, y):
         return self.image.pixel(x, y + _SIDE * index)

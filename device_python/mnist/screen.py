@@ -16,7 +16,7 @@ BAR_Y = const(72)
 BAR_STEP = const(14)
 BAR_LENGTH = const(150)
 STATS_Y = const(218)
-MESSAGE_Y = const(256)
+MESSAGE_Y = const(252)  # two lines of text at the bottom
 
 BLACK = 0
 WHITE = rgb(255, 255, 255)
@@ -63,7 +63,8 @@ class Screen:
         for y in range(28):
             for x in range(28):
                 g = image[y * 28 + x]
-                d.fill_rect(DIGIT_X + x * DIGIT_SCALE, DIGIT_Y + y * DIGIT_SCALE, DIGIT_SCALE, DIGIT_SCALE, rgb(g, g, g))
+                colour = rgb(g, g, g)
+                d.fill_rect(DIGIT_X + x * DIGIT_SCALE, DIGIT_Y + y * DIGIT_SCALE, DIGIT_SCALE, DIGIT_SCALE, colour)
 
     def result(self, classifier, prediction, label=None):
         """The prediction, the score bars, and the true label when there is one."""
@@ -93,4 +94,6 @@ class Screen:
     def message(self, text, colour=YELLOW):
         d = self.display
         d.fill_rect(0, MESSAGE_Y, d.width, d.height - MESSAGE_Y, BLACK)
-        d.text(text[: d.width // 8], 0, MESSAGE_Y + 4, colour)
+        per_line = d.width // 8
+        d.text(text[:per_line], 0, MESSAGE_Y + 1, colour)
+        d.text(text[per_line : 2 * per_line], 0, MESSAGE_Y + 11, colour)

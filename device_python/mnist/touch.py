@@ -76,7 +76,7 @@ class Canvas:
 
 
 def read_stroke(panel, canvas, display):
-    """Wait for a finger, follow it until it has been lifted for a while. Returns True if anything was drawn."""
+    """Wait for a finger in the box and follow it (strokes may be several) until it has been lifted a while."""
     last = None
     lifted = time.ticks_ms()
     drawn = False
@@ -84,15 +84,13 @@ def read_stroke(panel, canvas, display):
         if panel.touched() and canvas.inside(panel.x, panel.y):
             x, y = panel.x, panel.y
             canvas.line(*(last or (x, y)), x, y)
+            display.show()  # the person sees the ink as it goes down
             last = (x, y)
             drawn = True
             lifted = time.ticks_ms()
         else:
-            if last is not None:
-                display.show()
             last = None
         time.sleep_ms(_POLL_MS)
-    return drawn
 
 
 def draw(classifier, rounds=None, display=None, i2c=None):
@@ -120,7 +118,8 @@ def draw(classifier, rounds=None, display=None, i2c=None):
             classifier.decoder.grey(image)
             prediction = classifier.invoke()
             predictions.append(prediction)
-            print("drawn digit: predicted %d score %d%% %d us" % (prediction, classifier.percent(prediction), classifier.micros))
+            print("drawn digit: predicted %d score %d%% %d us"
+                  % (prediction, classifier.percent(prediction), classifier.micros))
             screen.grey_digit(image)
             screen.result(classifier, prediction)
             screen.message("That was read as %d. Draw another one." % prediction)

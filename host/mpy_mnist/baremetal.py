@@ -15,6 +15,9 @@ from . import insn_plugin, paths
 
 HARNESS_DIR = paths.REPO_ROOT / "benchmarks" / "baremetal"
 CFLAGS = ["-mcpu=cortex-m7", "-mthumb", "-O2", "-std=c99", "-Wall", "-Wextra", "-ffunction-sections"]
+# As the firmware compiles the engine (MicroPython's qemu port: -Os; the board's FPU flags).
+FIRMWARE_CFLAGS = ["-mcpu=cortex-m7", "-mthumb", "-mfpu=fpv5-sp-d16", "-mfloat-abi=hard", "-Os", "-DNDEBUG",
+                   "-std=gnu99", "-Wall", "-ffunction-sections", "-fdata-sections"]
 QEMU_TIMEOUT = 600
 
 
@@ -29,27 +32,42 @@ def _tool(name: str, package: str) -> str:
     return path
 
 
-def build(program: str, engine_sources=(), defines=()) -> Path:
-    """Compile benchmarks/baremetal/<program>.c with startup code and the given engine sources (paths relative
-    to the engine directory) into an ELF in the cache, rebuilt whenever a source or flag changes."""
+def build(program: str, harness_sources=(), engine_sources=(), defines=(), cflags=CFLAGS) -> Path:
+    """Compile benchmarks/baremetal/<program>.c with startup code, other harness files (names without .c, or
+    paths of generated files) and
+    engine sources into an ELF in the cache, rebuilt whenever a source or flag changes. An engine source is a
+    path relative to the engine directory, or (path, extra flags) to compile that file its own way (for
+    example the reference build of a kernel next to its DSP build)."""
     gcc = _tool("arm-none-eabi-gcc", "gcc-arm-none-eabi libnewlib-arm-none-eabi")
-    sources = [HARNESS_DIR / f"{program}.c", HARNESS_DIR / "startup.c",
-               paths.ENGINE_DIR / "kernels" / "arm" / "profile.c"]
-    sources += [paths.ENGINE_DIR / source for source in engine_sources]
-    flags = CFLAGS + [f"-D{define}" for define in defines] + [f"-I{HARNESS_DIR}", f"-I{paths.ENGINE_DIR}"]
-    digest = hashlib.sha256(" ".join(flags).encode())
-    for source in sources + sorted(HARNESS_DIR.glob("*.h")) + sorted(paths.ENGINE_DIR.rglob("*.h")):
-        digest.update(source.read_bytes())
+    units = [(HARNESS_DIR / f"{name}.c" if isinstance(name, str) else Path(name), ())
+             for name in (program, "startup", *harness_sources)]
+    units.append((paths.ENGINE_DIR / "kernels" / "arm" / "profile.c", ()))
+    for source in engine_sources:
+        path, extra = (source, ()) if isinstance(source, str) else source
+        units.append((paths.ENGINE_DIR / path, tuple(extra)))
+    flags = list(cflags) + [f"-D{define}" for define in defines] + [f"-I{HARNESS_DIR}", f"-I{paths.ENGINE_DIR}"]
+    digest = hashlib.sha256(repr((flags, [(str(path), extra) for path, extra in units])).encode())
+    for path in [path for path, _ in units] + sorted(HARNESS_DIR.glob("*.h")) + sorted(paths.ENGINE_DIR.rglob("*.h")):
+        digest.update(path.read_bytes())
     elf = paths.cache_dir() / "baremetal" / f"{program}-{digest.hexdigest()[:12]}.elf"
     if elf.exists():
         return elf
-    elf.parent.mkdir(parents=True, exist_ok=True)
-    command = [gcc, *flags, "-nostartfiles", "-Wl,--gc-sections", f"-T{HARNESS_DIR / 'mps2_an500.ld'}",
-               "-o", str(elf), *map(str, sources), "-lc", "-lgcc"]
+    objects_dir = elf.with_suffix(".objects")
+    objects_dir.mkdir(parents=True, exist_ok=True)
+    objects = []
+    for index, (path, extra) in enumerate(units):
+        obj = objects_dir / f"{index}-{path.stem}.o"
+        _compile([gcc, *flags, *extra, "-c", "-o", str(obj), str(path)], program)
+        objects.append(str(obj))
+    _compile([gcc, *cflags, "-nostartfiles", "-Wl,--gc-sections", f"-T{HARNESS_DIR / 'mps2_an500.ld'}",
+              "-o", str(elf), *objects, "-lm", "-lc", "-lgcc"], program)
+    return elf
+
+
+def _compile(command: list, program: str) -> None:
     run = subprocess.run(command, capture_output=True, text=True)
     if run.returncode != 0:
         raise BaremetalError(f"building {program} failed:\n{run.stderr}")
-    return elf
 
 
 @dataclass
@@ -79,3 +97,21 @@ def run(elf: Path, count: bool = True, timeout: float = QEMU_TIMEOUT) -> Run:
     if done.returncode != 0:
         raise BaremetalError(f"{elf.name} exited with status {done.returncode}:\n{printed}{done.stderr}")
     return Run(printed, insn_plugin.read_report(report) if count else [])
+
+
+# The kernels that have DSP variants, built twice into one program: as the device build (the DSP variants take
+# over) and as the reference (TFL_NO_DSP, every public symbol renamed ref_*).
+CHECKED_KERNELS = {"conv": ["tfl_conv"], "fully_connected": ["tfl_fully_connected"],
+                   "depthwise_conv": ["tfl_depthwise_conv"], "pooling": ["tfl_max_pool", "tfl_average_pool"]}
+
+
+def kernel_check(cases: int, seed: int) -> str:
+    """Run benchmarks/baremetal/kernel_check.c (DSP against reference kernels on random cases); its output."""
+    renames = [f"-D{name}_{part}=ref_{name[4:]}_{part}" for names in CHECKED_KERNELS.values() for name in names
+               for part in ("prepare", "eval")]
+    sources = ["quant.c", "kernels/common.c", "kernels/arm/arm_int8.c", "kernels/arm/arm_ops.c",
+               "kernels/arm/arm_pool.c"]
+    for file in CHECKED_KERNELS:
+        sources += [f"kernels/{file}.c", (f"kernels/{file}.c", ["-DTFL_NO_DSP", *renames])]
+    elf = build("kernel_check", (), sources, defines=(f"CASES={cases}", f"SEED={seed}"), cflags=FIRMWARE_CFLAGS)
+    return run(elf, count=False).output

@@ -12,6 +12,8 @@ import io
 import json
 import math
 import os
+import re
+import struct
 import sys
 import zlib
 from pathlib import Path
@@ -93,7 +95,10 @@ def connected(port, soft_reset=True):
         except (TransportError, serial.SerialException, OSError):
             raise BoardError(_no_answer_message(port, "no raw REPL prompt within 10 s")) from None
         yield transport
-    except OSError as error:  # serial.SerialException is one: the cable was pulled, the emulator stopped
+    except TransportExecError as error:
+        raise BoardError(f"the board on {port} raised an error:\n{error.error_output.rstrip()}") from None
+    except (OSError, TransportError, struct.error) as error:
+        # serial.SerialException is an OSError: the cable was pulled, the emulator stopped, the board hung
         raise BoardError(f"lost the connection to the board on {port}: {error}") from None
     finally:
         with contextlib.suppress(Exception):
@@ -218,7 +223,8 @@ def _space_needed(sizes, block_size):
 
 
 def _is_no_space(error):
-    return isinstance(error, TransportExecError) and ("ENOSPC" in error.error_output or "28" in error.error_output)
+    """MicroPython reports ENOSPC as `OSError: [Errno 28] ENOSPC`, or `OSError: 28` on firmware without errno names."""
+    return isinstance(error, TransportExecError) and re.search(r"ENOSPC|Errno 28\b|OSError: 28\b", error.error_output)
 
 
 def _write_temp(transport, data, temp, progress):
@@ -323,7 +329,8 @@ def run(port, source, output=None, soft_reset=True):
     with connected(port, soft_reset=soft_reset) as transport:
         try:
             transport.exec_raw_no_follow(source)
-            _, error_output = transport.follow(timeout=None, data_consumer=output)
+            # mpremote hands the consumer the end-of-output marker (Ctrl-D) too; it is not the script's.
+            _, error_output = transport.follow(timeout=None, data_consumer=lambda data: output(data.replace(b"\x04", b"")))
         except KeyboardInterrupt:
             transport.serial.write(b"\x03")  # stop the script on the board too
             raise BoardError("interrupted", exit_code=130) from None
@@ -334,7 +341,7 @@ def run(port, source, output=None, soft_reset=True):
 
 
 def _write_stdout(data):
-    sys.stdout.buffer.write(data.replace(b"\x04", b""))
+    sys.stdout.buffer.write(data)
     sys.stdout.buffer.flush()
 
 
@@ -352,7 +359,7 @@ def running_emulator():
 
 
 @contextlib.contextmanager
-def board_port(port, start_emulator):
+def board_port(port, start_emulator, log=print):
     """Yield (serial device, Emulator or None) for --port.
 
     None picks the first USB board, else the running emulator. "emulator" picks the running emulator, or, when
@@ -380,7 +387,9 @@ def board_port(port, start_emulator):
             "no emulated board is running: start one with `mpy-mnist emulate` in another terminal (its /flash "
             "lives as long as it runs), or use `mpy-mnist train-and-push --port emulator`, which starts one"
         )
+    log("starting the emulated board (the first time, its firmware is built into the cache: a few minutes)")
     with _started_emulator() as emulated:
+        log(f"emulated board on {emulated.port}")
         yield emulated.port, emulated
 
 

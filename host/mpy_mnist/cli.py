@@ -4,7 +4,7 @@ from pathlib import Path
 
 import click
 
-from . import __version__, paths
+from . import __version__, flash, paths
 
 
 @click.group()
@@ -176,7 +176,7 @@ def push(port, export_dir):
         from .export import default_out_dir
         export_dir = default_out_dir()
     plan = board.push_plan(export_dir)
-    with board.board_port(port, start_emulator=False) as (device, _):
+    with board.board_port(port, start_emulator=False, log=click.echo) as (device, _):
         _push_with_progress(device, plan)
 
 
@@ -189,14 +189,14 @@ def run(port, script):
     from pathlib import Path
     from . import board, paths
     source = Path(script or paths.DEVICE_PYTHON_DIR / "demo.py").read_bytes()
-    with board.board_port(port, start_emulator=True) as (device, _):
+    with board.board_port(port, start_emulator=True, log=click.echo) as (device, _):
         board.run(device, source)
 
 
 @cli.command("train-and-push")
 @_port_option
 @click.option("--model", "model_name", type=click.Choice(["cnn", "seed-mlp"]), default="cnn", show_default=True)
-@click.option("--epochs", type=int, default=20, show_default=True)
+@click.option("--epochs", type=int, help="Default: 20 for cnn, 5 for seed-mlp.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--train-subset", type=int, help="Train on the first N training digits only (quicker, less accurate).")
 @click.option("--digits", "count", type=int, default=100, show_default=True, help="Test digits to export and push.")
@@ -215,11 +215,13 @@ def train_and_push(port, model_name, epochs, seed, train_subset, count, run_coun
     """
     from pathlib import Path
     from . import board, paths
-    options = {"model": model_name, "epochs": epochs, "seed": seed, "train_subset": train_subset, "count": count}
-    export_dir, reused = board.trained_export(options, log=click.echo)
+    from .train import DEFAULT_EPOCHS
+    options = {"model": model_name, "epochs": epochs or DEFAULT_EPOCHS[model_name], "seed": seed,
+               "train_subset": train_subset, "count": count}
+    export_dir, reused = _fail_clearly(board.trained_export, options, log=click.echo)
     click.echo(f"model: {export_dir / paths.MODEL_FILE}" + (" (cached: same options, data and code)" if reused else ""))
     plan = board.push_plan(export_dir)
-    with board.board_port(port, start_emulator=True) as (device, emulated):
+    with board.board_port(port, start_emulator=True, log=click.echo) as (device, emulated):
         _push_with_progress(device, plan)
         if run_count:
             board.run(device, f"import mnist\nmnist.run(count={run_count}, delay_ms={delay_ms})\n".encode())
@@ -227,7 +229,7 @@ def train_and_push(port, model_name, epochs, seed, train_subset, count, run_coun
             picture = Path(screenshot or paths.work_dir() / "emulator-lcd.png")
             picture.parent.mkdir(parents=True, exist_ok=True)
             emulated.screenshot(picture)
-            click.echo(f"the emulated board's LCD: {picture}")
+            click.echo(f"the emulated board's LCD: {picture.resolve()}")
 
 
 def main():
@@ -255,6 +257,33 @@ def firmware_build(board, jobs):
         click.echo(builds.build(board, jobs=jobs))
     except builds.FirmwareError as err:
         raise click.ClickException(str(err)) from None
+
+
+@firmware.command("flash")
+@click.option("--method", type=click.Choice(flash.METHODS),
+              help="How to reach the board (default: the first found of pio, stlink-drive, st-flash, pyocd).")
+@click.option("--bin", "bin_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Firmware image to write at 0x08000000 (default: the disco build in the cache).")
+@click.option("--drive", type=click.Path(file_okay=False, path_type=Path),
+              help="Mount point of the ST-LINK drive (default: found by its label DIS_F746NG).")
+@click.option("--pio-env", type=click.Choice(flash.PIO_ENVS), default="stlink", show_default=True,
+              help="PlatformIO env of firmware/disco/platformio.ini: stlink (OpenOCD) or mbed (the ST-LINK drive).")
+@click.option("--port", help="Serial port of the board's REPL (default: the first one `mpy-mnist ports` lists).")
+@click.option("--dry-run", is_flag=True, help="Only print the method and the command it would run.")
+def firmware_flash(method, bin_path, drive, pio_env, port, dry_run):
+    """Write the disco firmware onto an STM32F746G-DISCO and print the banner of its REPL.
+
+    Reads the .bin (--bin, default: what `firmware build --board disco` printed); runs PlatformIO on
+    firmware/disco, copies onto the ST-LINK drive, or runs st-flash or pyocd, with their output live; then waits
+    for MicroPython on the board's serial port.
+    """
+    try:
+        banner = flash.flash(bin_path or flash.default_bin(), method, drive, pio_env, port, dry_run,
+                             log=click.echo)
+    except flash.FlashError as exc:
+        raise click.ClickException(str(exc)) from None
+    if banner:
+        click.echo(banner)
 
 
 @cli.command()
@@ -303,3 +332,32 @@ def screenshot(out):
     except emulator.EmulatorError as err:
         raise click.ClickException(str(err)) from None
     click.echo(path)
+
+
+# ------------------------------------------------------------------------------------------------------ speed
+# (bench: issue 7)
+
+@cli.command()
+@click.option("--model", "model_path", type=click.Path(dir_okay=False),
+              default=str(paths.DEFAULT_MODEL_DIR / paths.MODEL_FILE), show_default=True,
+              help="The .tflite model to measure.")
+@click.option("--seconds", default=3.0, show_default=True, help="Host timing budget (split between engines).")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False),
+              help="Also write a PNG of instructions per layer (DSP and reference kernels).")
+def bench(model_path, seconds, plot_path):
+    """Speed and size of our engine on a model, next to the TFLM runtime.
+
+    Prints, per op and in total: MACs; instructions on the emulated Cortex-M7 (QEMU mps2-an500, exact counts
+    from our TCG plugin) with the DSP kernels and with the reference kernels; instructions per MAC; the floor
+    at 2 MACs a cycle. Then arena bytes (ours and TFLM's), flash bytes (model, engine code) and host time per
+    inference (ours and the TFLM runtime's). Builds the plugin and a bare-metal Cortex-M7 program in the cache.
+    """
+    from . import bench as benchmarks
+
+    try:
+        figures = benchmarks.measure(Path(model_path), host_seconds=seconds)
+    except benchmarks.BenchError as err:
+        raise click.ClickException(str(err)) from None
+    click.echo(benchmarks.format_table(figures))
+    if plot_path:
+        click.echo(f"plot: {benchmarks.plot_instructions(figures, Path(plot_path))}")

@@ -146,8 +146,9 @@ def _qmp_reply(replies):
             return message
 
 
-def start(firmware: Path | None = None, icount: bool = False) -> Emulator:
-    """Start QEMU on the emulator firmware (built when not given) and wait until the REPL answers."""
+def start(firmware: Path | None = None, icount: bool = False, extra_args=()) -> Emulator:
+    """Start QEMU on the emulator firmware (built when not given) and wait until the REPL answers. `extra_args`
+    go to QEMU as they are (the bench adds its instruction-counting plugin this way)."""
     if shutil.which(QEMU) is None:
         raise EmulatorError(f"{QEMU} not found: {QEMU_HINT}")
     if firmware is None:
@@ -166,6 +167,7 @@ def start(firmware: Path | None = None, icount: bool = False) -> Emulator:
            "-kernel", str(firmware)]
     if icount:
         cmd += ["-icount", "shift=0"]
+    cmd += list(extra_args)
     with open(log_path, "w") as log:
         # Its own session: a Ctrl-C in the terminal reaches us, and we quit QEMU cleanly. And QEMU dies with us,
         # so no test or command can leave one behind.

@@ -75,6 +75,29 @@ def build_library(sanitize: bool = False) -> Path:
     return library
 
 
+def build_fuzzer() -> Path:
+    """The libFuzzer target (engine/fuzz/fuzz_engine.c) over the engine, with ASan and UBSan; needs clang and
+    libclang-rt-dev. Cached like the library."""
+    clang = shutil.which("clang")
+    if clang is None:
+        raise RuntimeError("clang not found: install clang and libclang-rt-dev (scripts/setup.sh does)")
+    flags = ["-std=c99", "-g", "-O1", "-fsanitize=fuzzer,address,undefined", "-fno-sanitize-recover=undefined"]
+    out_dir = paths.cache_dir() / "engine" / _hash_sources(flags)
+    fuzzer = out_dir / "fuzz_engine"
+    if fuzzer.exists():
+        return fuzzer
+    out_dir.mkdir(parents=True, exist_ok=True)
+    sources = engine_sources() + [paths.ENGINE_DIR / "fuzz" / "fuzz_engine.c"]
+    with tempfile.TemporaryDirectory(dir=out_dir) as tmp:
+        temporary = Path(tmp) / fuzzer.name
+        result = subprocess.run([clang, *flags, "-o", str(temporary), *map(str, sources), "-lm"],
+                                capture_output=True, text=True)
+        if result.returncode != 0:
+            raise RuntimeError(f"building the fuzzer failed:\n{result.stderr}")
+        os.replace(temporary, fuzzer)
+    return fuzzer
+
+
 def asan_environment() -> dict:
     """Environment for a subprocess that loads the sanitize=True library (ASan must be first in the process)."""
     cc = shutil.which(os.environ.get("CC", "cc")) or "cc"
@@ -100,9 +123,12 @@ def load_library(sanitize: bool | None = None) -> ctypes.CDLL:
             "tfl_init": (i, [p, p, sz, p, sz]), "tfl_invoke": (i, [p]),
             "tfl_inputs_count": (i, [p]), "tfl_outputs_count": (i, [p]),
             "tfl_arena_used": (sz, [p]), "tfl_arena_needed": (sz, [p]),
-            "tfl_arena_required": (i, [p, sz, p, sz, ctypes.POINTER(sz)]),
+            "tfl_arena_required": (i, [p, p, sz, p, sz, ctypes.POINTER(sz)]),
             "tfl_format_error": (ctypes.c_char_p, [p, ctypes.c_char_p, sz]),
             "tfl_op_name": (ctypes.c_char_p, [i]), "tfl_nodes_count": (i, [p]), "tfl_node_op": (i, [p, i]),
+            "tflh_persistent_bytes": (sz, [p]), "tflh_activation_bytes": (sz, [p]),
+            "tflh_plan_bytes": (sz, [p]), "tflh_scratch_bytes": (sz, [p]),
+            "tflh_plan_violations": (i, [p]),
             "tflh_kernels_count": (i, []), "tflh_kernel_name": (ctypes.c_char_p, [i]),
             "tflh_interpreter_size": (sz, []), "tflh_data": (p, [p, i, i]), "tflh_bytes": (ctypes.c_long, [p, i, i]),
             "tflh_type": (i, [p, i, i]), "tflh_dims_count": (i, [p, i, i]), "tflh_dim": (i, [p, i, i, i]),
@@ -130,8 +156,13 @@ class Interpreter:
         self._model = bytes(model)  # kept alive: constant tensors point into it
         self._it = ctypes.create_string_buffer(self._lib.tflh_interpreter_size())
         if arena_size is None:
-            arena_size = self._required_arena()
-        self._init(arena_size)
+            self._init(self._required_arena())
+            return
+        try:
+            self._init(arena_size)
+        except MemoryError:
+            raise MemoryError(f"arena_size={arena_size} is too small: this model needs {self._required_arena()} "
+                              "bytes (or pass arena_size=None)") from None
 
     @classmethod
     def from_bytes(cls, model: bytes, arena_size: int | None = None, sanitize: bool | None = None) -> "Interpreter":
@@ -147,11 +178,12 @@ class Interpreter:
         required = ctypes.c_size_t()
         while True:
             work = ctypes.create_string_buffer(size)
-            status = self._lib.tfl_arena_required(self._model, len(self._model), work, size, ctypes.byref(required))
+            status = self._lib.tfl_arena_required(self._it, self._model, len(self._model), work, size,
+                                                  ctypes.byref(required))
             if status == OK:
                 return required.value
             if status != ERR_ARENA:
-                self._init(size)  # raises the model's error with its full message
+                self._check(status)  # the model's own error
             size = max(required.value + 16, size * 2)
 
     def _init(self, arena_size: int) -> None:
@@ -172,6 +204,32 @@ class Interpreter:
     @property
     def arena_used(self) -> int:
         return self._lib.tfl_arena_used(self._it)
+
+    @property
+    def persistent_bytes(self) -> int:
+        """Arena bytes of the persistent part: tensor and node structures, kernels' data."""
+        return self._lib.tflh_persistent_bytes(self._it)
+
+    @property
+    def activation_bytes(self) -> int:
+        """Arena bytes of the planned part: activations and scratch, shared by lifetime."""
+        return self._lib.tflh_activation_bytes(self._it)
+
+    @property
+    def plan_bytes(self) -> int:
+        """What the activation plan spans (activation_bytes is larger only when the planner's own working memory,
+        which the activations reuse afterwards, needs more)."""
+        return self._lib.tflh_plan_bytes(self._it)
+
+    @property
+    def scratch_bytes(self) -> int:
+        """Scratch all nodes asked for, each rounded to the arena alignment (part of the plan)."""
+        return self._lib.tflh_scratch_bytes(self._it)
+
+    def plan_violations(self) -> int:
+        """Pairs of tensors the plan put in overlapping memory while both are alive (an independent check for
+        tests; 0 for a correct plan)."""
+        return self._lib.tflh_plan_violations(self._it)
 
     @property
     def ops(self) -> list[str]:
@@ -206,6 +264,22 @@ class Interpreter:
             },
         }
 
+    @property
+    def inputs_count(self) -> int:
+        return self._lib.tfl_inputs_count(self._it)
+
+    @property
+    def outputs_count(self) -> int:
+        return self._lib.tfl_outputs_count(self._it)
+
+    def input(self, index: int) -> np.ndarray:
+        """The input tensor's own memory as a numpy view: fill it in place (valid while the interpreter lives)."""
+        return self._tensor(0, index)
+
+    def output(self, index: int) -> np.ndarray:
+        """The output tensor's own memory as a numpy view (overwritten by the next invoke)."""
+        return self._tensor(1, index)
+
     def get_input_details(self, index: int) -> dict:
         return self._details(0, index)
 
@@ -225,3 +299,37 @@ class Interpreter:
 
     def get_output(self, index: int) -> np.ndarray:
         return self._tensor(1, index).copy()
+
+
+def tflm_arena(model: bytes) -> dict:
+    """The TFLM runtime's arena figures for `model`, from its recording allocator's report: 'total', 'head'
+    (activations and scratch) and 'tail' (persistent). The report goes to the C stderr, so file descriptor 2 is
+    redirected around it."""
+    import re
+    import sys
+
+    from tflite_micro.python.tflite_micro import runtime
+
+    interpreter = runtime.Interpreter.from_bytes(model)
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile(mode="w+") as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            interpreter.print_allocations()
+        finally:
+            ctypes.CDLL(None).fflush(None)  # the runtime's stdio buffers, before fd 2 goes back
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+        captured.seek(0)
+        report = captured.read()
+    figures = {part: re.search(rf"Arena allocation {part} (\d+) bytes", report) for part in ("total", "head", "tail")}
+    if not all(figures.values()):
+        raise RuntimeError(f"unexpected TFLM allocation report:\n{report}")
+    return {part: int(match.group(1)) for part, match in figures.items()}
+
+
+def tflm_arena_used(model: bytes) -> int:
+    """Arena bytes the TFLM runtime uses for `model` (its "Arena allocation total")."""
+    return tflm_arena(model)["total"]

@@ -34,6 +34,13 @@ GIT_TIMEOUT_S = 20
 DEBIAN_SUITE = "trixie"
 DEBIAN_KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
 
+# How MicroPython 1.25's stm32 port compiles C for the STM32F746 (ports/stm32/stm32.mk and Makefile: F7 without
+# double-precision FPU, -Os release build, strict warnings). The emulator board uses the same machine flags.
+DISCO_CFLAGS = ("-mthumb", "-mtune=cortex-m7", "-mcpu=cortex-m7", "-mfpu=fpv4-sp-d16", "-mfloat-abi=hard",
+                "-mfp16-format=ieee", "-Os", "-DNDEBUG", "-fsingle-precision-constant", "-fdata-sections",
+                "-ffunction-sections", "-std=gnu99", "-nostdlib", "-Wall", "-Wpointer-arith", "-Werror",
+                "-Wdouble-promotion", "-Wfloat-conversion")
+
 ARM_TOOLCHAIN_HINT = "install it with: apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi"
 
 
@@ -57,6 +64,8 @@ def source_dir(submodules: tuple[str, ...] = ()) -> Path:
         with _locked(paths.cache_dir() / "micropython-source.lock"):
             if not (src / "py" / "mpconfig.h").is_file():
                 _obtain_source(src, submodules)
+            elif (src / ".git").exists() and submodules:
+                _fetch_submodules(src, submodules)  # a checkout made earlier for a board that needed fewer
     _require_submodules(src, submodules)
     return src
 
@@ -80,21 +89,29 @@ def _git_checkout(staging: Path, submodules: tuple[str, ...]) -> Path | None:
     try:
         subprocess.run(["git", "clone", "-q", "--depth", "1", "-b", tag, GIT_URL, str(tree)],
                        check=True, timeout=GIT_TIMEOUT_S, capture_output=True)
-        if submodules:
-            subprocess.run(["git", "-C", str(tree), "submodule", "update", "--init", "--depth", "1", *submodules],
-                           check=True, timeout=10 * GIT_TIMEOUT_S, capture_output=True)
     except (subprocess.CalledProcessError, subprocess.TimeoutExpired):
         return None
+    _fetch_submodules(tree, submodules)
     return tree
+
+
+def _fetch_submodules(tree: Path, submodules: tuple[str, ...]) -> None:
+    """Best effort: what could not be fetched is reported by _require_submodules."""
+    missing = [sub for sub in submodules if not _populated(tree / sub)]
+    if missing:
+        try:
+            subprocess.run(["git", "-C", str(tree), "submodule", "update", "--init", "--depth", "1", *missing],
+                           check=True, timeout=10 * GIT_TIMEOUT_S, capture_output=True)
+        except (subprocess.CalledProcessError, subprocess.TimeoutExpired):
+            pass
 
 
 def _debian_source(staging: Path) -> Path:
     """Debian's `micropython` source package, fetched through a temporary apt configuration (the host's own
     apt configuration is left alone) and its orig tarball extracted."""
-    for tool, package in (("apt-get", "apt"), ("dpkg-source", "dpkg-dev")):
-        if shutil.which(tool) is None:
-            raise FirmwareError(f"cannot fetch the MicroPython source: {tool} not found (apt-get install {package}), "
-                                f"or set MICROPY_DIR to a MicroPython {paths.MICROPYTHON_VERSION} checkout")
+    if shutil.which("apt-get") is None:
+        raise FirmwareError("cannot fetch the MicroPython source without apt-get: set MICROPY_DIR to a MicroPython "
+                            f"{paths.MICROPYTHON_VERSION} checkout")
     apt_dir = staging / "apt"
     (apt_dir / "lists" / "partial").mkdir(parents=True)
     (apt_dir / "sources.list.d").mkdir()
@@ -140,12 +157,16 @@ def debian_mirror() -> str:
 
 def _require_submodules(src: Path, submodules: tuple[str, ...]) -> None:
     for sub in submodules:
-        if not any((src / sub).iterdir() if (src / sub).is_dir() else ()):
+        if not _populated(src / sub):
             raise FirmwareError(
                 f"{src / sub} is empty: this board needs MicroPython's {sub} submodule. Fetch it with\n"
                 f"  git -C <checkout> submodule update --init {sub}\n"
                 f"in a git checkout of v{paths.MICROPYTHON_VERSION} and point MICROPY_DIR at that checkout "
                 "(Debian's source package, the fallback used here, ships without submodules).")
+
+
+def _populated(directory: Path) -> bool:
+    return directory.is_dir() and any(directory.iterdir())
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -165,9 +186,27 @@ def build(board: str, jobs: int = 2, log=None) -> Path:
     _require_default_model()
     builders = {"unix": _build_unix, "emulator": _build_emulator, "disco": _build_disco}
     out = build_dir(board)
-    out.mkdir(parents=True, exist_ok=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
     with _locked(out.with_suffix(".lock")):
+        _start_afresh_if_configuration_changed(board, out)
         return builders[board](out, jobs, log)
+
+
+def _start_afresh_if_configuration_changed(board: str, out: Path) -> None:
+    """make rebuilds what changed sources need, but not what changed compiler flags or module lists need: when
+    the board definition or the set of C modules changes, the build directory starts empty."""
+    inputs = [COMMON_MANIFEST, *sorted(paths.CMODULES_DIR.glob("*/micropython.mk"))]
+    board_dir = {"emulator": EMULATOR_BOARD_DIR, "disco": DISCO_BOARD_DIR}.get(board)
+    if board_dir is not None:
+        inputs += sorted(p for p in board_dir.rglob("*") if p.is_file())
+    digest = hashlib.sha256(os.environ.get("MICROPY_DIR", "").encode())
+    for path in inputs:
+        digest.update(str(path).encode() + b"\0" + path.read_bytes())
+    stamp = out / ".configuration"
+    if not stamp.is_file() or stamp.read_text() != digest.hexdigest():
+        shutil.rmtree(out, ignore_errors=True)
+        out.mkdir(parents=True)
+        stamp.write_text(digest.hexdigest())
 
 
 def _build_unix(out: Path, jobs: int, log) -> Path:
@@ -189,11 +228,24 @@ def _build_emulator(out: Path, jobs: int, log) -> Path:
 def _build_disco(out: Path, jobs: int, log) -> Path:
     _require_tools({"make": "apt-get install make", "arm-none-eabi-gcc": ARM_TOOLCHAIN_HINT})
     src = source_dir(submodules=("lib/stm32lib",))
+    board_dir = _disco_board_dir(src, out)
     _make(src / "ports" / "stm32", out, jobs, log,
-          [f"BOARD_DIR={DISCO_BOARD_DIR}", f"FROZEN_MANIFEST={DISCO_BOARD_DIR / 'manifest.py'}"])
+          [f"BOARD_DIR={board_dir}", f"FROZEN_MANIFEST={DISCO_BOARD_DIR / 'manifest.py'}"])
     subprocess.run(["arm-none-eabi-objcopy", "-O", "binary", str(out / "firmware.elf"), str(out / "firmware.bin")],
                    check=True)
     return out / "firmware.bin"
+
+
+def _disco_board_dir(src: Path, out: Path) -> Path:
+    """MicroPython's STM32F7DISC board definition, copied from the source into the build directory, with our
+    additions (firmware/boards/MNIST_F746DISCO) appended to its mpconfigboard.mk and mpconfigboard.h."""
+    board_dir = out.with_name(out.name + "-board")
+    shutil.rmtree(board_dir, ignore_errors=True)
+    shutil.copytree(src / "ports" / "stm32" / "boards" / "STM32F7DISC", board_dir)
+    for name in ("mpconfigboard.mk", "mpconfigboard.h"):
+        with open(board_dir / name, "a") as merged:
+            merged.write("\n" + (DISCO_BOARD_DIR / name).read_text())
+    return board_dir
 
 
 def _make(port_dir: Path, out: Path, jobs: int, log, variables: list[str]) -> None:

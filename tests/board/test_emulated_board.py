@@ -7,12 +7,13 @@ be refused with a message naming sizes.
 
 import hashlib
 import re
+import signal
 
 import numpy as np
 import pytest
 
 from boardlink import QUICK, Relay, cli, cli_popen
-from conftest import require_tool
+from needs import require_tool
 from mpy_mnist import bitmaps, board, evaluate, models, paths
 
 pytestmark = [pytest.mark.emulator, pytest.mark.slow]
@@ -33,9 +34,14 @@ def emulated_board():
 
 
 @pytest.fixture(scope="module")
-def quick_models():
-    """{seed: export dir} of two quick models that differ, from the train-and-push cache."""
-    return {seed: board.trained_export(dict(QUICK, seed=seed), log=lambda text: None)[0] for seed in (1, 2)}
+def quick_model():
+    """The export dir of a quick model, from the train-and-push cache."""
+    return board.trained_export(QUICK, log=lambda text: None)[0]
+
+
+# The model before a push: the committed default model (also frozen into the firmware; the tests tell the pushed
+# file from the frozen copy by the sha256 of /flash/model.tflite and by the "model:" line mnist.run prints).
+OLD = paths.DEFAULT_MODEL_DIR
 
 
 def board_output(port, source):
@@ -51,23 +57,38 @@ def model_sha256_on_board(port):
                               f"print(binascii.hexlify(h.digest()).decode())\n").strip()
 
 
-def tflm_predictions(export_dir):
-    """The TFLM runtime's predictions for the exported 1-bpp digits, fed as the board feeds them."""
+def tflm_predictions(export_dir, count):
+    """The TFLM runtime's predictions for the first `count` exported 1-bpp digits, fed as the board feeds them."""
     _, packed = bitmaps.read_digits_path(export_dir / paths.DIGITS_FILE)
-    x = models.to_model_input(bitmaps.to_grey(bitmaps.unpack(packed)))
+    x = models.to_model_input(bitmaps.to_grey(bitmaps.unpack(packed)))[:count]
     return evaluate.predict_tflm((export_dir / paths.MODEL_FILE).read_bytes(), x).tolist()
 
 
-def board_predictions(port):
-    text = board_output(port, RUN_ALL.format(count=QUICK["count"]))
+def board_predictions(port, count):
+    """The board's predictions for its first `count` digits, from mnist.run's lines."""
+    text = board_output(port, RUN_ALL.format(count=count))
     assert f"model: {paths.DEVICE_DIR}/{paths.MODEL_FILE}" in text, text
     found = PREDICTION.findall(text)
-    assert [int(index) for index, _, _ in found] == list(range(QUICK["count"])), text
+    assert [int(index) for index, _, _ in found] == list(range(count)), text
     return [int(predicted) for _, _, predicted in found]
 
 
 def sha256_hex(path):
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def fill_flash(port, leave):
+    """Fill /flash with filler.bin until about `leave` bytes are free."""
+    board_output(port, f"""
+import os
+s = os.statvfs('{paths.DEVICE_DIR}')
+filler = s[0] * s[4] - {leave}
+with open('{paths.DEVICE_DIR}/filler.bin', 'wb') as f:
+    block = bytes(4096)
+    while filler > 0:
+        f.write(block[:min(4096, filler)])
+        filler -= 4096
+""")
 
 
 def push(port, export_dir):
@@ -76,21 +97,21 @@ def push(port, export_dir):
     return result
 
 
-def test_push_then_run_predicts_like_tflm(emulated_board, quick_models):
-    export_dir = quick_models[1]
+def test_push_then_run_predicts_like_tflm(emulated_board, quick_model):
+    export_dir = quick_model
     result = push(emulated_board.port, export_dir)
     assert re.search(r"pushed \d+ files, \d+ bytes, each checked with sha256 on the board", result.stdout)
 
     assert model_sha256_on_board(emulated_board.port) == sha256_hex(export_dir / paths.MODEL_FILE)
-    assert board_predictions(emulated_board.port) == tflm_predictions(export_dir)
+    assert board_predictions(emulated_board.port, QUICK["count"]) == tflm_predictions(export_dir, QUICK["count"])
     # The pushed app shadows the frozen one (the board's cwd /flash comes before .frozen on sys.path).
     where = board_output(emulated_board.port, "import mnist\nprint(mnist.__file__)\n").strip()
     assert not where.startswith(".frozen"), where
 
 
 @pytest.mark.parametrize("cut", ["kill the push", "hang up the link"])
-def test_push_cut_midway_keeps_the_old_model(emulated_board, quick_models, cut):
-    old, new = quick_models[1], quick_models[2]
+def test_push_cut_midway_keeps_the_old_model(emulated_board, quick_model, cut):
+    old, new = OLD, quick_model
     push(emulated_board.port, old)
     new_model = (new / paths.MODEL_FILE).read_bytes()
     assert new_model != (old / paths.MODEL_FILE).read_bytes()
@@ -117,7 +138,7 @@ def test_push_cut_midway_keeps_the_old_model(emulated_board, quick_models, cut):
         assert "Error:" in output and relay.port in output, output
 
     assert model_sha256_on_board(emulated_board.port) == sha256_hex(old / paths.MODEL_FILE)
-    assert board_predictions(emulated_board.port) == tflm_predictions(old)
+    assert board_predictions(emulated_board.port, 10) == tflm_predictions(old, 10)
 
     push(emulated_board.port, new)  # and the next push completes over the leftovers
     assert model_sha256_on_board(emulated_board.port) == sha256_hex(new / paths.MODEL_FILE)
@@ -125,21 +146,10 @@ def test_push_cut_midway_keeps_the_old_model(emulated_board, quick_models, cut):
     assert board.TEMP_SUFFIX not in listing, listing
 
 
-def test_full_flash_is_refused_and_the_old_model_kept(emulated_board, quick_models):
-    old, new = quick_models[1], quick_models[2]
+def test_full_flash_is_refused_and_the_old_model_kept(emulated_board, quick_model):
+    old, new = OLD, quick_model
     push(emulated_board.port, old)
-    model_bytes = (new / paths.MODEL_FILE).stat().st_size
-    # Leave less free space than the new model needs.
-    board_output(emulated_board.port, f"""
-import os
-s = os.statvfs('{paths.DEVICE_DIR}')
-filler = s[0] * s[4] - {model_bytes // 2}
-with open('{paths.DEVICE_DIR}/filler.bin', 'wb') as f:
-    block = bytes(4096)
-    while filler > 0:
-        f.write(block[:min(4096, filler)])
-        filler -= 4096
-""")
+    fill_flash(emulated_board.port, leave=(new / paths.MODEL_FILE).stat().st_size // 2)
     try:
         result = cli("push", "--port", emulated_board.port, "--from", str(new))
         assert result.returncode == 1
@@ -153,16 +163,56 @@ with open('{paths.DEVICE_DIR}/filler.bin', 'wb') as f:
         board_output(emulated_board.port, f"import os\nos.remove('{paths.DEVICE_DIR}/filler.bin')\n")
 
 
-def test_train_and_push_on_the_emulator_shows_the_lcd(quick_models, tmp_path):
+def test_a_write_that_runs_out_of_space_is_undone(emulated_board, quick_model, monkeypatch):
+    """ENOSPC from the board's filesystem in the middle of a copy (the space check is told the files need no room,
+    so the copy starts and littlefs itself refuses): the staged files are removed and the old model kept."""
+    old, new = OLD, quick_model
+    push(emulated_board.port, old)
+    fill_flash(emulated_board.port, leave=(new / paths.MODEL_FILE).stat().st_size // 2)
+    try:
+        monkeypatch.setattr(board, "SPARE_BLOCKS", -10_000)
+        with pytest.raises(board.BoardError, match=f"{paths.DEVICE_DIR} on {emulated_board.port} is full"):
+            board.push(emulated_board.port, board.push_plan(new))
+        listing = board_output(emulated_board.port, f"import os\nprint(os.listdir('{paths.DEVICE_DIR}'))\n")
+        assert board.TEMP_SUFFIX not in listing, listing
+        assert model_sha256_on_board(emulated_board.port) == sha256_hex(old / paths.MODEL_FILE)
+    finally:
+        board_output(emulated_board.port, f"import os\nos.remove('{paths.DEVICE_DIR}/filler.bin')\n")
+
+
+def test_ports_lists_the_running_emulator_and_commands_find_it(quick_model):
+    """`mpy-mnist emulate` in the background, as a user runs it in another terminal."""
+    emulate = cli_popen("emulate")
+    try:
+        port = None
+        for line in emulate.stdout:
+            match = re.search(rb"Serial port: (\S+)", line)
+            if match:
+                port = match.group(1).decode()
+                break
+        assert port, "mpy-mnist emulate did not print its serial port"
+        listed = cli("ports")
+        assert f"{port}\temulated board" in listed.stdout, listed.stdout
+        pushed = cli("push", "--port", "emulator", "--from", str(quick_model))
+        assert pushed.returncode == 0, pushed.stdout + pushed.stderr
+        assert f"push to {port}" in pushed.stderr
+        assert model_sha256_on_board(port) == sha256_hex(quick_model / paths.MODEL_FILE)
+    finally:
+        emulate.send_signal(signal.SIGTERM)
+        emulate.communicate(timeout=60)
+
+
+def test_train_and_push_on_the_emulator_shows_the_lcd(quick_model, tmp_path):
     """The README's main command, with the quick options: cached model, own emulator, push, run, screenshot."""
     picture = tmp_path / "lcd.png"
     result = cli("train-and-push", "--port", "emulator", "--model", QUICK["model"], "--epochs", str(QUICK["epochs"]),
-                 "--train-subset", str(QUICK["train_subset"]), "--digits", str(QUICK["count"]), "--seed", "1",
+                 "--train-subset", str(QUICK["train_subset"]), "--digits", str(QUICK["count"]),
+                 "--seed", str(QUICK["seed"]),
                  "--run", "5", "--delay-ms", "0", "--screenshot", str(picture))
     assert result.returncode == 0, result.stdout + result.stderr
     assert "(cached: same options, data and code)" in result.stdout
     assert len(PREDICTION.findall(result.stdout)) == 5
-    assert f"the emulated board's LCD: {picture}" in result.stdout
+    assert f"the emulated board's LCD: {picture.resolve()}" in result.stdout
     from PIL import Image
 
     pixels = np.asarray(Image.open(picture))

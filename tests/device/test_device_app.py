@@ -14,7 +14,7 @@ import pytest
 
 from mpy_mnist import bitmaps, paths
 
-from conftest import check_screen, screen_pixels
+from device_support import check_screen, screen_pixels
 from test_device_touch import ONE
 
 pytestmark = pytest.mark.unix
@@ -26,9 +26,11 @@ def default_model():
     for name in (paths.MODEL_MODULE, paths.DIGITS_MODULE):
         module = paths.DEFAULT_MODEL_DIR / name
         if not module.is_file():
-            pytest.fail(f"{module} missing: create it with `mpy-mnist export --out firmware/default_model`", pytrace=False)
+            pytest.fail(f"{module} missing: create it with `mpy-mnist export --out firmware/default_model`",
+                        pytrace=False)
         for node in ast.parse(module.read_text()).body:
-            found[node.targets[0].id] = ast.literal_eval(node.value)
+            if isinstance(node, ast.Assign):
+                found[node.targets[0].id] = ast.literal_eval(node.value)
     return found["MODEL"], found["LABELS"], found["BITMAPS"]
 
 
@@ -51,7 +53,8 @@ def tflm_outputs(model_bytes, packed, indices):
 
     interpreter = runtime.Interpreter.from_bytes(model_bytes)
     detail = interpreter.get_input_details(0)
-    scale, zero_point = detail["quantization_parameters"]["scales"][0], detail["quantization_parameters"]["zero_points"][0]
+    quantization = detail["quantization_parameters"]
+    scale, zero_point = quantization["scales"][0], quantization["zero_points"][0]
     grey = bitmaps.to_grey(bitmaps.unpack(packed)).astype(np.float64) / 255
     inputs, outputs = [], []
     for i in indices:
@@ -130,7 +133,7 @@ files.DEVICE_DIR = "flash"
 from display.headless import Display
 d = Display()
 mnist.run(count=2, delay_ms=0, display=d)
-print("MESSAGE INK", sum(1 for b in d.buffer[480 * 2 * 256:] if b))
+print("MESSAGE INK", sum(1 for b in d.buffer[480 * 2 * 252:] if b))
 """
 
 
@@ -141,13 +144,29 @@ def test_a_model_in_flash_beats_the_frozen_one(app, model):
     assert "model: flash/model.tflite" in out and "unusable" not in out
 
 
-@pytest.mark.parametrize("damage", ["truncated", "not a model"])
-def test_a_bad_model_in_flash_is_reported_and_the_frozen_one_used(app, model, damage):
+def small_float_model():
+    """A valid .tflite that is not a digit classifier: 4 float inputs, 3 outputs."""
+    import tensorflow as tf
+
+    net = tf.keras.Sequential([tf.keras.Input((4,), batch_size=1), tf.keras.layers.Dense(3)])
+    return tf.lite.TFLiteConverter.from_keras_model(net).convert()
+
+
+@pytest.mark.parametrize("damage,reason", [
+    ("truncated", ""),
+    ("not a model", "not a .tflite model"),
+    ("wrong shape", "expected 784 int8 or float32 values (28x28)"),
+])
+def test_a_bad_model_in_flash_is_reported_and_the_frozen_one_used(app, model, damage, reason):
     (app.workdir / "flash").mkdir()
-    data = model[0][: len(model[0]) // 3] if damage == "truncated" else b"hello, this is not a flatbuffer" * 10
+    data = {
+        "truncated": lambda: model[0][: len(model[0]) // 3],
+        "not a model": lambda: b"hello, this is not a flatbuffer" * 10,
+        "wrong shape": small_float_model,
+    }[damage]()
     (app.workdir / "flash" / paths.MODEL_FILE).write_bytes(data)
     out = app.output(PICK)
-    assert "mnist: flash/model.tflite is unusable" in out, out
+    assert "mnist: flash/model.tflite is unusable" in out and reason in out, out
     assert "model: frozen mnist_model" in out
     assert int(out.split("MESSAGE INK")[1]) > 0, "the problem is not shown on the screen"
 
@@ -209,3 +228,46 @@ print("PREDICTIONS", mnist.draw(rounds=1, display=Display(), i2c=I2C({strokes!r}
 def test_draw_reads_a_digit_drawn_on_the_touch_panel(app):
     out = app.output(DRAW.format(strokes=ONE), timeout=120)
     assert "PREDICTIONS [1]" in out, out
+
+
+def test_a_digit_past_the_end_is_an_error(app, model):
+    count = len(model[1])
+    proc = app.run(f"import mnist\nmnist.predict({count})", check=False)
+    assert proc.returncode != 0
+    assert f"IndexError: digit {count}: this set has digits 0-{count - 1}" in proc.stderr + proc.stdout
+
+
+FLOAT_PREDICT = """
+import json, mnist
+from mnist import files
+files.DEVICE_DIR = "flash"
+mnist.load_model()
+print("SOURCE", mnist._classifier.source)
+for i in range({count}):
+    prediction, scores, micros = mnist.predict(i)
+    print(json.dumps(dict(prediction=prediction, scores=scores, input=mnist.decode(i))))
+"""
+
+
+def test_a_float_model_runs_like_the_tflm_runtime(app, model):
+    """A float32 model (the host's cnn, untrained: only the arithmetic matters) pushed to /flash."""
+    from tflite_micro import runtime
+
+    from mpy_mnist import convert, models
+
+    float_model = convert.to_tflite(models.build("cnn"), float32=True)
+    (app.workdir / "flash").mkdir()
+    (app.workdir / "flash" / paths.MODEL_FILE).write_bytes(float_model)
+    _, labels, packed = model
+    out = app.output(FLOAT_PREDICT.format(count=5)).splitlines()
+    assert out[0] == "SOURCE flash/model.tflite"
+    rows = [json.loads(line) for line in out[1:]]
+    interpreter = runtime.Interpreter.from_bytes(float_model)
+    grey = bitmaps.to_grey(bitmaps.unpack(packed)).astype(np.float32) / 255
+    for i, row in enumerate(rows):
+        np.testing.assert_array_equal(np.array(row["input"], np.float32), grey[i].reshape(-1))
+        interpreter.set_input(grey[i].reshape(1, 28, 28, 1), 0)
+        interpreter.invoke()
+        expected = interpreter.get_output(0).reshape(-1)
+        np.testing.assert_allclose(row["scores"], expected, rtol=1e-5, atol=1e-6)
+        assert row["prediction"] == int(expected.argmax())

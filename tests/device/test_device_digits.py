@@ -7,7 +7,7 @@ import pytest
 
 from mpy_mnist import bitmaps, paths
 
-from conftest import random_digits, write_digit_modules
+from device_support import random_digits, write_digit_modules
 
 pytestmark = pytest.mark.unix
 

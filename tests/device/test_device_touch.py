@@ -6,6 +6,7 @@ import json
 import numpy as np
 import pytest
 
+
 pytestmark = pytest.mark.unix
 
 # Screen strokes inside the 224x224 drawing box at (16, 16).
@@ -96,3 +97,10 @@ except OSError as e:
     out = mpy.output(script)
     assert "ERR no touch controller answers at I2C address 0x38" in out
     assert "ERR touch controller at 0x38 has id 0x11, expected FT5336 (0x51)" in out
+
+
+def test_strokes_with_short_lifts_make_one_digit(mpy):
+    plus = [[(128, y) for y in range(60, 200, 4)], [(x, 128) for x in range(60, 200, 4)]]
+    out = json.loads(mpy.output(STROKE.format(strokes=plus)))
+    canvas = np.unpackbits(np.array(out["canvas"], np.uint8)).reshape(112, 112)
+    assert canvas[20:90, 56].all() and canvas[56, 20:90].all(), "both strokes of the + are on the canvas"

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "tfl_engine.h"
+#include "kernels/arm/profile.h"
 
 static size_t align_up(size_t n, size_t a) {
     return (n + a - 1) / a * a;
@@ -38,6 +39,7 @@ tfl_status tfl_error_at(tfl_interpreter *it, tfl_status status, const char *mess
     it->status = status;
     it->message = message;
     it->list_ops = 0;
+    it->error_version = 0;
     it->error_node = node;
     it->error_op = op;
     it->error_tensor = tensor;
@@ -74,7 +76,7 @@ static tfl_status read_and_prepare(tfl_interpreter *it) {
     }
     for (int32_t n = 0; n < it->nodes_count; n++) {
         it->message = NULL;
-        status = it->kernels[n]->prepare(it, &it->nodes[n]);
+        status = tfl_find_kernel(it->nodes[n].op)->prepare(it, &it->nodes[n]);
         if (status != TFL_OK) {
             return node_failed(it, status, n);
         }
@@ -98,7 +100,7 @@ tfl_status tfl_init(tfl_interpreter *it, const void *model, size_t model_size, v
     if (status == TFL_ERR_ARENA) {
         guess_needed(it);
     } else if (status == TFL_OK) {
-        status = tfl_plan(it); /* on TFL_ERR_ARENA it sets the exact arena_needed */
+        status = tfl_plan(it);
     }
     it->ready = status == TFL_OK;
     return status;
@@ -110,11 +112,14 @@ tfl_status tfl_invoke(tfl_interpreter *it) {
     }
     for (int32_t n = 0; n < it->nodes_count; n++) {
         it->message = NULL;
-        tfl_status status = it->kernels[n]->eval(it, &it->nodes[n]);
+        tfl_profile_mark((unsigned)n + 1); /* instruction counts per node (kernels/arm/profile.h) */
+        tfl_status status = tfl_find_kernel(it->nodes[n].op)->eval(it, &it->nodes[n]);
         if (status != TFL_OK) {
+            tfl_profile_mark(0);
             return node_failed(it, status, n);
         }
     }
+    tfl_profile_mark(0);
     it->status = TFL_OK;
     return TFL_OK;
 }
@@ -151,11 +156,11 @@ size_t tfl_arena_needed(const tfl_interpreter *it) {
     return it->arena_needed;
 }
 
-tfl_status tfl_arena_required(const void *model, size_t model_size, void *work, size_t work_size,
-    size_t *required) {
-    tfl_interpreter it;
-    tfl_status status = tfl_init(&it, model, model_size, work, work_size);
-    *required = status == TFL_OK ? tfl_arena_used(&it) - it.arena_skew : tfl_arena_needed(&it);
+tfl_status tfl_arena_required(tfl_interpreter *it, const void *model, size_t model_size, void *work,
+    size_t work_size, size_t *required) {
+    tfl_status status = tfl_init(it, model, model_size, work, work_size);
+    *required = status == TFL_OK ? tfl_arena_used(it) - it->arena_skew : tfl_arena_needed(it);
+    it->ready = 0; /* the work buffer is the caller's scratch, not an arena to run in */
     return status;
 }
 
@@ -209,13 +214,21 @@ char *tfl_format_error(const tfl_interpreter *it, char *buffer, size_t size) {
     }
     buffer[0] = '\0';
     put(&t, it->message ? it->message : (it->status == TFL_OK ? "no error" : "error"));
-    if (it->error_op >= 0) {
+    if (it->list_ops) { /* about the op itself: "unsupported op: SVDF (operator 1)" */
         put(&t, ": ");
         put_op(&t, it->error_op);
+        if (it->error_version != 0) {
+            put(&t, " version ");
+            put_int(&t, it->error_version);
+        }
     }
     if (it->error_node >= 0) {
         put(&t, " (operator ");
         put_int(&t, it->error_node);
+        if (!it->list_ops && it->error_op >= 0) {
+            put(&t, ": ");
+            put_op(&t, it->error_op);
+        }
         put(&t, ")");
     }
     if (it->error_tensor >= 0) {
@@ -224,7 +237,7 @@ char *tfl_format_error(const tfl_interpreter *it, char *buffer, size_t size) {
         put(&t, ")");
     }
     if (it->status == TFL_ERR_ARENA && it->arena_needed > 0) {
-        put(&t, ": needs ");
+        put(&t, it->arena_needed_exact ? ": needs " : ": needs at least ");
         put_int(&t, (long long)(it->arena_needed + it->arena_skew));
         put(&t, " bytes, has ");
         put_int(&t, (long long)(it->arena_size + it->arena_skew));

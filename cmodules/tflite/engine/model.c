@@ -191,8 +191,10 @@ enum { OPTIONS_NONE = 0, OPTIONS_CONV_2D = 1, OPTIONS_DEPTHWISE_CONV_2D = 2, OPT
        OPTIONS_FULLY_CONNECTED = 8, OPTIONS_SOFTMAX = 9, OPTIONS_ADD = 11, OPTIONS_REDUCER = 27 };
 
 #define TFL_OP_CUSTOM 32
-#define MAX_TENSORS 32767          /* node tensor indices are int16 */
-#define MAX_ELEMENTS 0x7fffffff    /* tensor sizes stay within int32 */
+#define MAX_TENSORS 32767          /* tensors + operators: node tensor indices and the planner's buffer indices
+                                      are int16 */
+#define MAX_TENSOR_BYTES 0x10000000 /* 256 MB: far above any microcontroller model; products of two tensor
+                                       extents then stay far from overflowing int64, and one extent fits int32 */
 #define MAX_WINDOW 4096            /* strides, dilations and filter sizes: far above any real model, low enough
                                       that kernels' index arithmetic cannot overflow int32 */
 
@@ -352,8 +354,8 @@ static tfl_status read_tensor(reader *rd, const fb_table *tensor_table, int inde
         t->dims[i] = dim;
         elements *= (uint64_t)dim;
         extent *= dim ? (uint64_t)dim : 1;
-        if (extent * (uint64_t)size > MAX_ELEMENTS) {
-            return bad(rd, "tensor is larger than 2 GB", -1, index);
+        if (extent * (uint64_t)size > MAX_TENSOR_BYTES) {
+            return bad(rd, "tensor is larger than 256 MB", -1, index);
         }
     }
     t->bytes = (uint32_t)(elements * (uint64_t)size);
@@ -535,14 +537,14 @@ static tfl_status read_operator(reader *rd, const fb_table *op_table, int index)
     }
     const tfl_kernel *kernel = tfl_find_kernel(op);
     if (kernel == NULL || version < 1 || version > kernel->max_version) {
-        tfl_error_at(it, TFL_ERR_UNSUPPORTED, kernel != NULL ? "unsupported op version (newer than our kernel)"
+        tfl_error_at(it, TFL_ERR_UNSUPPORTED, kernel != NULL ? "unsupported op version"
             : op == TFL_OP_CUSTOM ? "custom ops are not supported" : "unsupported op", index, op, -1);
         it->list_ops = 1;
+        it->error_version = kernel != NULL ? version : 0;
         return TFL_ERR_UNSUPPORTED;
     }
     node->op = (uint16_t)op;
     node->version = (uint8_t)version;
-    it->kernels[index] = kernel;
     tfl_status status = read_tensor_list(rd, op_table, OPERATOR_INPUTS, TFL_MAX_NODE_INPUTS, 1,
         node->inputs, &node->inputs_count, index);
     if (status == TFL_OK) {
@@ -622,15 +624,14 @@ tfl_status tfl_model_read(tfl_interpreter *it) {
     if (r->bad) {
         return truncated(&rd, -1, -1);
     }
-    if (tensors.count > MAX_TENSORS || operators.count > MAX_TENSORS) {
-        return tfl_error_at(it, TFL_ERR_UNSUPPORTED, "model has more than 32767 tensors or operators", -1, -1, -1);
+    if (tensors.count + (uint64_t)operators.count > MAX_TENSORS) {
+        return tfl_error_at(it, TFL_ERR_UNSUPPORTED, "model has more than 32767 tensors and operators", -1, -1, -1);
     }
     it->tensors_count = (int32_t)tensors.count;
     it->nodes_count = (int32_t)operators.count;
     it->tensors = alloc_array(it, tensors.count, sizeof(tfl_tensor));
     it->nodes = alloc_array(it, operators.count, sizeof(tfl_node));
-    it->kernels = alloc_array(it, operators.count, sizeof(const tfl_kernel *));
-    if (it->tensors == NULL || it->nodes == NULL || it->kernels == NULL) {
+    if (it->tensors == NULL || it->nodes == NULL) {
         return tfl_error_at(it, TFL_ERR_ARENA, "arena too small", -1, -1, -1);
     }
     memset(it->tensors, 0, tensors.count * sizeof(tfl_tensor));

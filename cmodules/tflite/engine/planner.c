@@ -7,8 +7,7 @@
  *
  * Placement is greedy best-fit: take the buffers in some order and put each in the smallest gap (between the
  * buffers already placed that are alive at the same time) that holds it. No single order is best for every
- * graph, so a few orders are tried and the smallest plan is kept. O(n^3) in the number of buffers, which is
- * small (tens to a few hundred).
+ * graph, so a few orders are tried and the smallest plan is kept. O(n^2) in the number of buffers.
  *
  * The planner's working arrays live temporarily at the far end of the free arena: planning writes only offsets,
  * never activation memory, so the same bytes become activations afterwards.
@@ -17,17 +16,20 @@
 
 #include "tfl_engine.h"
 
+/* Compact, since the working arrays count against the arena: node and buffer indices fit int16 (the reader
+ * caps tensors plus operators at 32767, and there is at most one buffer per tensor and one per node). */
 typedef struct {
     uint32_t size;           /* rounded up to TFL_ARENA_ALIGN */
     uint32_t offset, best;   /* this pass's placement, best pass's placement */
-    int32_t first, last;     /* lifetime in node indices */
+    int16_t first, last;     /* lifetime in node indices */
 } plan_buffer;
 
 typedef struct {
     plan_buffer *buffers;
-    int32_t *order;
-    int32_t *buffer_of;      /* per tensor: its buffer, or -1 when not planned */
-    int32_t *scratch_of;     /* per node: its scratch buffer, or -1 */
+    uint16_t *order;         /* placement order of this pass */
+    uint16_t *by_offset;     /* buffers placed so far, by offset */
+    int16_t *buffer_of;      /* per tensor: its buffer, or -1 when not planned */
+    int16_t *scratch_of;     /* per node: its scratch buffer, or -1 */
     int32_t count;
 } plan;
 
@@ -39,21 +41,20 @@ static int plannable(const tfl_tensor *t) {
     return !t->is_constant && t->data == NULL;
 }
 
-static int32_t add_buffer(plan *p, uint32_t bytes, int32_t first, int32_t last) {
+static int16_t add_buffer(plan *p, uint32_t bytes, int32_t node) {
     plan_buffer *b = &p->buffers[p->count];
     b->size = (uint32_t)align_up(bytes, TFL_ARENA_ALIGN);
     b->offset = b->best = 0;
-    b->first = first;
-    b->last = last;
-    return p->count++;
+    b->first = b->last = (int16_t)node;
+    return (int16_t)p->count++;
 }
 
 static void use(plan_buffer *b, int32_t node) {
     if (node < b->first) {
-        b->first = node;
+        b->first = (int16_t)node;
     }
     if (node > b->last) {
-        b->last = node;
+        b->last = (int16_t)node;
     }
 }
 
@@ -66,7 +67,7 @@ static tfl_status find_lifetimes(tfl_interpreter *it, plan *p) {
     for (int32_t i = 0; i < it->inputs_count; i++) {
         int32_t t = it->inputs[i];
         if (p->buffer_of[t] < 0 && plannable(&it->tensors[t])) {
-            p->buffer_of[t] = add_buffer(p, it->tensors[t].bytes, 0, 0);
+            p->buffer_of[t] = add_buffer(p, it->tensors[t].bytes, 0);
         }
     }
     for (int32_t n = 0; n < it->nodes_count; n++) {
@@ -90,9 +91,9 @@ static tfl_status find_lifetimes(tfl_interpreter *it, plan *p) {
                    it->tensors[in].bytes == it->tensors[out].bytes) {
             p->buffer_of[out] = p->buffer_of[in];
         } else {
-            p->buffer_of[out] = add_buffer(p, it->tensors[out].bytes, n, n);
+            p->buffer_of[out] = add_buffer(p, it->tensors[out].bytes, n);
         }
-        p->scratch_of[n] = node->scratch_bytes > 0 ? add_buffer(p, node->scratch_bytes, n, n) : -1;
+        p->scratch_of[n] = node->scratch_bytes > 0 ? add_buffer(p, node->scratch_bytes, n) : -1;
     }
     for (int32_t i = 0; i < it->outputs_count; i++) {
         int32_t t = it->outputs[i];
@@ -111,42 +112,39 @@ static int alive_together(const plan_buffer *a, const plan_buffer *b) {
     return a->first <= b->last && b->first <= a->last;
 }
 
-/* Best-fit placement of buffer `k` among the `placed` ones: the candidate offsets are 0 and the end of every
- * placed buffer alive at the same time; keep the free one whose gap above is smallest (lowest offset on ties). */
-static void place(plan *p, const int32_t *placed, int32_t placed_count, int32_t k) {
+/* Best-fit placement of buffer `k`. `by_offset` lists the `placed` buffers sorted by offset; sweeping it while
+ * skipping those not alive at the same time as `k` visits every free gap among the others in address order. Keep
+ * the smallest gap that holds `k` (the lowest on ties), else the space above them all; then insert `k` in the
+ * list. O(placed) per buffer. */
+static void place(plan *p, int32_t placed, int32_t k) {
     plan_buffer *b = &p->buffers[k];
+    uint64_t end = 0, best_gap = UINT64_MAX;
     uint32_t best_offset = 0;
-    uint64_t best_gap = UINT64_MAX;
     int found = 0;
-    for (int32_t c = -1; c < placed_count; c++) {
-        uint32_t candidate = 0;
-        if (c >= 0) {
-            const plan_buffer *other = &p->buffers[placed[c]];
-            if (!alive_together(other, b)) {
-                continue;
-            }
-            candidate = other->offset + other->size;
+    for (int32_t i = 0; i < placed; i++) {
+        const plan_buffer *other = &p->buffers[p->by_offset[i]];
+        if (other->size == 0 || !alive_together(other, b)) {
+            continue;
         }
-        uint64_t gap = UINT64_MAX;
-        int free = 1;
-        for (int32_t j = 0; j < placed_count && free; j++) {
-            const plan_buffer *other = &p->buffers[placed[j]];
-            if (!alive_together(other, b) || other->size == 0) {
-                continue;
-            }
-            if (other->offset < (uint64_t)candidate + b->size && candidate < other->offset + other->size) {
-                free = 0;
-            } else if (other->offset >= candidate && other->offset - candidate < gap) {
-                gap = other->offset - candidate;
+        if (other->offset >= end) {
+            uint64_t gap = other->offset - end;
+            if (gap >= b->size && (!found || gap < best_gap)) {
+                found = 1;
+                best_gap = gap;
+                best_offset = (uint32_t)end;
             }
         }
-        if (free && (!found || gap < best_gap || (gap == best_gap && candidate < best_offset))) {
-            found = 1;
-            best_gap = gap;
-            best_offset = candidate;
+        if ((uint64_t)other->offset + other->size > end) {
+            end = (uint64_t)other->offset + other->size;
         }
     }
-    b->offset = best_offset;
+    b->offset = found ? best_offset : (uint32_t)end;
+    int32_t i = placed;
+    while (i > 0 && p->buffers[p->by_offset[i - 1]].offset > b->offset) {
+        p->by_offset[i] = p->by_offset[i - 1];
+        i--;
+    }
+    p->by_offset[i] = (uint16_t)k;
 }
 
 /* Orders tried: by size, by lifetime length then size, by first use then size (largest first on ties). */
@@ -171,11 +169,11 @@ static uint64_t place_all(plan *p, int strategy) {
             p->order[k] = p->order[k - 1];
             k--;
         }
-        p->order[k] = i;
+        p->order[k] = (uint16_t)i;
     }
     uint64_t total = 0;
     for (int32_t i = 0; i < p->count; i++) {
-        place(p, p->order, i, p->order[i]);
+        place(p, i, p->order[i]);
         plan_buffer *b = &p->buffers[p->order[i]];
         if ((uint64_t)b->offset + b->size > total) {
             total = (uint64_t)b->offset + b->size;
@@ -184,27 +182,47 @@ static uint64_t place_all(plan *p, int strategy) {
     return total;
 }
 
+/* At most one buffer per non-constant tensor, plus one per node with scratch. */
+static int32_t count_buffers(const tfl_interpreter *it) {
+    int32_t count = 0;
+    for (int32_t t = 0; t < it->tensors_count; t++) {
+        count += plannable(&it->tensors[t]);
+    }
+    for (int32_t n = 0; n < it->nodes_count; n++) {
+        count += it->nodes[n].scratch_bytes > 0;
+    }
+    return count;
+}
+
 tfl_status tfl_plan(tfl_interpreter *it) {
-    int32_t max_buffers = it->tensors_count + it->nodes_count;
-    size_t work = (size_t)max_buffers * (sizeof(plan_buffer) + sizeof(int32_t)) +
-                  (size_t)(it->tensors_count + it->nodes_count) * sizeof(int32_t);
+    int32_t max_buffers = count_buffers(it);
+    size_t buffers_bytes = (size_t)max_buffers * sizeof(plan_buffer);
+    size_t work = align_up(buffers_bytes + 2 * (size_t)max_buffers * sizeof(uint16_t) +
+                           (size_t)(it->tensors_count + it->nodes_count) * sizeof(int16_t), TFL_ARENA_ALIGN);
     size_t base = align_up(it->persistent_used, TFL_ARENA_ALIGN);
-    work = align_up(work, TFL_ARENA_ALIGN);
     if (base > it->arena_size || it->arena_size - base < work) {
         it->arena_needed = base + work;
         return tfl_error_at(it, TFL_ERR_ARENA, "arena too small", -1, -1, -1);
     }
-    /* Working arrays at the far end of the free arena (uint32 fields: 4-byte alignment suffices). */
+    /* Working arrays at the far end of the free arena (4-byte fields first, then the 2-byte ones). */
     uint8_t *top = it->arena + ((it->arena_size - work) & ~(size_t)(TFL_ARENA_ALIGN - 1));
     plan p;
     p.buffers = (plan_buffer *)(void *)top;
-    p.order = (int32_t *)(void *)(top + (size_t)max_buffers * sizeof(plan_buffer));
-    p.buffer_of = p.order + max_buffers;
+    p.order = (uint16_t *)(void *)(top + buffers_bytes);
+    p.by_offset = p.order + max_buffers;
+    p.buffer_of = (int16_t *)(p.by_offset + max_buffers);
     p.scratch_of = p.buffer_of + it->tensors_count;
     p.count = 0;
     tfl_status status = find_lifetimes(it, &p);
     if (status != TFL_OK) {
         return status;
+    }
+    uint64_t all = 0; /* no plan exceeds the sum of all buffers: below 4 GB, uint32 offsets cannot wrap */
+    for (int32_t i = 0; i < p.count; i++) {
+        all += p.buffers[i].size;
+    }
+    if (all > UINT32_MAX) {
+        return tfl_error_at(it, TFL_ERR_UNSUPPORTED, "activations may need more than 4 GB", -1, -1, -1);
     }
     uint64_t best_total = UINT64_MAX;
     for (int s = 0; s < STRATEGIES; s++) {
@@ -222,6 +240,7 @@ tfl_status tfl_plan(tfl_interpreter *it) {
     uint64_t needed = base + (best_total > work ? best_total : work);
     if (needed > it->arena_size) {
         it->arena_needed = needed > SIZE_MAX ? SIZE_MAX : (size_t)needed;
+        it->arena_needed_exact = 1;
         return tfl_error_at(it, TFL_ERR_ARENA, "arena too small", -1, -1, -1);
     }
     /* Hand out the memory. Only pointers in the persistent area are written: the working arrays stay intact. */
@@ -234,6 +253,7 @@ tfl_status tfl_plan(tfl_interpreter *it) {
     for (int32_t n = 0; n < it->nodes_count; n++) {
         it->nodes[n].scratch = p.scratch_of[n] >= 0 ? activations + p.buffers[p.scratch_of[n]].best : NULL;
     }
+    it->plan_bytes = (size_t)best_total;
     it->activations_bytes = (size_t)(needed - base);
     return TFL_OK;
 }

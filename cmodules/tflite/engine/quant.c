@@ -1,5 +1,6 @@
 #include "quant.h"
 
+#include <math.h>
 #include <string.h>
 
 #include "tfl_kernel.h"
@@ -41,6 +42,10 @@ void tfl_quantize_multiplier(double real, int32_t *multiplier, int *shift) {
         *shift = 0;
         fixed = 0;
     }
+    if (*shift > 31) { /* beyond any int32 product: saturate rather than shift out of range */
+        *shift = 31;
+        fixed = INT32_MAX;
+    }
     *multiplier = (int32_t)fixed;
 }
 
@@ -67,9 +72,60 @@ int32_t tfl_multiply_by_quantized_multiplier(int32_t x, int32_t multiplier, int 
         tfl_saturating_rounding_doubling_high_mul((int32_t)((uint32_t)x << left_shift), multiplier), right_shift);
 }
 
+float tfl_expf_via_double(float x) {
+    if (x != x) {
+        return x; /* NaN */
+    }
+    if (x > 89.0f) {
+        return (float)(1e300 * 1e300); /* +inf */
+    }
+    if (x < -104.0f) {
+        return 0.0f;
+    }
+    /* x = k ln2 + r with |r| <= ln2 / 2; ln2_high has 20 significant bits, so k * ln2_high is exact. */
+    const double ln2_high = 0.6931467056274414;
+    const double ln2_low = 4.7493250390316726e-07;
+    const double inverse_ln2 = 1.4426950408889634;
+    double xd = (double)x;
+    int32_t k = (int32_t)(xd * inverse_ln2 + (xd >= 0 ? 0.5 : -0.5));
+    double r = (xd - (double)k * ln2_high) - (double)k * ln2_low;
+    static const double inverse_factorial[15] = {
+        1.0, 1.0, 1.0 / 2, 1.0 / 6, 1.0 / 24, 1.0 / 120, 1.0 / 720, 1.0 / 5040, 1.0 / 40320, 1.0 / 362880,
+        1.0 / 3628800, 1.0 / 39916800, 1.0 / 479001600, 1.0 / 6227020800.0, 1.0 / 87178291200.0};
+    double p = inverse_factorial[14];
+    for (int n = 13; n >= 0; n--) {
+        p = p * r + inverse_factorial[n];
+    }
+    uint64_t scale_bits = (uint64_t)(k + 1023) << 52; /* 2^k, k in [-151, 129]: a normal double */
+    double scale;
+    memcpy(&scale, &scale_bits, 8);
+    return (float)(p * scale);
+}
+
+float tfl_reference_expf(float x) {
+#if defined(__arm__)
+    return tfl_expf_via_double(x);
+#else
+    return expf(x);
+#endif
+}
+
+int32_t tfl_round_half_away_f32(float x) {
+    if (x > 1e9f) {
+        return 1000000000;
+    }
+    if (x < -1e9f) {
+        return -1000000000;
+    }
+    float magnitude = x >= 0 ? x : -x;
+    int32_t whole = (int32_t)magnitude;
+    /* the fraction is exact in float, unlike magnitude + 0.5f which rounds 0.49999997f up */
+    int32_t rounded = whole + (magnitude - (float)whole >= 0.5f ? 1 : 0);
+    return x >= 0 ? rounded : -rounded;
+}
+
 static int32_t quantize_clamped(float value, float scale, int32_t zero_point, int32_t qmin, int32_t qmax) {
-    float scaled = value / scale;
-    int32_t q = zero_point + (int32_t)(scaled >= 0 ? scaled + 0.5f : scaled - 0.5f);
+    int32_t q = zero_point + tfl_round_half_away_f32(value / scale);
     return q < qmin ? qmin : (q > qmax ? qmax : q);
 }
 
@@ -196,6 +252,9 @@ static int count_leading_zeros(uint32_t x) {
 
 int32_t tfl_reciprocal(int32_t x, int integer_bits, int *num_bits_over_unit) {
     int headroom_plus_one = count_leading_zeros((uint32_t)x);
+    if (headroom_plus_one > 31) { /* x == 0 only from a wrapped sum in a hostile model; keep the shift defined */
+        headroom_plus_one = 31;
+    }
     *num_bits_over_unit = integer_bits - headroom_plus_one;
     int32_t shifted_minus_one = (int32_t)(((uint32_t)x << headroom_plus_one) - ((uint32_t)1 << 31));
     return tfl_one_over_one_plus_x_for_x_in_0_1(shifted_minus_one);

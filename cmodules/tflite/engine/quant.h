@@ -42,6 +42,19 @@ int32_t tfl_reciprocal(int32_t x, int integer_bits, int *num_bits_over_unit);
  * of `left_shift` can represent. Inputs beyond it saturate softmax/logistic. */
 int32_t tfl_input_radius(int integer_bits, int left_shift);
 
+/* exp(x) as the float reference kernels compute it (expf). On the host that is the C library's expf, as in the
+ * TFLM runtime. On the device the C library's expf (MicroPython's lib/libm, or newlib's single-precision one) is
+ * 1 ulp off glibc's on about 10% of softmax-range inputs, so the device uses tfl_expf_via_double instead. */
+float tfl_reference_expf(float x);
+
+/* exp(x) evaluated in double (no libm: range reduction by ln 2 and a degree-14 Taylor polynomial) and rounded
+ * once to float: the correctly rounded expf except within ~2^-50 of a tie. The same bits on every IEEE-754
+ * platform, so host tests speak for the device. */
+float tfl_expf_via_double(float x);
+
+/* x rounded to the nearest integer, halves away from zero (as roundf), saturated to +-1e9; no libm needed. */
+int32_t tfl_round_half_away_f32(float x);
+
 /* Output range of a fused activation for a quantised tensor with this scale and zero point, clamped to
  * [qmin, qmax] of its type. */
 void tfl_quantized_activation_range(int activation, float scale, int32_t zero_point,

@@ -37,11 +37,12 @@ struct tfl_context {
     size_t arena_size;        /* usable bytes from `arena` */
     size_t arena_skew;        /* bytes skipped at the caller's arena start to reach 16-byte alignment */
     size_t persistent_used;   /* bump pointer of tfl_alloc_persistent */
-    size_t activations_bytes; /* size of the planned activation area */
+    size_t plan_bytes;        /* what the plan itself spans */
+    size_t activations_bytes; /* the activation area: the plan, or the planner's working memory if larger */
     size_t arena_needed;      /* on TFL_ERR_ARENA: bytes to ask for next (from a 16-aligned start) */
+    uint8_t arena_needed_exact; /* 1: arena_needed is the exact requirement; 0: a lower bound */
     tfl_tensor *tensors;
     tfl_node *nodes;
-    const tfl_kernel **kernels; /* kernel of each node */
     int16_t *inputs;
     int16_t *outputs;
     int32_t tensors_count, nodes_count, inputs_count, outputs_count;
@@ -49,6 +50,7 @@ struct tfl_context {
     tfl_status status;
     const char *message;
     int32_t error_node, error_op, error_tensor;
+    int32_t error_version;    /* for "unsupported op version": the model's version of the op */
     uint8_t list_ops;         /* the error is about the op itself: the message lists the supported ops */
     uint8_t ready;
 };
@@ -71,10 +73,12 @@ size_t tfl_arena_used(const tfl_interpreter *it);
 /* After TFL_ERR_ARENA: the arena size to try next (exact if the failure came at planning, else a lower bound). */
 size_t tfl_arena_needed(const tfl_interpreter *it);
 
-/* Plan only: the exact arena size the model needs, found by initialising in `work` (any spare memory, at least
- * as large as the answer; grow it and call again on TFL_ERR_ARENA, *required then holds the size to try next). */
-tfl_status tfl_arena_required(const void *model, size_t model_size, void *work, size_t work_size,
-    size_t *required);
+/* Plan only: the exact arena size (from a 16-aligned start) the model needs, found by initialising `it` in `work`
+ * (any spare memory). On TFL_ERR_ARENA grow `work` to *required and call again; any other status is the model's
+ * error, which `it` holds for tfl_format_error. `it` is not usable for invoke afterwards: tfl_init it again in
+ * the real arena. */
+tfl_status tfl_arena_required(tfl_interpreter *it, const void *model, size_t model_size, void *work,
+    size_t work_size, size_t *required);
 
 /* The whole last error as one line, e.g. "unsupported op SVDF (node 1); supported ops: ADD, CONV_2D, ...".
  * Always NUL-terminates (when size > 0); returns `buffer`. */

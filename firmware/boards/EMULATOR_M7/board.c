@@ -91,13 +91,20 @@ mp_uint_t mp_hal_ticks_ms(void) {
     return ticks_ms;
 }
 
-mp_uint_t mp_hal_ticks_us(void) {
-    uint32_t ms, counts_left;
+// The time since reset as whole milliseconds and the microseconds into the current one.
+static void read_clock(uint32_t *ms, uint32_t *us_in_ms) {
+    uint32_t counts_left;
     do {
-        ms = ticks_ms;
+        *ms = ticks_ms;
         counts_left = SYST_CVR;
-    } while (ms != ticks_ms);
-    return ms * 1000u + (SYSTICK_COUNTS_PER_MS - 1u - counts_left);
+    } while (*ms != ticks_ms);
+    *us_in_ms = SYSTICK_COUNTS_PER_MS - 1u - counts_left;
+}
+
+mp_uint_t mp_hal_ticks_us(void) {
+    uint32_t ms, us_in_ms;
+    read_clock(&ms, &us_in_ms);
+    return ms * 1000u + us_in_ms;
 }
 
 mp_uint_t mp_hal_ticks_cpu(void) {
@@ -115,8 +122,10 @@ void mp_hal_delay_ms(mp_uint_t ms) {
 }
 
 uint64_t mp_hal_time_ns(void) {
-    // There is no real-time clock: file times (littlefs keeps them) read as the epoch, 2000-01-01.
-    return 0;
+    // No real-time clock: time starts at the epoch (2000-01-01) at reset, as on a DISCO whose RTC is not set.
+    uint32_t ms, us_in_ms;
+    read_clock(&ms, &us_in_ms);
+    return (uint64_t)ms * 1000000u + us_in_ms * 1000u;
 }
 
 void mp_hal_delay_us(mp_uint_t us) {

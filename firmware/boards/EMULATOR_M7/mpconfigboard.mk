@@ -3,13 +3,19 @@
 QEMU_ARCH = arm
 QEMU_MACHINE = mps2-an500
 
-# fpv5-sp-d16 is the STM32F746's FPU (single precision only), so float code is compiled exactly as for the board.
-CFLAGS += -mthumb -mcpu=cortex-m7 -mfpu=fpv5-sp-d16 -mfloat-abi=hard
+# The stm32 port's flags for the STM32F746 (single-precision FPU, hard-float ABI), so that our C modules and
+# MicroPython's float code are compiled for the emulator exactly as for the DISCO board.
+CFLAGS += -mthumb -mcpu=cortex-m7 -mtune=cortex-m7 -mfpu=fpv4-sp-d16 -mfloat-abi=hard -mfp16-format=ieee
+CFLAGS += -fsingle-precision-constant
+# ...except for the tflite engine, which computes its quantisation multipliers in double precision as TFLM does
+# (see firmware/boards/MNIST_F746DISCO/mpconfigboard.mk, which says the same for the board).
+$(BUILD)/tflite/%.o: CFLAGS += -fno-single-precision-constant
 CFLAGS += -DQEMU_SOC_MPS2
 CFLAGS += -DMICROPY_HW_MCU_NAME='"Cortex-M7"'
 # Our additions to the port's configuration (time, keyboard interrupt) come in through MP_CONFIGFILE, which
 # includes the port's own mpconfigport.h first.
 CFLAGS += -DMP_CONFIGFILE='"$(BOARD_DIR)/mpconfigboard.h"'
+CFLAGS += -DMICROPY_PY_TIME_INCLUDEFILE='"$(BOARD_DIR)/modtime_board.h"'
 
 LDSCRIPT = $(BOARD_DIR)/emulator.ld
 # board.c hooks into the port's startup without changing its files: it enables the FPU and installs its
@@ -17,7 +23,7 @@ LDSCRIPT = $(BOARD_DIR)/emulator.ld
 # receive interrupt (so Ctrl-C can stop running code, and the CPU sleeps while the REPL waits).
 LDFLAGS += -Wl,--wrap=main -Wl,--wrap=mp_init -Wl,--wrap=mp_hal_stdin_rx_chr
 
-SRC_C += $(BOARD_DIR)/board.c
+SRC_C += $(BOARD_DIR)/board.c shared/timeutils/timeutils.c
 SRC_BOARD_O = shared/runtime/gchelper_native.o shared/runtime/gchelper_thumb2.o
 
 # The heap (.bss of the 4 MiB SSRAM1 that also holds code and stack). The LCD frame buffer and the /flash RAM

@@ -1,7 +1,5 @@
 /* SOFTMAX (over the last dimension) and LOGISTIC. int8 in and out, with the output fixed at scale 1/256 and
- * zero point -128, computed in gemmlowp-style fixed point; float32 with the C library's expf. */
-#include <math.h>
-
+ * zero point -128, computed in gemmlowp-style fixed point; float32 with tfl_reference_expf (quant.h). */
 #include "common.h"
 
 /* Integer bits of the scaled input differences of int8 softmax, of its sum of exponentials, and of the
@@ -68,6 +66,9 @@ tfl_status tfl_softmax_prepare(tfl_context *ctx, tfl_node *node) {
     }
     int shift;
     tfl_quantize_multiplier(real, &data->input_multiplier, &shift);
+    if (shift < 0) {
+        return tfl_fail(ctx, TFL_ERR_UNSUPPORTED, "SOFTMAX: int8 input scale times beta below 2^-27 not supported");
+    }
     data->input_left_shift = shift;
     data->diff_min = -tfl_input_radius(SOFTMAX_DIFF_INTEGER_BITS, shift);
     return TFL_OK;
@@ -86,8 +87,8 @@ static void softmax_int8(const activation_data *data, const int8_t *input, int8_
             int32_t diff = in[c] - max;
             if (diff >= data->diff_min) {
                 int32_t scaled = tfl_multiply_by_quantized_multiplier(diff, data->input_multiplier, data->input_left_shift);
-                sum_of_exps += tfl_rounding_divide_by_pot(
-                    tfl_exp_on_negative_values(scaled, SOFTMAX_DIFF_INTEGER_BITS), SOFTMAX_SUM_INTEGER_BITS);
+                sum_of_exps = tfl_wrapping_add(sum_of_exps, tfl_rounding_divide_by_pot(
+                    tfl_exp_on_negative_values(scaled, SOFTMAX_DIFF_INTEGER_BITS), SOFTMAX_SUM_INTEGER_BITS));
             }
         }
         int num_bits_over_unit;
@@ -117,7 +118,7 @@ static void softmax_float(const activation_data *data, const float *input, float
         }
         float sum = 0.0f;
         for (int32_t c = 0; c < data->depth; c++) {
-            out[c] = expf((in[c] - max) * data->beta);
+            out[c] = tfl_reference_expf((in[c] - max) * data->beta);
             sum += out[c];
         }
         for (int32_t c = 0; c < data->depth; c++) {
@@ -165,6 +166,9 @@ tfl_status tfl_logistic_prepare(tfl_context *ctx, tfl_node *node) {
     double real = (double)input->scale * (double)(1 << (31 - LOGISTIC_INPUT_INTEGER_BITS));
     int shift;
     tfl_quantize_multiplier(real, &data->input_multiplier, &shift);
+    if (shift < 0) {
+        return tfl_fail(ctx, TFL_ERR_UNSUPPORTED, "LOGISTIC: int8 input scale below 2^-27 not supported");
+    }
     data->input_left_shift = shift;
     data->input_zero_point = input->zero_point;
     data->input_radius = tfl_input_radius(LOGISTIC_INPUT_INTEGER_BITS, shift);
@@ -194,7 +198,7 @@ static void logistic_float(const activation_data *data, const float *input, floa
     const float lower = -9.0f;
     for (int32_t i = 0; i < data->rows; i++) {
         float x = input[i];
-        output[i] = x > upper ? 1.0f : (x < lower ? expf(x) : 1.0f / (1.0f + expf(-x)));
+        output[i] = x > upper ? 1.0f : (x < lower ? tfl_reference_expf(x) : 1.0f / (1.0f + tfl_reference_expf(-x)));
     }
 }
 

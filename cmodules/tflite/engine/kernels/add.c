@@ -91,7 +91,7 @@ static int8_t add_int8(const add_data *d, int32_t a, int32_t b) {
     int32_t scaled2 = tfl_multiply_by_quantized_multiplier((b + d->offset2) * (1 << ADD_LEFT_SHIFT), d->multiplier2,
         d->shift2);
     int32_t sum = tfl_multiply_by_quantized_multiplier(scaled1 + scaled2, d->output_multiplier, d->output_shift);
-    return (int8_t)tfl_clamp_i32(sum + d->output_offset, d->act_min, d->act_max);
+    return (int8_t)tfl_clamp_i32(tfl_wrapping_add(sum, d->output_offset), d->act_min, d->act_max);
 }
 
 tfl_status tfl_add_eval(tfl_context *ctx, tfl_node *node) {

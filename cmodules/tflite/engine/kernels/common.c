@@ -1,10 +1,15 @@
 #include "common.h"
 
 tfl_status tfl_per_channel_multipliers(tfl_context *ctx, const tfl_tensor *input, const tfl_tensor *filter,
-    const tfl_tensor *output, int32_t channels, int32_t **multipliers, int32_t **shifts) {
+    const tfl_tensor *output, int32_t channels, int32_t channel_dimension, int32_t **multipliers, int32_t **shifts) {
     int32_t count = filter->quant.count;
-    if (count != 1 && count != channels) {
-        return tfl_fail(ctx, TFL_ERR_BAD_MODEL, "filter has neither one scale nor one per output channel");
+    if (count != 1 && (count != channels || filter->quant.quantized_dimension != channel_dimension)) {
+        return tfl_fail(ctx, TFL_ERR_BAD_MODEL, "int8 weights have neither one scale nor one per output channel");
+    }
+    for (int32_t c = 0; c < count; c++) {
+        if (tfl_quant_zero_point(&filter->quant, c) != 0) {
+            return tfl_fail(ctx, TFL_ERR_UNSUPPORTED, "int8 weights need zero point 0 (symmetric quantisation)");
+        }
     }
     *multipliers = tfl_alloc_persistent(ctx, sizeof(int32_t) * (size_t)channels);
     *shifts = tfl_alloc_persistent(ctx, sizeof(int32_t) * (size_t)channels);
@@ -28,16 +33,16 @@ void tfl_int8_io_setup(tfl_int8_io *io, const tfl_tensor *input, const tfl_tenso
         &io->act_max);
 }
 
+/* In 64 bits: a model's filter size times its dilation need not fit in 32. */
 int32_t tfl_conv_output_size(int padding, int32_t input, int32_t filter, int32_t stride, int32_t dilation) {
-    int32_t effective_filter = (filter - 1) * dilation + 1;
-    if (padding == TFL_PADDING_SAME) {
-        return (input + stride - 1) / stride;
-    }
-    return (input - effective_filter + stride) / stride;
+    int64_t effective_filter = (int64_t)(filter - 1) * dilation + 1;
+    int64_t size = padding == TFL_PADDING_SAME ? ((int64_t)input + stride - 1) / stride
+                                               : ((int64_t)input - effective_filter + stride) / stride;
+    return size < 0 ? -1 : (int32_t)size;
 }
 
 int32_t tfl_conv_padding(int32_t input, int32_t output, int32_t filter, int32_t stride, int32_t dilation) {
-    int32_t effective_filter = (filter - 1) * dilation + 1;
-    int32_t total = (output - 1) * stride + effective_filter - input;
-    return total > 0 ? total / 2 : 0;
+    int64_t effective_filter = (int64_t)(filter - 1) * dilation + 1;
+    int64_t total = (int64_t)(output - 1) * stride + effective_filter - input;
+    return total > 0 ? (int32_t)(total / 2) : 0;
 }

@@ -12,10 +12,11 @@ typedef struct {
     int32_t act_min, act_max;
 } tfl_int8_io;
 
-/* Per-tensor or per-channel (count == channels) scales of a quantised tensor as a real multiplier per channel:
- * input_scale * filter_scale[c] / output_scale, computed in double as TFLM does, then as (multiplier, shift). */
+/* Per-tensor or per-channel (count == channels, along dimension channel_dimension of the filter) scales as a
+ * real multiplier per output channel: input_scale * filter_scale[c] / output_scale, computed in double as TFLM
+ * does, then as (multiplier, shift). */
 tfl_status tfl_per_channel_multipliers(tfl_context *ctx, const tfl_tensor *input, const tfl_tensor *filter,
-    const tfl_tensor *output, int32_t channels, int32_t **multipliers, int32_t **shifts);
+    const tfl_tensor *output, int32_t channels, int32_t channel_dimension, int32_t **multipliers, int32_t **shifts);
 
 /* Zero point and activation bounds of an int8 node. */
 void tfl_int8_io_setup(tfl_int8_io *io, const tfl_tensor *input, const tfl_tensor *output, int activation);
@@ -23,6 +24,16 @@ void tfl_int8_io_setup(tfl_int8_io *io, const tfl_tensor *input, const tfl_tenso
 /* Output size and leading padding along one spatial axis (TFLite's SAME and VALID rules). */
 int32_t tfl_conv_output_size(int padding, int32_t input, int32_t filter, int32_t stride, int32_t dilation);
 int32_t tfl_conv_padding(int32_t input, int32_t output, int32_t filter, int32_t stride, int32_t dilation);
+
+/* Two's-complement wrapping arithmetic for int32 accumulators: the reference wraps in practice, and a hostile
+ * model (an extreme bias, a huge depth) must not make the sum undefined behaviour. */
+static inline int32_t tfl_wrapping_add(int32_t a, int32_t b) {
+    return (int32_t)((uint32_t)a + (uint32_t)b);
+}
+
+static inline int32_t tfl_wrapping_mul(int32_t a, int32_t b) {
+    return (int32_t)((uint32_t)a * (uint32_t)b);
+}
 
 static inline int32_t tfl_clamp_i32(int32_t x, int32_t lo, int32_t hi) {
     return x < lo ? lo : (x > hi ? hi : x);

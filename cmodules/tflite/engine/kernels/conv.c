@@ -3,16 +3,20 @@
  * A tap outside the input contributes nothing (as if the input there held its zero point). */
 #include "common.h"
 #include "dot.h"
+#include "arm/arm_int8.h"
 
 typedef struct {
     int32_t pad_h, pad_w;
     int partial_windows; /* some output's window reaches into the padding */
     tfl_int8_io io;
     int32_t *multipliers, *shifts;
-    int32_t *bias;         /* int8: the model's bias (0 without one) */
+    int32_t *bias;         /* int8, partial windows only: the model's bias (0 without one) */
     int32_t *window_sums;  /* int8: bias + input_offset * sum of all the channel's weights */
     int32_t *tap_sums;     /* int8, partial windows only: sum over in_channels of weights, per [oc][fy][fx] */
     float act_min, act_max;
+#if defined(TFL_ARM_DSP)
+    tfl_arm_conv *dsp; /* int8: the DSP variant (kernels/arm/) that runs in place of eval_int8 */
+#endif
 } conv_data;
 
 typedef struct {
@@ -91,17 +95,20 @@ static tfl_status check_shapes(tfl_context *ctx, const tfl_tensor *input, const 
 static tfl_status prepare_int8(tfl_context *ctx, conv_data *data, const tfl_tensor *input,
     const tfl_tensor *filter, const tfl_tensor *bias, const tfl_tensor *output, const conv_shape *s, int activation) {
     tfl_int8_io_setup(&data->io, input, output, activation);
-    tfl_status status = tfl_per_channel_multipliers(ctx, input, filter, output, s->out_c, &data->multipliers,
+    tfl_status status = tfl_per_channel_multipliers(ctx, input, filter, output, s->out_c, 0, &data->multipliers,
         &data->shifts);
     if (status != TFL_OK) {
         return status;
     }
     int32_t taps = s->filter_h * s->filter_w;
-    data->bias = tfl_alloc_persistent(ctx, sizeof(int32_t) * (size_t)s->out_c);
     data->window_sums = tfl_alloc_persistent(ctx, sizeof(int32_t) * (size_t)s->out_c);
-    data->tap_sums = data->partial_windows ? tfl_alloc_persistent(ctx, sizeof(int32_t) * (size_t)(s->out_c * taps))
-                                           : NULL;
-    if (data->bias == NULL || data->window_sums == NULL || (data->partial_windows && data->tap_sums == NULL)) {
+    data->bias = NULL;
+    data->tap_sums = NULL;
+    if (data->partial_windows) {
+        data->bias = tfl_alloc_persistent(ctx, sizeof(int32_t) * (size_t)s->out_c);
+        data->tap_sums = tfl_alloc_persistent(ctx, sizeof(int32_t) * (size_t)(s->out_c * taps));
+    }
+    if (data->window_sums == NULL || (data->partial_windows && (data->bias == NULL || data->tap_sums == NULL))) {
         return tfl_fail(ctx, TFL_ERR_ARENA, "arena too small for CONV_2D");
     }
     const int8_t *w = (const int8_t *)filter->data;
@@ -110,15 +117,18 @@ static tfl_status prepare_int8(tfl_context *ctx, conv_data *data, const tfl_tens
         for (int32_t t = 0; t < taps; t++) {
             int32_t tap_sum = 0;
             for (int32_t ic = 0; ic < s->in_c; ic++) {
-                tap_sum += w[(oc * taps + t) * s->in_c + ic];
+                tap_sum = tfl_wrapping_add(tap_sum, w[(oc * taps + t) * s->in_c + ic]);
             }
             if (data->tap_sums != NULL) {
                 data->tap_sums[oc * taps + t] = tap_sum;
             }
-            total += tap_sum;
+            total = tfl_wrapping_add(total, tap_sum);
         }
-        data->bias[oc] = bias != NULL ? tfl_read_i32(bias->data + 4 * (size_t)oc) : 0;
-        data->window_sums[oc] = data->bias[oc] + data->io.input_offset * total;
+        int32_t b = bias != NULL ? tfl_read_i32(bias->data + 4 * (size_t)oc) : 0;
+        if (data->bias != NULL) {
+            data->bias[oc] = b;
+        }
+        data->window_sums[oc] = tfl_wrapping_add(b, tfl_wrapping_mul(data->io.input_offset, total));
     }
     return TFL_OK;
 }
@@ -148,14 +158,22 @@ tfl_status tfl_conv_prepare(tfl_context *ctx, tfl_node *node) {
     node->user_data = data;
     data->pad_h = tfl_conv_padding(s.in_h, s.out_h, s.filter_h, s.stride_h, s.dilation_h);
     data->pad_w = tfl_conv_padding(s.in_w, s.out_w, s.filter_w, s.stride_w, s.dilation_w);
-    int32_t overhang_h = (s.out_h - 1) * s.stride_h + (s.filter_h - 1) * s.dilation_h + 1 - s.in_h;
-    int32_t overhang_w = (s.out_w - 1) * s.stride_w + (s.filter_w - 1) * s.dilation_w + 1 - s.in_w;
+    int64_t overhang_h = (int64_t)(s.out_h - 1) * s.stride_h + (int64_t)(s.filter_h - 1) * s.dilation_h + 1 - s.in_h;
+    int64_t overhang_w = (int64_t)(s.out_w - 1) * s.stride_w + (int64_t)(s.filter_w - 1) * s.dilation_w + 1 - s.in_w;
     data->partial_windows = overhang_h > 0 || overhang_w > 0;
     if (input->type == TFL_TYPE_FLOAT32) {
         tfl_float_activation_range(options->activation, &data->act_min, &data->act_max);
         return TFL_OK;
     }
-    return prepare_int8(ctx, data, input, filter, bias, output, &s, options->activation);
+    status = prepare_int8(ctx, data, input, filter, bias, output, &s, options->activation);
+#if defined(TFL_ARM_DSP)
+    if (status == TFL_OK) {
+        tfl_arm_quant quant = {data->io.input_offset, data->io.output_offset, data->io.act_min, data->io.act_max,
+            data->multipliers, data->shifts};
+        status = tfl_arm_conv_prepare(ctx, node, data->pad_h, data->pad_w, &quant, &data->dsp);
+    }
+#endif
+    return status;
 }
 
 /* The taps of a window that fall inside the input along one axis: [*first, *end). */
@@ -189,18 +207,28 @@ static void eval_int8(const conv_data *data, const conv_shape *s, const int8_t *
                     int32_t acc = 0, weight_sum = 0;
                     for (int32_t fy = fy0; fy < fy1; fy++) {
                         const int8_t *in_row = input + ((b * s->in_h + iy0 + fy * s->dilation_h) * s->in_w) * s->in_c;
+                        if (s->dilation_w == 1) { /* the taps of a filter row are one run of input and weights */
+                            acc = tfl_wrapping_add(acc, tfl_dot_s8(in_row + (ix0 + fx0) * s->in_c,
+                                filter + (oc * taps + fy * s->filter_w + fx0) * s->in_c, (fx1 - fx0) * s->in_c));
+                            if (whole) {
+                                continue;
+                            }
+                        }
                         for (int32_t fx = fx0; fx < fx1; fx++) {
                             int32_t tap = fy * s->filter_w + fx;
-                            acc += tfl_dot_s8(in_row + (ix0 + fx * s->dilation_w) * s->in_c,
-                                filter + (oc * taps + tap) * s->in_c, s->in_c);
+                            if (s->dilation_w != 1) {
+                                acc = tfl_wrapping_add(acc, tfl_dot_s8(in_row + (ix0 + fx * s->dilation_w) * s->in_c,
+                                    filter + (oc * taps + tap) * s->in_c, s->in_c));
+                            }
                             if (!whole) {
-                                weight_sum += data->tap_sums[oc * taps + tap];
+                                weight_sum = tfl_wrapping_add(weight_sum, data->tap_sums[oc * taps + tap]);
                             }
                         }
                     }
-                    acc += whole ? data->window_sums[oc] : data->bias[oc] + data->io.input_offset * weight_sum;
+                    acc = tfl_wrapping_add(acc, whole ? data->window_sums[oc]
+                        : tfl_wrapping_add(data->bias[oc], tfl_wrapping_mul(data->io.input_offset, weight_sum)));
                     acc = tfl_multiply_by_quantized_multiplier(acc, data->multipliers[oc], data->shifts[oc]);
-                    out[oc] = (int8_t)tfl_clamp_i32(acc + data->io.output_offset, data->io.act_min, data->io.act_max);
+                    out[oc] = (int8_t)tfl_clamp_i32(tfl_wrapping_add(acc, data->io.output_offset), data->io.act_min, data->io.act_max);
                 }
             }
         }
@@ -243,6 +271,9 @@ tfl_status tfl_conv_eval(tfl_context *ctx, tfl_node *node) {
     tfl_tensor *output = tfl_output(ctx, node, 0);
     conv_shape s = shape_of(input, filter, output, &node->options.conv);
     if (input->type == TFL_TYPE_INT8) {
+#if defined(TFL_ARM_DSP)
+        return tfl_arm_conv_run(data->dsp, ctx, node);
+#endif
         eval_int8(data, &s, (const int8_t *)input->data, (const int8_t *)filter->data, (int8_t *)output->data);
     } else {
         eval_float(data, &s, (const float *)input->data, filter->data, bias != NULL ? bias->data : NULL,

@@ -3,12 +3,16 @@
  * activation; int8 (per-tensor or per-channel weights, int32 bias) and float32. Each output pixel accumulates
  * all its channels at once in scratch, tap by tap, which keeps every channel's sum in the reference order. */
 #include "common.h"
+#include "arm/arm_int8.h"
 
 typedef struct {
     int32_t pad_h, pad_w;
     tfl_int8_io io;
     int32_t *multipliers, *shifts, *bias;
     float act_min, act_max;
+#if defined(TFL_ARM_DSP)
+    tfl_arm_depthwise *dsp; /* int8, depth multiplier 1: the DSP variant (kernels/arm/), or NULL */
+#endif
 } depthwise_data;
 
 typedef struct {
@@ -104,7 +108,7 @@ tfl_status tfl_depthwise_conv_prepare(tfl_context *ctx, tfl_node *node) {
         return TFL_OK;
     }
     tfl_int8_io_setup(&data->io, input, output, options->activation);
-    status = tfl_per_channel_multipliers(ctx, input, filter, output, s.out_c, &data->multipliers, &data->shifts);
+    status = tfl_per_channel_multipliers(ctx, input, filter, output, s.out_c, 3, &data->multipliers, &data->shifts);
     if (status != TFL_OK) {
         return status;
     }
@@ -115,6 +119,14 @@ tfl_status tfl_depthwise_conv_prepare(tfl_context *ctx, tfl_node *node) {
     for (int32_t oc = 0; oc < s.out_c; oc++) {
         data->bias[oc] = bias != NULL ? tfl_read_i32(bias->data + 4 * (size_t)oc) : 0;
     }
+#if defined(TFL_ARM_DSP)
+    data->dsp = NULL;
+    if (s.multiplier == 1) {
+        tfl_arm_quant quant = {data->io.input_offset, data->io.output_offset, data->io.act_min, data->io.act_max,
+            data->multipliers, data->shifts};
+        return tfl_arm_depthwise_prepare(ctx, node, data->pad_h, data->pad_w, &quant, &data->dsp);
+    }
+#endif
     return TFL_OK;
 }
 
@@ -140,7 +152,8 @@ static void eval_int8(const depthwise_data *data, const depthwise_shape *s, cons
                         for (int32_t ic = 0; ic < s->in_c; ic++) {
                             int32_t value = in[ic] + data->io.input_offset;
                             for (int32_t m = 0; m < s->multiplier; m++) {
-                                acc[ic * s->multiplier + m] += value * w[ic * s->multiplier + m];
+                                int32_t *a = &acc[ic * s->multiplier + m];
+                                *a = tfl_wrapping_add(*a, value * w[ic * s->multiplier + m]);
                             }
                         }
                     }
@@ -148,7 +161,7 @@ static void eval_int8(const depthwise_data *data, const depthwise_shape *s, cons
                 int8_t *out = output + ((b * s->out_h + oy) * s->out_w + ox) * s->out_c;
                 for (int32_t oc = 0; oc < s->out_c; oc++) {
                     int32_t v = tfl_multiply_by_quantized_multiplier(acc[oc], data->multipliers[oc], data->shifts[oc]);
-                    out[oc] = (int8_t)tfl_clamp_i32(v + data->io.output_offset, data->io.act_min, data->io.act_max);
+                    out[oc] = (int8_t)tfl_clamp_i32(tfl_wrapping_add(v, data->io.output_offset), data->io.act_min, data->io.act_max);
                 }
             }
         }
@@ -199,6 +212,11 @@ tfl_status tfl_depthwise_conv_eval(tfl_context *ctx, tfl_node *node) {
     tfl_tensor *output = tfl_output(ctx, node, 0);
     depthwise_shape s = shape_of(input, filter, output, &node->options.conv);
     if (input->type == TFL_TYPE_INT8) {
+#if defined(TFL_ARM_DSP)
+        if (data->dsp != NULL) {
+            return tfl_arm_depthwise_run(data->dsp, ctx, node);
+        }
+#endif
         eval_int8(data, &s, (const int8_t *)input->data, (const int8_t *)filter->data, (int8_t *)output->data,
             node->scratch);
     } else {

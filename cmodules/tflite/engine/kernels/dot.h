@@ -1,23 +1,19 @@
-/* The inner products of FULLY_CONNECTED and CONV_2D, apart so that a DSP variant (kernels/arm/) can replace
- * them at compile time. Integer sums are exact, so any summation order gives the reference's result; float sums
- * must run first to last like the reference loops. */
+/* The inner products of FULLY_CONNECTED and CONV_2D. Integer sums are exact (modulo 2^32), so any summation
+ * order gives the reference's result; float sums must run first to last like the reference loops. */
 #ifndef TFL_KERNELS_DOT_H
 #define TFL_KERNELS_DOT_H
 
 #include <stdint.h>
 #include <string.h>
 
-#if defined(TFL_ARM_DSP)
-#include "arm/dot_dsp.h"
-#else
+/* On Cortex-M4/M7 the int8 conv and FC evals do not get here: kernels/arm/ replaces the whole op. */
 static inline int32_t tfl_dot_s8(const int8_t *a, const int8_t *b, int32_t n) {
-    int32_t sum = 0;
+    uint32_t sum = 0; /* wraps, never overflows (see tfl_wrapping_add) */
     for (int32_t i = 0; i < n; i++) {
-        sum += (int32_t)a[i] * (int32_t)b[i];
+        sum += (uint32_t)((int32_t)a[i] * (int32_t)b[i]);
     }
-    return sum;
+    return (int32_t)sum;
 }
-#endif
 
 /* Float weights come from the model and may be unaligned, hence the byte pointer. `sum` carries on from the
  * caller's running total so that the order of additions stays the reference's. */

@@ -2,6 +2,7 @@
  * int8: per-tensor or per-channel weights (zero point 0), int32 bias; float32. */
 #include "common.h"
 #include "dot.h"
+#include "arm/arm_int8.h"
 
 typedef struct {
     int32_t batches, depth, units;
@@ -9,6 +10,9 @@ typedef struct {
     int32_t *bias_folded; /* int8: bias + input_offset * sum of the unit's weights (exact, so folded here) */
     int32_t *multipliers, *shifts;
     float act_min, act_max; /* float32 */
+#if defined(TFL_ARM_DSP)
+    tfl_arm_fully_connected *dsp; /* int8: the DSP variant (kernels/arm/) that runs in place of eval_int8 */
+#endif
 } fc_data;
 
 static tfl_status check_types(tfl_context *ctx, const tfl_tensor *input, const tfl_tensor *weights,
@@ -32,11 +36,6 @@ static tfl_status check_types(tfl_context *ctx, const tfl_tensor *input, const t
     }
     if (input->quant.count == 0 || weights->quant.count == 0 || output->quant.count == 0) {
         return tfl_fail(ctx, TFL_ERR_BAD_MODEL, "FULLY_CONNECTED: int8 tensor without quantisation parameters");
-    }
-    for (int32_t c = 0; c < weights->quant.count; c++) {
-        if (tfl_quant_zero_point(&weights->quant, c) != 0) {
-            return tfl_fail(ctx, TFL_ERR_UNSUPPORTED, "FULLY_CONNECTED: int8 weights need zero point 0");
-        }
     }
     return TFL_OK;
 }
@@ -74,7 +73,7 @@ tfl_status tfl_fully_connected_prepare(tfl_context *ctx, tfl_node *node) {
         return tfl_fail(ctx, TFL_ERR_BAD_MODEL, "FULLY_CONNECTED: input size is not a multiple of the weights' depth");
     }
     data->batches = tfl_element_count(input) / data->depth;
-    if (tfl_element_count(output) != data->batches * data->units) {
+    if ((int64_t)tfl_element_count(output) != (int64_t)data->batches * data->units) {
         return tfl_fail(ctx, TFL_ERR_BAD_MODEL, "FULLY_CONNECTED: output size does not match batches x units");
     }
     if (bias != NULL && tfl_element_count(bias) != data->units) {
@@ -86,7 +85,7 @@ tfl_status tfl_fully_connected_prepare(tfl_context *ctx, tfl_node *node) {
         return TFL_OK;
     }
     tfl_int8_io_setup(&data->io, input, output, options->activation);
-    status = tfl_per_channel_multipliers(ctx, input, weights, output, data->units, &data->multipliers,
+    status = tfl_per_channel_multipliers(ctx, input, weights, output, data->units, 0, &data->multipliers,
         &data->shifts);
     if (status != TFL_OK) {
         return status;
@@ -99,11 +98,16 @@ tfl_status tfl_fully_connected_prepare(tfl_context *ctx, tfl_node *node) {
     for (int32_t u = 0; u < data->units; u++) {
         int32_t weight_sum = 0;
         for (int32_t d = 0; d < data->depth; d++) {
-            weight_sum += w[u * data->depth + d];
+            weight_sum = tfl_wrapping_add(weight_sum, w[u * data->depth + d]);
         }
         int32_t b = bias != NULL ? tfl_read_i32(bias->data + 4 * (size_t)u) : 0;
-        data->bias_folded[u] = b + data->io.input_offset * weight_sum;
+        data->bias_folded[u] = tfl_wrapping_add(b, tfl_wrapping_mul(data->io.input_offset, weight_sum));
     }
+#if defined(TFL_ARM_DSP)
+    tfl_arm_quant quant = {data->io.input_offset, data->io.output_offset, data->io.act_min, data->io.act_max,
+        data->multipliers, data->shifts};
+    return tfl_arm_fully_connected_prepare(ctx, node, data->batches, &quant, &data->dsp);
+#endif
     return TFL_OK;
 }
 
@@ -111,9 +115,9 @@ static void eval_int8(const fc_data *data, const int8_t *input, const int8_t *we
     for (int32_t b = 0; b < data->batches; b++) {
         const int8_t *row = input + b * data->depth;
         for (int32_t u = 0; u < data->units; u++) {
-            int32_t acc = data->bias_folded[u] + tfl_dot_s8(row, weights + u * data->depth, data->depth);
+            int32_t acc = tfl_wrapping_add(data->bias_folded[u], tfl_dot_s8(row, weights + u * data->depth, data->depth));
             acc = tfl_multiply_by_quantized_multiplier(acc, data->multipliers[u], data->shifts[u]);
-            acc = tfl_clamp_i32(acc + data->io.output_offset, data->io.act_min, data->io.act_max);
+            acc = tfl_clamp_i32(tfl_wrapping_add(acc, data->io.output_offset), data->io.act_min, data->io.act_max);
             output[b * data->units + u] = (int8_t)acc;
         }
     }
@@ -138,6 +142,9 @@ tfl_status tfl_fully_connected_eval(tfl_context *ctx, tfl_node *node) {
     const tfl_tensor *bias = tfl_input(ctx, node, 2);
     tfl_tensor *output = tfl_output(ctx, node, 0);
     if (input->type == TFL_TYPE_INT8) {
+#if defined(TFL_ARM_DSP)
+        return tfl_arm_fully_connected_run(data->dsp, ctx, node);
+#endif
         eval_int8(data, (const int8_t *)input->data, (const int8_t *)weights->data, (int8_t *)output->data);
     } else {
         eval_float(data, (const float *)input->data, weights->data, bias != NULL ? bias->data : NULL,

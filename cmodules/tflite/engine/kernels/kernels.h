@@ -18,6 +18,8 @@ TFL_DECLARE_KERNEL(tfl_logistic)
 TFL_DECLARE_KERNEL(tfl_max_pool)
 TFL_DECLARE_KERNEL(tfl_mean)
 TFL_DECLARE_KERNEL(tfl_quantize)
+TFL_DECLARE_KERNEL(tfl_relu)
+TFL_DECLARE_KERNEL(tfl_relu6)
 TFL_DECLARE_KERNEL(tfl_reshape)
 TFL_DECLARE_KERNEL(tfl_softmax)
 

@@ -104,7 +104,7 @@ tfl_status tfl_mean_eval(tfl_context *ctx, tfl_node *node) {
                 at += d->reduced[i] ? reduced_index[i] * strides[i] : 0;
             }
             if (input->type == TFL_TYPE_INT8) {
-                int_sum += ((const int8_t *)input->data)[at];
+                int_sum = tfl_wrapping_add(int_sum, ((const int8_t *)input->data)[at]);
             } else {
                 float_sum += ((const float *)input->data)[at];
             }
@@ -116,8 +116,9 @@ tfl_status tfl_mean_eval(tfl_context *ctx, tfl_node *node) {
             }
         }
         if (input->type == TFL_TYPE_INT8) {
-            int32_t centred = int_sum - d->input_zero_point * d->reduced_count;
-            int32_t q = tfl_multiply_by_quantized_multiplier(centred, d->multiplier, d->shift) + d->output_zero_point;
+            int32_t centred = tfl_wrapping_add(int_sum, tfl_wrapping_mul(-d->input_zero_point, d->reduced_count));
+            int32_t q = tfl_wrapping_add(tfl_multiply_by_quantized_multiplier(centred, d->multiplier, d->shift),
+                d->output_zero_point);
             ((int8_t *)output->data)[o] = (int8_t)tfl_clamp_i32(q, -128, 127);
         } else {
             ((float *)output->data)[o] = float_sum / (float)d->reduced_count;

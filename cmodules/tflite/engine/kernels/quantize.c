@@ -39,17 +39,6 @@ tfl_status tfl_quantize_prepare(tfl_context *ctx, tfl_node *node) {
     return TFL_OK;
 }
 
-static int32_t round_half_away(double x) {
-    /* saturate well outside int8 first, so that huge inputs cannot overflow the conversion */
-    if (x > 1e9) {
-        return 1000000000;
-    }
-    if (x < -1e9) {
-        return -1000000000;
-    }
-    return x >= 0 ? (int32_t)(x + 0.5) : -(int32_t)(-x + 0.5);
-}
-
 tfl_status tfl_quantize_eval(tfl_context *ctx, tfl_node *node) {
     const quantize_data *data = node->user_data;
     const tfl_tensor *input = tfl_input(ctx, node, 0);
@@ -57,14 +46,14 @@ tfl_status tfl_quantize_eval(tfl_context *ctx, tfl_node *node) {
     if (input->type == TFL_TYPE_FLOAT32) {
         const float *in = (const float *)input->data;
         for (int32_t i = 0; i < data->count; i++) {
-            int32_t q = round_half_away((double)in[i] / (double)data->scale) + data->zero_point;
+            int32_t q = tfl_round_half_away_f32(in[i] / data->scale) + data->zero_point; /* float division, as TFLM */
             out[i] = (int8_t)tfl_clamp_i32(q, -128, 127);
         }
     } else {
         const int8_t *in = (const int8_t *)input->data;
         for (int32_t i = 0; i < data->count; i++) {
-            int32_t q = tfl_multiply_by_quantized_multiplier(in[i] - data->input_zero_point, data->multiplier,
-                data->shift) + data->output_zero_point;
+            int32_t q = tfl_wrapping_add(tfl_multiply_by_quantized_multiplier(in[i] - data->input_zero_point,
+                data->multiplier, data->shift), data->output_zero_point);
             out[i] = (int8_t)tfl_clamp_i32(q, -128, 127);
         }
     }

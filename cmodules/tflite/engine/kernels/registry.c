@@ -11,6 +11,8 @@ const tfl_kernel tfl_kernels[] = {
     {TFL_OP_FULLY_CONNECTED, "FULLY_CONNECTED", 9, tfl_fully_connected_prepare, tfl_fully_connected_eval},
     {TFL_OP_LOGISTIC, "LOGISTIC", 2, tfl_logistic_prepare, tfl_logistic_eval},
     {TFL_OP_MAX_POOL_2D, "MAX_POOL_2D", 2, tfl_max_pool_prepare, tfl_max_pool_eval},
+    {TFL_OP_RELU, "RELU", 3, tfl_relu_prepare, tfl_relu_eval},
+    {TFL_OP_RELU6, "RELU6", 2, tfl_relu6_prepare, tfl_relu6_eval},
     {TFL_OP_RESHAPE, "RESHAPE", 1, tfl_reshape_prepare, tfl_reshape_eval},
     {TFL_OP_SOFTMAX, "SOFTMAX", 2, tfl_softmax_prepare, tfl_softmax_eval},
     {TFL_OP_MEAN, "MEAN", 2, tfl_mean_prepare, tfl_mean_eval},

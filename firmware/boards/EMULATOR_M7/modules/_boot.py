@@ -36,11 +36,14 @@ class RAMDisk:
 
 def _mount_flash():
     disk = RAMDisk(emulator.FLASH_ADDRESS, emulator.FLASH_BYTES, emulator.FLASH_BLOCK)
+    # Read and program whole blocks: littlefs then calls the Python block device once a block instead of once per
+    # 32 bytes (its default), which makes file writes ~40x faster (3 MB: 200 s -> 4.4 s wall, measured in QEMU).
+    sizes = {"readsize": emulator.FLASH_BLOCK, "progsize": emulator.FLASH_BLOCK}
     try:
-        vfs.mount(vfs.VfsLfs2(disk), "/flash")
+        vfs.mount(vfs.VfsLfs2(disk, **sizes), "/flash")
     except OSError:
-        vfs.VfsLfs2.mkfs(disk)
-        vfs.mount(vfs.VfsLfs2(disk), "/flash")
+        vfs.VfsLfs2.mkfs(disk, **sizes)
+        vfs.mount(vfs.VfsLfs2(disk, **sizes), "/flash")
     os.chdir("/flash")
     sys.path.append("/flash/lib")
 

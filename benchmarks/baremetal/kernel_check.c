@@ -1,0 +1,304 @@
+/* The engine's int8 CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED and MAX_POOL_2D kernels as built for the Cortex-M7 (the DSP variants of
+ * kernels/arm/ take over) against the same kernels built as the reference (TFL_NO_DSP, symbols renamed ref_*),
+ * on CASES random cases generated here (xorshift, seed SEED): shapes, strides, dilations, SAME and VALID
+ * padding, zero points, per-tensor and per-channel scales, biases (some large enough to take the exact slow
+ * requantisation, some absent), every fused activation. Prints "ok <cases>" or the first mismatching case and
+ * exits 1. */
+#include "baremetal.h"
+#include "kernels/common.h"
+
+#ifndef CASES
+#define CASES 300
+#endif
+#ifndef SEED
+#define SEED 1
+#endif
+
+TFL_DECLARE_KERNEL(ref_conv)
+TFL_DECLARE_KERNEL(ref_fully_connected)
+TFL_DECLARE_KERNEL(ref_depthwise_conv)
+TFL_DECLARE_KERNEL(ref_max_pool)
+
+enum { CONV, FULLY_CONNECTED, DEPTHWISE, MAX_POOL, KINDS };
+
+enum { INPUT, FILTER, BIAS, OUTPUT };
+
+struct tfl_context {
+    tfl_tensor tensors[4];
+    uint8_t *pool;
+    size_t used, size;
+};
+
+tfl_tensor *tfl_tensor_at(tfl_context *ctx, int index) {
+    return index < 0 ? NULL : &ctx->tensors[index];
+}
+
+void *tfl_alloc_persistent(tfl_context *ctx, size_t bytes) {
+    size_t start = (ctx->used + 7) & ~(size_t)7;
+    if (start + bytes > ctx->size) {
+        return NULL;
+    }
+    ctx->used = start + bytes;
+    return ctx->pool + start;
+}
+
+tfl_status tfl_fail(tfl_context *ctx, tfl_status status, const char *message) {
+    (void)ctx;
+    bm_puts(message);
+    bm_puts("\n");
+    return status;
+}
+
+static int8_t input[2 * 10 * 10 * 16], filter[12 * 5 * 5 * 16 + 20 * 300];
+static int8_t expected[2 * 10 * 10 * 32], actual[sizeof expected]; /* the largest output: depthwise, 32 channels */
+static uint8_t bias[32 * 4], input_scale[4], filter_scales[32 * 4], output_scale[4], input_zero[8], output_zero[8];
+static uint8_t pool[96 * 1024] __attribute__((aligned(16)));
+static uint32_t scratch[4096];
+
+static int32_t pick(uint32_t *seed, int32_t low, int32_t high) {
+    return low + (int32_t)(bm_random(seed) % (uint32_t)(high - low + 1));
+}
+
+static float pick_scale(uint32_t *seed, float low, float high) {
+    return low + (high - low) * (float)(bm_random(seed) % 10000) / 10000.0f;
+}
+
+static void put_f32(uint8_t *to, float value) {
+    memcpy(to, &value, 4);
+}
+
+static void put_i64(uint8_t *to, int64_t value) {
+    memcpy(to, &value, 8);
+}
+
+static void quantise(tfl_tensor *t, uint8_t *scales, int32_t count, uint8_t *zeros, float scale, int32_t zero) {
+    t->scale = scale;
+    t->zero_point = zero;
+    t->quant = (tfl_quant){count, 0, scales, zeros};
+}
+
+static void set_dims(tfl_tensor *t, int count, const int32_t *dims, int type, uint8_t *data, int constant) {
+    t->dims_count = (uint8_t)count;
+    int32_t elements = 1;
+    for (int i = 0; i < count; i++) {
+        t->dims[i] = dims[i];
+        elements *= dims[i];
+    }
+    t->type = (uint8_t)type;
+    t->data = data;
+    t->is_constant = (uint8_t)constant;
+    t->bytes = (uint32_t)(elements * (type == TFL_TYPE_INT32 ? 4 : 1));
+}
+
+/* A random MAX_POOL_2D node (input and output share their quantisation); returns the number of output values. */
+static int32_t make_pool_case(tfl_context *ctx, tfl_node *node, uint32_t *seed) {
+    static const int32_t channel_choices[] = {4, 8, 12, 16, 3};
+    static const uint8_t activations[] = {TFL_ACT_NONE, TFL_ACT_RELU, TFL_ACT_RELU6, TFL_ACT_RELU_N1_TO_1};
+    tfl_pool_options *o = &node->options.pool;
+    int32_t batches = pick(seed, 1, 2), c = channel_choices[pick(seed, 0, 4)];
+    o->filter_h = pick(seed, 1, 3);
+    o->filter_w = pick(seed, 1, 3);
+    o->stride_h = pick(seed, 1, 3);
+    o->stride_w = pick(seed, 1, 3);
+    o->padding = pick(seed, 0, 1) ? TFL_PADDING_SAME : TFL_PADDING_VALID;
+    o->activation = activations[pick(seed, 0, 3)];
+    int32_t in_h = pick(seed, o->filter_h, 10), in_w = pick(seed, o->filter_w, 10);
+    int32_t out_h = tfl_conv_output_size(o->padding, in_h, o->filter_h, o->stride_h, 1);
+    int32_t out_w = tfl_conv_output_size(o->padding, in_w, o->filter_w, o->stride_w, 1);
+    int32_t in_dims[4] = {batches, in_h, in_w, c}, out_dims[4] = {batches, out_h, out_w, c};
+    set_dims(&ctx->tensors[INPUT], 4, in_dims, TFL_TYPE_INT8, (uint8_t *)input, 0);
+    set_dims(&ctx->tensors[OUTPUT], 4, out_dims, TFL_TYPE_INT8, (uint8_t *)actual, 0);
+    float scale = pick_scale(seed, 0.002f, 0.05f);
+    int32_t zero = pick(seed, -128, 127);
+    put_f32(input_scale, scale);
+    put_i64(input_zero, zero);
+    quantise(&ctx->tensors[INPUT], input_scale, 1, input_zero, scale, zero);
+    quantise(&ctx->tensors[OUTPUT], input_scale, 1, input_zero, scale, zero);
+    node->inputs_count = 1;
+    node->outputs_count = 1;
+    node->inputs[0] = INPUT;
+    node->outputs[0] = OUTPUT;
+    for (int32_t i = 0; i < batches * in_h * in_w * c; i++) {
+        input[i] = (int8_t)bm_random(seed);
+    }
+    return batches * out_h * out_w * c;
+}
+
+/* A random node of the given kind in ctx; returns the number of output values. */
+static int32_t make_case(tfl_context *ctx, tfl_node *node, uint32_t *seed, int kind) {
+    static const int32_t channel_choices[] = {1, 2, 3, 4, 5, 8, 16};
+    static const uint8_t activations[] = {TFL_ACT_NONE, TFL_ACT_RELU, TFL_ACT_RELU6, TFL_ACT_RELU_N1_TO_1};
+    memset(ctx->tensors, 0, sizeof ctx->tensors);
+    memset(node, 0, sizeof *node);
+    if (kind == MAX_POOL) {
+        return make_pool_case(ctx, node, seed);
+    }
+    int32_t batches, in_elements, out_elements, out_c, depth;
+    if (kind == FULLY_CONNECTED) {
+        batches = pick(seed, 1, 3);
+        depth = pick(seed, 1, 300);
+        out_c = pick(seed, 1, 20);
+        if (batches * depth > (int32_t)sizeof input) {
+            batches = 1;
+        }
+        int32_t in_dims[2] = {batches, depth}, w_dims[2] = {out_c, depth}, out_dims[2] = {batches, out_c};
+        set_dims(&ctx->tensors[INPUT], 2, in_dims, TFL_TYPE_INT8, (uint8_t *)input, 0);
+        set_dims(&ctx->tensors[FILTER], 2, w_dims, TFL_TYPE_INT8, (uint8_t *)filter, 1);
+        set_dims(&ctx->tensors[OUTPUT], 2, out_dims, TFL_TYPE_INT8, (uint8_t *)actual, 0);
+        node->options.fully_connected.activation = activations[pick(seed, 0, 3)];
+        in_elements = batches * depth;
+        out_elements = batches * out_c;
+    } else {
+        tfl_conv_options *o = &node->options.conv;
+        batches = pick(seed, 1, 2);
+        int32_t in_c = channel_choices[pick(seed, 0, 6)];
+        int32_t multiplier = pick(seed, 0, 4) ? 1 : 2; /* 2: the DSP variant declines, the reference runs */
+        out_c = kind == DEPTHWISE ? in_c * multiplier : pick(seed, 1, 12);
+        o->depth_multiplier = multiplier;
+        int32_t fh = pick(seed, 1, 5), fw = pick(seed, 1, 5);
+        o->stride_h = pick(seed, 1, 3);
+        o->stride_w = pick(seed, 1, 3);
+        o->dilation_h = pick(seed, 1, 2);
+        o->dilation_w = pick(seed, 1, 2);
+        o->padding = pick(seed, 0, 1) ? TFL_PADDING_SAME : TFL_PADDING_VALID;
+        o->activation = activations[pick(seed, 0, 3)];
+        int32_t span_h = (fh - 1) * o->dilation_h + 1, span_w = (fw - 1) * o->dilation_w + 1;
+        int32_t in_h = pick(seed, 1, 10), in_w = pick(seed, 1, 10);
+        if (o->padding == TFL_PADDING_VALID) {
+            in_h = in_h < span_h ? span_h : in_h;
+            in_w = in_w < span_w ? span_w : in_w;
+        }
+        int32_t out_h = tfl_conv_output_size(o->padding, in_h, fh, o->stride_h, o->dilation_h);
+        int32_t out_w = tfl_conv_output_size(o->padding, in_w, fw, o->stride_w, o->dilation_w);
+        int32_t in_dims[4] = {batches, in_h, in_w, in_c}, w_dims[4] = {out_c, fh, fw, in_c};
+        if (kind == DEPTHWISE) {
+            w_dims[0] = 1;
+            w_dims[3] = out_c;
+        }
+        int32_t out_dims[4] = {batches, out_h, out_w, out_c};
+        set_dims(&ctx->tensors[INPUT], 4, in_dims, TFL_TYPE_INT8, (uint8_t *)input, 0);
+        set_dims(&ctx->tensors[FILTER], 4, w_dims, TFL_TYPE_INT8, (uint8_t *)filter, 1);
+        set_dims(&ctx->tensors[OUTPUT], 4, out_dims, TFL_TYPE_INT8, (uint8_t *)actual, 0);
+        depth = kind == DEPTHWISE ? fh * fw : fh * fw * in_c;
+        in_elements = batches * in_h * in_w * in_c;
+        out_elements = batches * out_h * out_w * out_c;
+    }
+    int32_t bias_dims[1] = {out_c};
+    set_dims(&ctx->tensors[BIAS], 1, bias_dims, TFL_TYPE_INT32, bias, 1);
+    int large_bias = pick(seed, 0, 9) == 0;
+    for (int32_t n = 0; n < out_c; n++) {
+        int32_t b = large_bias ? (int32_t)bm_random(seed) >> pick(seed, 0, 8) : pick(seed, -30000, 30000);
+        memcpy(bias + 4 * n, &b, 4);
+    }
+    node->inputs_count = 3;
+    node->outputs_count = 1;
+    node->inputs[0] = INPUT;
+    node->inputs[1] = FILTER;
+    node->inputs[2] = pick(seed, 0, 7) == 0 ? -1 : BIAS;
+    node->outputs[0] = OUTPUT;
+    /* Scales: the real multiplier input * filter / output from about 2^-14 up to 2 (a left shift), the range
+     * real layers have. */
+    float in_scale = pick_scale(seed, 0.002f, 0.05f);
+    int32_t filter_count = pick(seed, 0, 1) ? out_c : 1;
+    for (int32_t n = 0; n < filter_count; n++) {
+        put_f32(filter_scales + 4 * n, pick_scale(seed, 0.001f, 0.02f));
+    }
+    float real = pick_scale(seed, 0.5f, 1.0f) / (float)(1 << pick(seed, 0, 14)) * (pick(seed, 0, 15) ? 1.0f : 3.0f);
+    float first_filter_scale;
+    memcpy(&first_filter_scale, filter_scales, 4);
+    float out_scale = in_scale * first_filter_scale / real;
+    int32_t in_zero = pick(seed, -128, 127), out_zero = pick(seed, -128, 127);
+    put_f32(input_scale, in_scale);
+    put_f32(output_scale, out_scale);
+    put_i64(input_zero, in_zero);
+    put_i64(output_zero, out_zero);
+    quantise(&ctx->tensors[INPUT], input_scale, 1, input_zero, in_scale, in_zero);
+    quantise(&ctx->tensors[FILTER], filter_scales, filter_count, NULL, first_filter_scale, 0);
+    ctx->tensors[FILTER].quant.quantized_dimension = kind == DEPTHWISE ? 3 : 0;
+    quantise(&ctx->tensors[OUTPUT], output_scale, 1, output_zero, out_scale, out_zero);
+    for (int32_t i = 0; i < out_c * depth; i++) {
+        filter[i] = (int8_t)pick(seed, -127, 127);
+    }
+    for (int32_t i = 0; i < in_elements; i++) {
+        input[i] = (int8_t)bm_random(seed);
+    }
+    return out_elements;
+}
+
+/* prepare + eval of one build of the kernel; the output lands in `actual`. */
+static int run(tfl_context *ctx, tfl_node *node, const tfl_kernel *kernel) {
+    ctx->used = 0;
+    node->user_data = NULL;
+    node->scratch_bytes = 0;
+    if (kernel->prepare(ctx, node) != TFL_OK || node->scratch_bytes > sizeof scratch) {
+        return 0;
+    }
+    node->scratch = scratch;
+    return kernel->eval(ctx, node) == TFL_OK;
+}
+
+/* What a failing case was, to reproduce it. */
+static void describe(tfl_context *ctx, const tfl_node *node, int kind, int32_t outputs) {
+    bm_put_int("kind (0 conv, 1 fully connected, 2 depthwise, 3 max pool) ", kind);
+    for (int t = 0; t < 4; t++) {
+        for (int d = 0; d < ctx->tensors[t].dims_count; d++) {
+            bm_put_int(t == INPUT ? "input dim " : t == FILTER ? "filter dim " : t == BIAS ? "bias dim " : "output dim ",
+                ctx->tensors[t].dims[d]);
+        }
+    }
+    if (kind == CONV || kind == DEPTHWISE) {
+        const tfl_conv_options *o = &node->options.conv;
+        bm_put_int("stride ", o->stride_h * 10 + o->stride_w);
+        bm_put_int("dilation ", o->dilation_h * 10 + o->dilation_w);
+        bm_put_int("padding ", o->padding);
+        bm_put_int("depth multiplier ", o->depth_multiplier);
+    }
+    for (int32_t j = 0; j < outputs; j++) {
+        if (expected[j] != actual[j]) {
+            bm_put_int("first difference at ", j);
+            bm_put_int("expected ", expected[j]);
+            bm_put_int("actual ", actual[j]);
+            return;
+        }
+    }
+}
+
+int main(void) {
+    static const tfl_kernel kernels[KINDS][2] = {
+        [CONV] = {{TFL_OP_CONV_2D, "CONV_2D", 1, ref_conv_prepare, ref_conv_eval},
+            {TFL_OP_CONV_2D, "CONV_2D", 1, tfl_conv_prepare, tfl_conv_eval}},
+        [FULLY_CONNECTED] = {
+            {TFL_OP_FULLY_CONNECTED, "FULLY_CONNECTED", 1, ref_fully_connected_prepare, ref_fully_connected_eval},
+            {TFL_OP_FULLY_CONNECTED, "FULLY_CONNECTED", 1, tfl_fully_connected_prepare, tfl_fully_connected_eval}},
+        [DEPTHWISE] = {
+            {TFL_OP_DEPTHWISE_CONV_2D, "DEPTHWISE_CONV_2D", 1, ref_depthwise_conv_prepare, ref_depthwise_conv_eval},
+            {TFL_OP_DEPTHWISE_CONV_2D, "DEPTHWISE_CONV_2D", 1, tfl_depthwise_conv_prepare, tfl_depthwise_conv_eval}},
+        [MAX_POOL] = {{TFL_OP_MAX_POOL_2D, "MAX_POOL_2D", 1, ref_max_pool_prepare, ref_max_pool_eval},
+            {TFL_OP_MAX_POOL_2D, "MAX_POOL_2D", 1, tfl_max_pool_prepare, tfl_max_pool_eval}},
+    };
+    tfl_context ctx = {.pool = pool, .size = sizeof pool};
+    tfl_node node;
+    uint32_t seed = SEED;
+    for (int i = 0; i < CASES; i++) {
+        int kind = i % KINDS;
+        int32_t outputs = make_case(&ctx, &node, &seed, kind);
+        memset(actual, 0x55, sizeof actual);
+        if (!run(&ctx, &node, &kernels[kind][0])) {
+            bm_put_int("reference failed in case ", i);
+            return 2;
+        }
+        memcpy(expected, actual, sizeof actual);
+        memset(actual, 0x55, sizeof actual);
+        if (!run(&ctx, &node, &kernels[kind][1])) {
+            bm_put_int("DSP kernel failed in case ", i);
+            return 2;
+        }
+        if (memcmp(expected, actual, (size_t)outputs) != 0) {
+            bm_put_int("mismatch in case ", i);
+            describe(&ctx, &node, kind, outputs);
+            return 1;
+        }
+    }
+    bm_put_int("ok ", CASES);
+    return 0;
+}

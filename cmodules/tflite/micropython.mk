@@ -1,0 +1,15 @@
+# The tflite user C module (make-based ports): the binding plus every engine and kernel source, found by wildcard
+# so a new kernel file needs no edit here (LIB_C: compiled, not scanned for qstrs). kernels/arm/*.c: Cortex-M
+# DSP variants, chosen at compile time.
+TFLITE_MOD_DIR := $(USERMOD_DIR)
+
+SRC_USERMOD += $(TFLITE_MOD_DIR)/modtflite.c
+SRC_USERMOD_LIB_C += $(wildcard $(TFLITE_MOD_DIR)/engine/*.c)
+SRC_USERMOD_LIB_C += $(wildcard $(TFLITE_MOD_DIR)/engine/kernels/*.c)
+SRC_USERMOD_LIB_C += $(wildcard $(TFLITE_MOD_DIR)/engine/kernels/arm/*.c)
+
+CFLAGS_USERMOD += -I$(TFLITE_MOD_DIR)
+
+# Float kernels must round each product and each sum as the reference kernels do to match TFLM bit for bit; under
+# -std=gnu99 GCC would fuse a*b+c into one VFMA on the Cortex-M7 FPU.
+CFLAGS_USERMOD += -ffp-contract=off

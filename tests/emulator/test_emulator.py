@@ -1,0 +1,154 @@
+"""The emulated board driven as a real one: the real mpremote over QEMU's real pty."""
+
+import hashlib
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import serial
+from PIL import Image
+
+from mpy_mnist import emulator, paths
+
+pytestmark = pytest.mark.emulator
+
+HOST_DIR = str(paths.REPO_ROOT / "host")
+
+
+def mpremote(port: str, *args: str, timeout: float = 120) -> str:
+    """The real mpremote (a dependency of this package), as a user runs it."""
+    result = subprocess.run([sys.executable, "-m", "mpremote", "connect", port, *args], capture_output=True,
+                            text=True, timeout=timeout)
+    assert result.returncode == 0, f"mpremote {' '.join(args)}:\n{result.stdout}\n{result.stderr}"
+    return result.stdout
+
+
+@pytest.fixture(scope="module")
+def board(emulator_firmware):
+    with emulator.start(emulator_firmware) as emu:
+        yield emu
+    assert not emu.running()
+
+
+def test_float_runs_on_the_fpu(board):
+    assert mpremote(board.port, "exec", "print(1.5 * 2.0, 2.0 ** 0.5)").split() == ["3.0", "1.414214"]
+
+
+def test_modules_the_device_code_relies_on(board):
+    modules = ("framebuf struct array gc micropython random math sys os io errno json binascii hashlib uctypes "
+               "time vfs emulator mnist_model mnist_digits")
+    out = mpremote(board.port, "exec", f"import {modules.replace(' ', ', ')}; print(sys.platform, "
+                   "hashlib.sha256(b'abc').digest().hex(), emulator.LCD_WIDTH, emulator.LCD_HEIGHT)")
+    assert out.split() == ["qemu", hashlib.sha256(b"abc").hexdigest(), "480", "272"]
+
+
+def test_heap_holds_a_frame_buffer_and_more(board):
+    out = mpremote(board.port, "exec", "import gc; b = bytearray(480 * 272 * 2); c = bytearray(1024 * 1024); "
+                   "gc.collect(); print(gc.mem_free())")
+    assert int(out) > 256 * 1024
+
+
+def test_time_follows_sleep(board):
+    out = mpremote(board.port, "exec", "import time; t = time.ticks_us(); time.sleep_ms(200); "
+                   "print(time.ticks_diff(time.ticks_us(), t))")
+    assert 200_000 <= int(out) < 2_000_000
+
+
+def test_files_copied_to_flash_are_intact(board, tmp_path):
+    payload = os.urandom(50_000)
+    (tmp_path / "blob.bin").write_bytes(payload)
+    mpremote(board.port, "fs", "cp", str(tmp_path / "blob.bin"), ":/flash/blob.bin")
+    listing = mpremote(board.port, "fs", "ls", ":/flash")
+    assert re.search(rf"\b{len(payload)} blob\.bin", listing), listing
+    out = mpremote(board.port, "exec", "import hashlib, os; print(hashlib.sha256(open('/flash/blob.bin', 'rb')"
+                   ".read()).digest().hex(), os.stat('/flash/blob.bin')[6]); os.rename('/flash/blob.bin', "
+                   "'/flash/b2'); os.remove('/flash/b2'); print(os.listdir('/flash'))")
+    assert out.split("\n")[0].split() == [hashlib.sha256(payload).hexdigest(), str(len(payload))]
+    assert "blob" not in out.split("\n")[1]
+
+
+def test_files_survive_a_soft_reset(board):
+    out = mpremote(board.port, "exec", "with open('/flash/keep.txt', 'w') as f: f.write('kept')", "soft-reset",
+                   "exec", "import os; print(os.getcwd(), open('keep.txt').read())")
+    assert out.split()[-2:] == ["/flash", "kept"]
+
+
+def test_run_a_script(board, tmp_path):
+    script = tmp_path / "script.py"
+    script.write_text("import sys\nprint('sum', sum(range(1000)), sys.implementation.name)\n")
+    assert mpremote(board.port, "run", str(script)).split() == ["sum", "499500", "micropython"]
+
+
+def test_lcd_region_shows_in_a_screenshot(board, tmp_path):
+    mpremote(board.port, "exec", "import emulator, framebuf, uctypes\n"
+             "buf = uctypes.bytearray_at(emulator.LCD_ADDRESS, emulator.LCD_WIDTH * emulator.LCD_HEIGHT * 2)\n"
+             "fb = framebuf.FrameBuffer(buf, emulator.LCD_WIDTH, emulator.LCD_HEIGHT, framebuf.RGB565)\n"
+             "fb.fill(0x001f)\nfb.fill_rect(100, 50, 20, 10, 0xf800)")
+    png = board.screenshot(tmp_path / "lcd.png")
+    image = Image.open(png)
+    assert image.size == (480, 272)
+    assert image.getpixel((0, 0)) == (0, 0, 255)
+    assert image.getpixel((105, 55)) == (255, 0, 0)
+    assert image.getpixel((120, 55)) == (0, 0, 255)
+
+
+def test_ctrl_c_interrupts_running_code(board):
+    with serial.Serial(board.port, timeout=0.2) as tty:
+        tty.write(b"n = 0\rwhile True: n += 1\r\r")
+        # Ctrl-C counts as an interrupt only once the code runs: wait for the REPL to echo the whole block.
+        assert read_until(tty, b"... \r\n").endswith(b"... \r\n")
+        time.sleep(0.5)
+        tty.write(b"\x03")
+        assert b"KeyboardInterrupt" in read_until(tty, b"KeyboardInterrupt")
+        tty.write(b"print(n > 1000)\r")
+        assert b"True" in read_until(tty, b"True")
+
+
+def read_until(tty, marker: bytes, timeout: float = 20) -> bytes:
+    seen = b""
+    deadline = time.monotonic() + timeout
+    while marker not in seen and time.monotonic() < deadline:
+        seen += tty.read(256)
+    return seen
+
+
+def test_icount_makes_time_deterministic(emulator_firmware):
+    code = "import time; t = time.ticks_us(); sum(range(20000)); print(time.ticks_diff(time.ticks_us(), t))"
+    runs = []
+    for _ in range(2):
+        with emulator.start(emulator_firmware, icount=True) as emu:
+            runs.append(int(mpremote(emu.port, "exec", code)))
+    assert runs[0] == runs[1] > 0
+
+
+def test_emulate_command_screenshot_and_ctrl_c(emulator_firmware, tmp_path):
+    env = dict(os.environ, PYTHONPATH=HOST_DIR, MPY_MNIST_CACHE=str(paths.cache_dir()))
+    cli = subprocess.Popen([sys.executable, "-m", "mpy_mnist", "emulate", "--firmware", str(emulator_firmware)],
+                           stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        line = cli.stdout.readline()
+        pid, port = re.search(r"pid (\d+)\). Serial port: (\S+)", line).groups()
+        assert mpremote(port, "exec", "print(6 * 7)").strip() == "42"
+        shot = subprocess.run([sys.executable, "-m", "mpy_mnist", "screenshot", "--out", str(tmp_path / "s.png")],
+                              capture_output=True, text=True, env=env, timeout=60)
+        assert shot.returncode == 0, shot.stderr
+        assert Image.open(tmp_path / "s.png").size == (480, 272)
+    finally:
+        cli.send_signal(signal.SIGINT)
+        out, _ = cli.communicate(timeout=30)
+    assert cli.returncode == 0
+    assert "Emulator stopped." in out
+    with pytest.raises(ProcessLookupError):
+        os.kill(int(pid), 0)
+
+
+def test_screenshot_without_emulator_says_how_to_start_one(tmp_path):
+    env = dict(os.environ, PYTHONPATH=HOST_DIR, MPY_MNIST_CACHE=str(tmp_path))
+    result = subprocess.run([sys.executable, "-m", "mpy_mnist", "screenshot"], capture_output=True, text=True,
+                            env=env, timeout=60)
+    assert result.returncode != 0
+    assert "mpy-mnist emulate" in result.stderr

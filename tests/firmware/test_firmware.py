@@ -1,0 +1,97 @@
+"""Firmware builds: where the MicroPython source comes from, what each build needs, and what the unix build holds."""
+
+import hashlib
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from mpy_mnist import firmware, paths
+
+DEVICE_PACKAGES = sorted(p.name for p in paths.DEVICE_PYTHON_DIR.glob("*") if (p / "__init__.py").is_file())
+C_MODULES = sorted(p.parent.name for p in paths.CMODULES_DIR.glob("*/micropython.mk"))
+
+
+def run_unix(binary: Path, code: str, cwd: Path) -> str:
+    """Run code on the unix port with only frozen modules importable (MICROPYPATH=.frozen)."""
+    env = dict(os.environ, MICROPYPATH=".frozen")
+    result = subprocess.run([str(binary), "-c", code], capture_output=True, text=True, cwd=cwd, env=env, timeout=60)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_unknown_board_is_refused():
+    with pytest.raises(firmware.FirmwareError, match="choose one of unix, emulator, disco"):
+        firmware.build("pyboard")
+
+
+def test_micropy_dir_must_be_a_micropython_tree(monkeypatch, tmp_path):
+    monkeypatch.setenv("MICROPY_DIR", str(tmp_path))
+    with pytest.raises(firmware.FirmwareError, match="not a MicroPython source tree"):
+        firmware.source_dir()
+
+
+def test_missing_default_model_names_the_command_that_makes_it(monkeypatch, tmp_path):
+    monkeypatch.setattr(paths, "DEFAULT_MODEL_DIR", tmp_path)
+    with pytest.raises(firmware.FirmwareError, match=r"mnist_model\.py.*mpy-mnist export --out firmware/default_model"):
+        firmware.build("unix")
+
+
+def test_debian_mirror_is_read_from_the_apt_configuration():
+    mirror = firmware.debian_mirror()
+    apt_files = [*Path("/etc/apt").glob("sources.list"), *Path("/etc/apt/sources.list.d").glob("*")]
+    assert mirror.endswith("/debian")
+    assert any(mirror in f.read_text() for f in apt_files if f.is_file())
+
+
+def test_build_dirs_are_per_board_and_inside_the_cache():
+    dirs = {firmware.build_dir(board) for board in firmware.BOARDS}
+    assert len(dirs) == len(firmware.BOARDS)
+    assert all(paths.cache_dir() in d.parents for d in dirs)
+
+
+@pytest.mark.slow
+def test_disco_build_needs_stm32lib():
+    """With Debian's source (no submodules) the disco build stops naming lib/stm32lib; with a full checkout it
+    builds a .bin."""
+    src = firmware.source_dir()
+    stm32lib = src / "lib" / "stm32lib"
+    if stm32lib.is_dir() and any(stm32lib.iterdir()):
+        assert firmware.build("disco").stat().st_size > 100_000
+    else:
+        with pytest.raises(firmware.FirmwareError, match=r"(?s)lib/stm32lib.*submodule update --init lib/stm32lib"):
+            firmware.build("disco")
+
+
+@pytest.mark.unix
+def test_unix_build_freezes_the_default_model(unix_micropython, tmp_path):
+    namespace = {}
+    exec((paths.DEFAULT_MODEL_DIR / paths.MODEL_MODULE).read_text(), namespace)
+    out = run_unix(unix_micropython, "import hashlib, binascii, mnist_model; "
+                   "print(binascii.hexlify(hashlib.sha256(mnist_model.MODEL).digest()).decode())", tmp_path)
+    assert out.strip() == hashlib.sha256(namespace["MODEL"]).hexdigest()
+    digits = run_unix(unix_micropython, "import mnist_digits; print(len(mnist_digits.BITMAPS) // 112, "
+                      "len(mnist_digits.LABELS))", tmp_path).split()
+    assert digits[0] == digits[1] != "0"
+
+
+@pytest.mark.unix
+@pytest.mark.parametrize("package", DEVICE_PACKAGES)
+def test_unix_build_freezes_device_python_packages(unix_micropython, tmp_path, package):
+    # Only frozen modules are on the path (MICROPYPATH=.frozen), and frozen files have paths relative to it.
+    out = run_unix(unix_micropython, f"import {package}; print({package}.__file__)", tmp_path)
+    assert out.strip() == f"{package}/__init__.py"
+
+
+@pytest.mark.unix
+def test_unix_build_leaves_out_scripts(unix_micropython, tmp_path):
+    out = run_unix(unix_micropython, "try:\n import demo\n print('frozen')\nexcept ImportError:\n print('absent')",
+                   tmp_path)
+    assert out.strip() == "absent"
+
+
+@pytest.mark.unix
+@pytest.mark.parametrize("module", C_MODULES)
+def test_unix_build_has_our_c_modules(unix_micropython, tmp_path, module):
+    assert run_unix(unix_micropython, f"import {module}; print({module}.__name__)", tmp_path).strip() == module
