@@ -289,7 +289,7 @@ def firmware_flash(method, bin_path, drive, pio_env, port, dry_run):
 @cli.command()
 @click.option("--firmware", "firmware_path", type=click.Path(exists=True, dir_okay=False),
               help="Emulator firmware (.elf); default: build it (`firmware build --board emulator`).")
-@click.option("--icount", is_flag=True, help="Deterministic time: one virtual nanosecond per instruction.")
+@click.option("--icount", is_flag=True, help="Repeatable time: one virtual nanosecond per instruction.")
 def emulate(firmware_path, icount):
     """Run the emulated board (QEMU mps2-an500) until Ctrl-C.
 
