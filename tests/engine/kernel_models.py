@@ -57,7 +57,7 @@ def _keras_body(spec: dict, tf, inputs):
     op, x = spec["op"], inputs[0]
     activation = _activation(spec.get("activation"), tf)
     if op == "fully_connected":
-        if len(spec["input"]) > 2:
+        if len(spec["input"]) > 2 and spec.get("flatten", True):
             x = layers.Flatten()(x)
         dense = layers.Dense(spec["units"], activation=activation, use_bias=spec.get("bias", True))
         return dense(x), dense

@@ -32,6 +32,11 @@ CASES = [
     *case("fully_connected", input=[3, 10], units=4, activation="relu_n1_to_1"),
     *case("fully_connected", INT8, input=[1, 16], units=6, per_channel_dense=True, range=[-2, 6]),
     *case("fully_connected", INT8, input=[2, 40], units=9, per_channel_dense=False, range=[-1, 3]),
+    *case("fully_connected", input=[1, 5, 8], units=6, flatten=False, activation="relu"),
+    # 16384 requantisations per input, where single rounding would disagree with TFLM's double rounding
+    *case("fully_connected", INT8, input=[256, 1], units=64, per_channel_dense=False),
+    *case("conv", input=[1, 8, 8, 3], filters=4, kernel=3, padding="same", activation="relu_n1_to_1", range=[-2, 2]),
+    *case("depthwise_conv", input=[1, 7, 7, 3], kernel=3, activation="relu_n1_to_1", range=[-2, 2]),
     *case("conv", input=[1, 9, 9, 3], filters=4, kernel=3, padding="same", activation="relu"),
     *case("conv", input=[1, 10, 11, 2], filters=5, kernel=3, strides=2, padding="valid"),
     *case("conv", input=[1, 11, 9, 3], filters=3, kernel=5, strides=2, padding="same", range=[0, 6]),

@@ -228,12 +228,10 @@ def test_flash_module_imports_no_platformio():
 
 
 @pytest.fixture(scope="module")
-def emulated_board():
-    require_tool("qemu-system-arm", "apt-get install qemu-system-arm (or bash scripts/setup.sh)")
-    require_tool("arm-none-eabi-gcc", "apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi")
+def emulated_board(emulator_firmware):
     from mpy_mnist import emulator
 
-    with emulator.start() as emulated:
+    with emulator.start(emulator_firmware) as emulated:
         yield emulated
 
 

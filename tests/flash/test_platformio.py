@@ -5,8 +5,7 @@ import subprocess
 import sys
 
 import pytest
-from needs import require_tool
-from flash_doubles import firmware_bin, run_cli  # noqa: F401 (a fixture)
+from flash_doubles import firmware_bin  # noqa: F401 (a fixture)
 
 from mpy_mnist import flash
 
@@ -102,22 +101,3 @@ def test_pre_script_stays_out_of_runs_that_upload_nothing(tmp_path, firmware_bin
     result, build_dir = run_pre_script(tmp_path, ["idedata"], firmware_bin)
     assert result.returncode == 0, result.stderr
     assert not (build_dir / "firmware.bin").exists()
-
-
-@pytest.fixture
-def fresh_platformio(tmp_path):
-    """PlatformIO with an empty core directory, as just installed, and its .pio workspace out of the repository."""
-    require_tool("pio", "pip install -e '.[test]' (or pip install platformio)")
-    return {"PLATFORMIO_CORE_DIR": str(tmp_path / "platformio-core"),
-            "PLATFORMIO_WORKSPACE_DIR": str(tmp_path / "workspace")}
-
-
-def test_pio_upload_really_runs_our_project_and_fails_clearly_offline(firmware_bin, fresh_platformio):
-    # The real `pio run` reads our project, then fetches the ststm32 platform from PlatformIO's registry: here it
-    # cannot reach it (elsewhere OpenOCD would find no ST-LINK). Either way it fails, and we say why.
-    result = run_cli("firmware", "flash", "--method", "pio", "--bin", str(firmware_bin), env=fresh_platformio)
-    output = result.stdout + result.stderr
-    assert result.returncode == 1, output
-    assert "Processing stlink (platform: ststm32; board: disco_f746ng)" in output
-    assert "Error: pio failed (exit status 1)" in result.stderr
-    assert "needs the network once" in result.stderr

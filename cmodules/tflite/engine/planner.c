@@ -217,6 +217,13 @@ tfl_status tfl_plan(tfl_interpreter *it) {
     if (status != TFL_OK) {
         return status;
     }
+    uint64_t all = 0; /* no plan exceeds the sum of all buffers: below 4 GB, uint32 offsets cannot wrap */
+    for (int32_t i = 0; i < p.count; i++) {
+        all += p.buffers[i].size;
+    }
+    if (all > UINT32_MAX) {
+        return tfl_error_at(it, TFL_ERR_UNSUPPORTED, "activations may need more than 4 GB", -1, -1, -1);
+    }
     uint64_t best_total = UINT64_MAX;
     for (int s = 0; s < STRATEGIES; s++) {
         uint64_t total = place_all(&p, s);

@@ -83,52 +83,106 @@ static int32_t divide_rounded(int32_t sum, int32_t count) {
     return sum > 0 ? (sum + count / 2) / count : (sum - count / 2) / count;
 }
 
-tfl_status tfl_average_pool_eval(tfl_context *ctx, tfl_node *node) {
-    const pool_data *d = node->user_data;
-    const tfl_pool_options *o = &node->options.pool;
-    const tfl_tensor *input = tfl_input(ctx, node, 0);
-    tfl_tensor *output = tfl_output(ctx, node, 0);
+/* Each output element's sum (average pool) or maximum (max pool) over its clipped window, channel innermost.
+ * One function per type keeps the type test out of the loops. */
+static void average_int8(const pool_data *d, const tfl_pool_options *o, const int8_t *in, int8_t *out) {
     for (int32_t b = 0; b < d->batches; b++) {
         for (int32_t oy = 0; oy < d->out_h; oy++) {
             for (int32_t ox = 0; ox < d->out_w; ox++) {
                 window w = window_at(d, o, oy, ox);
                 int32_t count = (w.y1 - w.y0) * (w.x1 - w.x0);
-                size_t out_base = (size_t)((b * d->out_h + oy) * d->out_w + ox) * (size_t)d->channels;
                 for (int32_t c = 0; c < d->channels; c++) {
-                    if (input->type == TFL_TYPE_INT8) {
-                        const int8_t *in = (const int8_t *)input->data;
-                        int32_t sum = 0;
-                        for (int32_t y = w.y0; y < w.y1; y++) {
-                            for (int32_t x = w.x0; x < w.x1; x++) {
-                                sum += in[((b * d->in_h + y) * d->in_w + x) * d->channels + c];
-                            }
+                    int32_t sum = 0;
+                    for (int32_t y = w.y0; y < w.y1; y++) {
+                        for (int32_t x = w.x0; x < w.x1; x++) {
+                            sum += in[((b * d->in_h + y) * d->in_w + x) * d->channels + c];
                         }
-                        int32_t average = count > 0 ? divide_rounded(sum, count) : 0;
-                        ((int8_t *)output->data)[out_base + c] = (int8_t)tfl_clamp_i32(average, d->act_min, d->act_max);
-                    } else {
-                        const float *in = (const float *)input->data;
-                        float sum = 0.0f;
-                        for (int32_t y = w.y0; y < w.y1; y++) {
-                            for (int32_t x = w.x0; x < w.x1; x++) {
-                                sum += in[((b * d->in_h + y) * d->in_w + x) * d->channels + c];
-                            }
-                        }
-                        float average = sum / (float)count;
-                        ((float *)output->data)[out_base + c] = tfl_clamp_f32(average, d->act_min_f, d->act_max_f);
                     }
+                    int32_t average = count > 0 ? divide_rounded(sum, count) : 0;
+                    *out++ = (int8_t)tfl_clamp_i32(average, d->act_min, d->act_max);
                 }
             }
         }
+    }
+}
+
+static void average_float(const pool_data *d, const tfl_pool_options *o, const float *in, float *out) {
+    for (int32_t b = 0; b < d->batches; b++) {
+        for (int32_t oy = 0; oy < d->out_h; oy++) {
+            for (int32_t ox = 0; ox < d->out_w; ox++) {
+                window w = window_at(d, o, oy, ox);
+                int32_t count = (w.y1 - w.y0) * (w.x1 - w.x0);
+                for (int32_t c = 0; c < d->channels; c++) {
+                    float sum = 0.0f;
+                    for (int32_t y = w.y0; y < w.y1; y++) {
+                        for (int32_t x = w.x0; x < w.x1; x++) {
+                            sum += in[((b * d->in_h + y) * d->in_w + x) * d->channels + c];
+                        }
+                    }
+                    *out++ = tfl_clamp_f32(sum / (float)count, d->act_min_f, d->act_max_f);
+                }
+            }
+        }
+    }
+}
+
+static void max_int8(const pool_data *d, const tfl_pool_options *o, const int8_t *in, int8_t *out) {
+    for (int32_t b = 0; b < d->batches; b++) {
+        for (int32_t oy = 0; oy < d->out_h; oy++) {
+            for (int32_t ox = 0; ox < d->out_w; ox++) {
+                window w = window_at(d, o, oy, ox);
+                for (int32_t c = 0; c < d->channels; c++) {
+                    int32_t max = -128;
+                    for (int32_t y = w.y0; y < w.y1; y++) {
+                        for (int32_t x = w.x0; x < w.x1; x++) {
+                            int32_t v = in[((b * d->in_h + y) * d->in_w + x) * d->channels + c];
+                            max = v > max ? v : max;
+                        }
+                    }
+                    *out++ = (int8_t)tfl_clamp_i32(max, d->act_min, d->act_max);
+                }
+            }
+        }
+    }
+}
+
+static void max_float(const pool_data *d, const tfl_pool_options *o, const float *in, float *out) {
+    for (int32_t b = 0; b < d->batches; b++) {
+        for (int32_t oy = 0; oy < d->out_h; oy++) {
+            for (int32_t ox = 0; ox < d->out_w; ox++) {
+                window w = window_at(d, o, oy, ox);
+                for (int32_t c = 0; c < d->channels; c++) {
+                    float max = -3.4028235e38f;
+                    for (int32_t y = w.y0; y < w.y1; y++) {
+                        for (int32_t x = w.x0; x < w.x1; x++) {
+                            float v = in[((b * d->in_h + y) * d->in_w + x) * d->channels + c];
+                            max = v > max ? v : max;
+                        }
+                    }
+                    *out++ = tfl_clamp_f32(max, d->act_min_f, d->act_max_f);
+                }
+            }
+        }
+    }
+}
+
+tfl_status tfl_average_pool_eval(tfl_context *ctx, tfl_node *node) {
+    const tfl_tensor *input = tfl_input(ctx, node, 0);
+    tfl_tensor *output = tfl_output(ctx, node, 0);
+    if (input->type == TFL_TYPE_INT8) {
+        average_int8(node->user_data, &node->options.pool, (const int8_t *)input->data, (int8_t *)output->data);
+    } else {
+        average_float(node->user_data, &node->options.pool, (const float *)input->data, (float *)output->data);
     }
     return TFL_OK;
 }
 
 tfl_status tfl_max_pool_eval(tfl_context *ctx, tfl_node *node) {
-    const pool_data *d = node->user_data;
-    const tfl_pool_options *o = &node->options.pool;
     const tfl_tensor *input = tfl_input(ctx, node, 0);
     tfl_tensor *output = tfl_output(ctx, node, 0);
 #if defined(TFL_ARM_DSP)
+    const pool_data *d = node->user_data;
+    const tfl_pool_options *o = &node->options.pool;
     if (input->type == TFL_TYPE_INT8 && d->channels % 4 == 0) {
         tfl_arm_pool_shape shape = {d->batches, d->in_h, d->in_w, d->channels, d->out_h, d->out_w, d->pad_h,
             d->pad_w, o->stride_h, o->stride_w, o->filter_h, o->filter_w, d->act_min, d->act_max};
@@ -136,36 +190,10 @@ tfl_status tfl_max_pool_eval(tfl_context *ctx, tfl_node *node) {
         return TFL_OK;
     }
 #endif
-    for (int32_t b = 0; b < d->batches; b++) {
-        for (int32_t oy = 0; oy < d->out_h; oy++) {
-            for (int32_t ox = 0; ox < d->out_w; ox++) {
-                window w = window_at(d, o, oy, ox);
-                size_t out_base = (size_t)((b * d->out_h + oy) * d->out_w + ox) * (size_t)d->channels;
-                for (int32_t c = 0; c < d->channels; c++) {
-                    if (input->type == TFL_TYPE_INT8) {
-                        const int8_t *in = (const int8_t *)input->data;
-                        int32_t max = -128;
-                        for (int32_t y = w.y0; y < w.y1; y++) {
-                            for (int32_t x = w.x0; x < w.x1; x++) {
-                                int32_t v = in[((b * d->in_h + y) * d->in_w + x) * d->channels + c];
-                                max = v > max ? v : max;
-                            }
-                        }
-                        ((int8_t *)output->data)[out_base + c] = (int8_t)tfl_clamp_i32(max, d->act_min, d->act_max);
-                    } else {
-                        const float *in = (const float *)input->data;
-                        float max = -3.4028235e38f;
-                        for (int32_t y = w.y0; y < w.y1; y++) {
-                            for (int32_t x = w.x0; x < w.x1; x++) {
-                                float v = in[((b * d->in_h + y) * d->in_w + x) * d->channels + c];
-                                max = v > max ? v : max;
-                            }
-                        }
-                        ((float *)output->data)[out_base + c] = tfl_clamp_f32(max, d->act_min_f, d->act_max_f);
-                    }
-                }
-            }
-        }
+    if (input->type == TFL_TYPE_INT8) {
+        max_int8(node->user_data, &node->options.pool, (const int8_t *)input->data, (int8_t *)output->data);
+    } else {
+        max_float(node->user_data, &node->options.pool, (const float *)input->data, (float *)output->data);
     }
     return TFL_OK;
 }

@@ -1,0 +1,30 @@
+"""Every engine source compiles for the board's Cortex-M7 with the firmware's own float flags and -Werror, and the
+code size is printed. Much faster than a firmware build, and names the file that breaks it."""
+
+import subprocess
+
+from conftest import require_tool
+
+from mpy_mnist import engine
+
+# firmware/boards/*/mpconfigboard.mk: the STM32F746's single-precision FPU, where every unsuffixed floating
+# constant is a float and any silent promotion to double is an error.
+ARM_FLAGS = ["-std=c99", "-mcpu=cortex-m7", "-mthumb", "-mfpu=fpv5-sp-d16", "-mfloat-abi=hard", "-O2", "-Wall",
+             "-Wextra", "-Werror", "-Wdouble-promotion", "-Wfloat-conversion", "-fsingle-precision-constant"]
+
+
+def test_engine_compiles_for_cortex_m7_with_the_firmware_flags(tmp_path):
+    gcc = require_tool("arm-none-eabi-gcc", "apt-get install gcc-arm-none-eabi (scripts/setup.sh does)")
+    failures, objects = [], []
+    for source in engine.engine_sources():
+        obj = tmp_path / (source.stem + ".o")
+        result = subprocess.run([gcc, *ARM_FLAGS, "-c", str(source), "-o", str(obj)], capture_output=True, text=True)
+        if result.returncode != 0:
+            failures.append(f"{source.name}:\n{result.stderr[:1500]}")
+        else:
+            objects.append(str(obj))
+    assert not failures, "\n".join(failures)
+    sizes = subprocess.run(["arm-none-eabi-size", "-t", *objects], capture_output=True, text=True, check=True)
+    print(sizes.stdout)
+    total_text = int(sizes.stdout.splitlines()[-1].split()[0])
+    assert 0 < total_text < 128 * 1024  # the engine must stay a small part of the 1 MB flash
