@@ -11,7 +11,7 @@ import pytest
 
 import kernel_models
 import test_kernels
-from conftest import require_tool
+from needs import require_tool
 from mpy_mnist import baremetal, bench, paths
 
 HERE = paths.REPO_ROOT / "tests" / "engine" / "m7"
