@@ -41,7 +41,8 @@ def load_model(path=None, report=_report):
             report(problem + ": trying the next model")
             continue
         return _classifier
-    raise OSError(problem or "no model: push %s to %s or build firmware with mnist_model" % (files.MODEL_FILE, files.DEVICE_DIR))
+    raise OSError(problem or "no model: push %s to %s or build firmware with mnist_model"
+                  % (files.MODEL_FILE, files.DEVICE_DIR))
 
 
 def load_digits(path=None, report=_report):
@@ -82,7 +83,8 @@ def evaluate():
         correct += classifier.classify(digits, i) == digits.labels[i]
         micros += classifier.micros
     accuracy = correct / digits.count
-    print("accuracy: %d/%d = %.2f%%, mean inference %d us" % (correct, digits.count, 100 * accuracy, micros // digits.count))
+    print("accuracy: %d/%d = %.2f%%, mean inference %d us"
+          % (correct, digits.count, 100 * accuracy, micros // digits.count))
     return accuracy
 
 
@@ -101,7 +103,8 @@ def run(count=None, delay_ms=1000, display=None, sequential=False):
         _report(problem)
     if problems:
         screen.message(problems[-1])
-    print("model: %s, digits: %s (%d), display: %s" % (classifier.source, digits.source, digits.count, screen.display.name))
+    print("model: %s, digits: %s (%d), display: %s"
+          % (classifier.source, digits.source, digits.count, screen.display.name))
     correct = total = micros = 0
     try:
         while count is None or total < count:
@@ -111,7 +114,8 @@ def run(count=None, delay_ms=1000, display=None, sequential=False):
             total += 1
             correct += prediction == label
             micros += classifier.micros
-            print("digit %d label %d predicted %d score %d%% %d us" % (index, label, prediction, classifier.percent(prediction), classifier.micros))
+            print("digit %d label %d predicted %d score %d%% %d us"
+                  % (index, label, prediction, classifier.percent(prediction), classifier.micros))
             screen.digit(digits, index)
             screen.result(classifier, prediction, label)
             screen.stats(correct, total, classifier.micros, classifier.source)
@@ -121,7 +125,8 @@ def run(count=None, delay_ms=1000, display=None, sequential=False):
     except KeyboardInterrupt:
         print("stopped")
     if total:
-        print("%d digits, %d right, accuracy %.1f%%, mean inference %d us" % (total, correct, 100 * correct / total, micros // total))
+        print("%d digits, %d right, accuracy %.1f%%, mean inference %d us"
+              % (total, correct, 100 * correct / total, micros // total))
     return correct, total
 
 

@@ -38,7 +38,8 @@ class Classifier:
         inp = self.interpreter.get_input_details(0)
         out = self.interpreter.get_output_details(0)
         if _size(inp["shape"]) != _PIXELS or inp["dtype"] not in ("int8", "float32"):
-            raise ValueError("model input is %s %s, expected 784 int8 or float32 values (28x28)" % (inp["dtype"], inp["shape"]))
+            raise ValueError("model input is %s %s, expected 784 int8 or float32 values (28x28)"
+                             % (inp["dtype"], inp["shape"]))
         if _size(out["shape"]) != _CLASSES or out["dtype"] not in ("int8", "float32"):
             raise ValueError("model output is %s %s, expected 10 int8 or float32 scores" % (out["dtype"], out["shape"]))
         self.input_float = inp["dtype"] == "float32"

@@ -63,7 +63,8 @@ class Screen:
         for y in range(28):
             for x in range(28):
                 g = image[y * 28 + x]
-                d.fill_rect(DIGIT_X + x * DIGIT_SCALE, DIGIT_Y + y * DIGIT_SCALE, DIGIT_SCALE, DIGIT_SCALE, rgb(g, g, g))
+                colour = rgb(g, g, g)
+                d.fill_rect(DIGIT_X + x * DIGIT_SCALE, DIGIT_Y + y * DIGIT_SCALE, DIGIT_SCALE, DIGIT_SCALE, colour)
 
     def result(self, classifier, prediction, label=None):
         """The prediction, the score bars, and the true label when there is one."""

@@ -118,7 +118,8 @@ def draw(classifier, rounds=None, display=None, i2c=None):
             classifier.decoder.grey(image)
             prediction = classifier.invoke()
             predictions.append(prediction)
-            print("drawn digit: predicted %d score %d%% %d us" % (prediction, classifier.percent(prediction), classifier.micros))
+            print("drawn digit: predicted %d score %d%% %d us"
+                  % (prediction, classifier.percent(prediction), classifier.micros))
             screen.grey_digit(image)
             screen.result(classifier, prediction)
             screen.message("That was read as %d. Draw another one." % prediction)

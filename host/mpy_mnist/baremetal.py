@@ -15,6 +15,9 @@ from . import insn_plugin, paths
 
 HARNESS_DIR = paths.REPO_ROOT / "benchmarks" / "baremetal"
 CFLAGS = ["-mcpu=cortex-m7", "-mthumb", "-O2", "-std=c99", "-Wall", "-Wextra", "-ffunction-sections"]
+# As the firmware compiles the engine (MicroPython's qemu port: -Os; the board's FPU flags).
+FIRMWARE_CFLAGS = ["-mcpu=cortex-m7", "-mthumb", "-mfpu=fpv5-sp-d16", "-mfloat-abi=hard", "-Os", "-DNDEBUG",
+                   "-std=gnu99", "-Wall", "-ffunction-sections", "-fdata-sections"]
 QEMU_TIMEOUT = 600
 
 
@@ -110,5 +113,5 @@ def kernel_check(cases: int, seed: int) -> str:
                "kernels/arm/arm_pool.c"]
     for file in CHECKED_KERNELS:
         sources += [f"kernels/{file}.c", (f"kernels/{file}.c", ["-DTFL_NO_DSP", *renames])]
-    elf = build("kernel_check", (), sources, defines=(f"CASES={cases}", f"SEED={seed}"))
+    elf = build("kernel_check", (), sources, defines=(f"CASES={cases}", f"SEED={seed}"), cflags=FIRMWARE_CFLAGS)
     return run(elf, count=False).output

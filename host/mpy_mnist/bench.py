@@ -27,11 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-from . import baremetal, paths
+from . import baremetal, insn_plugin, paths
 
-# As the firmware compiles the engine (MicroPython's qemu port: -Os; the board's FPU flags).
-FIRMWARE_CFLAGS = ["-mcpu=cortex-m7", "-mthumb", "-mfpu=fpv5-sp-d16", "-mfloat-abi=hard", "-Os", "-DNDEBUG",
-                   "-std=gnu99", "-Wall", "-ffunction-sections", "-fdata-sections"]
 MACS_PER_CYCLE = 2  # SMLAD: two 16-bit multiply-accumulates per instruction, one per cycle on the Cortex-M7
 MAC_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
 
@@ -46,6 +43,7 @@ class OpFigures:
     macs: int
     dsp: int | None = None        # Cortex-M7 instructions with the DSP kernels
     reference: int | None = None  # ... with the reference kernels
+    micropython: int | None = None  # ... inside MicroPython on the emulator firmware (DSP kernels)
 
 
 @dataclass
@@ -55,6 +53,7 @@ class Figures:
     ops: list = field(default_factory=list)
     notes: list = field(default_factory=list)  # what could not be measured, and how to get it
     deterministic: bool | None = None
+    micropython_firmware: Path | None = None
     arena_ours_host: int | None = None
     arena_ours_m7: int | None = None
     arena_tflm: int | None = None
@@ -130,7 +129,7 @@ class M7Run:
 def run_on_m7(model: bytes, dsp: bool) -> M7Run:
     """The model through the whole engine on the emulated Cortex-M7, counted per node."""
     elf = baremetal.build("model_bench", [_model_source(model)], engine_sources(),
-                          defines=() if dsp else ("TFL_NO_DSP",), cflags=FIRMWARE_CFLAGS)
+                          defines=() if dsp else ("TFL_NO_DSP",), cflags=baremetal.FIRMWARE_CFLAGS)
     run = baremetal.run(elf)
     fields = [line.split() for line in run.output.splitlines()]
     return M7Run([int(f[1]) for f in fields if f[0] == "op"], next(int(f[1]) for f in fields if f[0] == "arena"),
@@ -149,6 +148,49 @@ def engine_flash_bytes(elf: Path) -> int:
         text, data = line.split()[:2]
         total += int(text) + int(data)
     return total
+
+
+# ---- inside MicroPython on the emulator firmware ----
+
+class Unavailable(RuntimeError):
+    """A figure cannot be measured here; the message says how to make it possible."""
+
+
+def emulator_firmware() -> Path:
+    """The emulator firmware already built from this checkout (the bench never starts a firmware build)."""
+    from . import firmware
+    elf = firmware.build_dir("emulator") / "firmware.elf"
+    if not elf.is_file():
+        raise Unavailable(f"no emulator firmware at {elf}: build it with `mpy-mnist firmware build --board emulator`")
+    return elf
+
+
+def run_in_micropython(model: bytes, elf: Path) -> list:
+    """Two invokes of the model through the `tflite` module on the emulator firmware, on the same input, counted
+    per node by the plugin (the interpreter's markers); the plugin's windows."""
+    from . import board, emulator
+    report = paths.cache_dir() / "bench" / "micropython.insns"
+    report.parent.mkdir(parents=True, exist_ok=True)
+    report.unlink(missing_ok=True)
+    plugin = insn_plugin.plugin_arguments(insn_plugin.build_plugin(), insn_plugin.read_symbols(elf), report,
+                                          "tfl_profile_mark", "tfl_profile_sink")
+    script = (f"MODEL = {model!r}\n"
+              "import tflite\n"
+              "interpreter = tflite.Interpreter(MODEL)\n"
+              "data = interpreter.input(0)\n"
+              "for run in range(2):\n"  # the same input each time: the engine reuses the input's memory
+              "    for i in range(len(data)):\n"
+              "        data[i] = ((i * 37) & 255) - 128\n"
+              "    interpreter.invoke()\n"
+              "print('invoked')\n")
+    printed = []
+    # icount: virtual time follows instructions, so the SysTick interrupts counted inside the ops come every so
+    # many instructions, a handful per op, rather than with the host's load
+    with emulator.start(elf, icount=True, extra_args=["-plugin", plugin]) as emu:
+        board.run(emu.port, script, output=printed.append)
+    if b"invoked" not in b"".join(printed):
+        raise RuntimeError(f"the bench script did not finish on the emulator: {b''.join(printed)!r}")
+    return insn_plugin.read_report(report)
 
 
 # ---- host: our engine against the TFLM runtime ----
@@ -179,15 +221,15 @@ def _tflm_arena(model: bytes) -> int:
 
 
 def _time_invokes(invoke, seconds: float) -> float:
-    """Best time of one invoke in microseconds, over batches filling about `seconds`."""
+    """Fastest single invoke in microseconds over about `seconds`: the figure least disturbed by other work on
+    the machine."""
     invoke()
     best = float("inf")
     deadline = time.perf_counter() + seconds
     while time.perf_counter() < deadline:
         start = time.perf_counter()
-        for _ in range(10):
-            invoke()
-        best = min(best, (time.perf_counter() - start) / 10)
+        invoke()
+        best = min(best, time.perf_counter() - start)
     return best * 1e6
 
 
@@ -208,9 +250,9 @@ def host_figures(model: bytes, figures: Figures, seconds: float) -> None:
     figures.arena_tflm = _tflm_arena(model)
     # alternate the two, so that both see the same machine load
     ours_times, tflm_times = [], []
-    for _ in range(3):
-        ours_times.append(_time_invokes(ours.invoke, seconds / 6))
-        tflm_times.append(_time_invokes(tflm.invoke, seconds / 6))
+    for _ in range(5):
+        ours_times.append(_time_invokes(ours.invoke, seconds / 10))
+        tflm_times.append(_time_invokes(tflm.invoke, seconds / 10))
     figures.host_ours_us, figures.host_tflm_us = min(ours_times), min(tflm_times)
 
 
@@ -235,6 +277,15 @@ def measure(model_path: Path, host_seconds: float = 3.0) -> Figures:
         figures.engine_flash = engine_flash_bytes(dsp.elf)
     except (baremetal.BaremetalError, RuntimeError, OSError) as error:
         figures.notes.append(f"Cortex-M7 instruction counts unavailable: {error}")
+    try:
+        figures.micropython_firmware = emulator_firmware()
+        windows = run_in_micropython(model, figures.micropython_firmware)
+        for index, op in enumerate(figures.ops):
+            op.micropython = windows[-1].regions.get(index + 1, 0)
+    except Unavailable as error:
+        figures.notes.append(f"MicroPython on the emulator unavailable: {error}")
+    except Exception as error:  # the emulator, mpremote or the board script: report, keep the other figures
+        figures.notes.append(f"MicroPython on the emulator failed: {error}")
     try:
         host_figures(model, figures, host_seconds)
     except ImportError as error:
@@ -270,6 +321,10 @@ def format_table(figures: Figures) -> str:
     floor = figures.macs / MACS_PER_CYCLE
     lines.append(f"floor at {MACS_PER_CYCLE} MACs a cycle: {floor:,.0f} cycles; DSP inference = "
                  f"{_ratio(total_dsp, floor)} x floor")
+    if figures.ops and figures.ops[0].micropython is not None:
+        inside = sum(op.micropython for op in figures.ops)
+        lines.append(f"inside MicroPython (tflite module on the emulator firmware, {figures.micropython_firmware}): "
+                     f"{inside:,} instructions in the ops per invoke ({_ratio(inside, figures.macs)} per MAC)")
     if figures.deterministic is not None:
         lines.append("instruction counts deterministic (two invokes, same counts per op): "
                      + ("yes" if figures.deterministic else "NO"))

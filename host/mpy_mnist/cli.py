@@ -196,7 +196,7 @@ def run(port, script):
 @cli.command("train-and-push")
 @_port_option
 @click.option("--model", "model_name", type=click.Choice(["cnn", "seed-mlp"]), default="cnn", show_default=True)
-@click.option("--epochs", type=int, default=20, show_default=True)
+@click.option("--epochs", type=int, help="Default: 20 for cnn, 5 for seed-mlp.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--train-subset", type=int, help="Train on the first N training digits only (quicker, less accurate).")
 @click.option("--digits", "count", type=int, default=100, show_default=True, help="Test digits to export and push.")
@@ -215,8 +215,10 @@ def train_and_push(port, model_name, epochs, seed, train_subset, count, run_coun
     """
     from pathlib import Path
     from . import board, paths
-    options = {"model": model_name, "epochs": epochs, "seed": seed, "train_subset": train_subset, "count": count}
-    export_dir, reused = board.trained_export(options, log=click.echo)
+    from .train import DEFAULT_EPOCHS
+    options = {"model": model_name, "epochs": epochs or DEFAULT_EPOCHS[model_name], "seed": seed,
+               "train_subset": train_subset, "count": count}
+    export_dir, reused = _fail_clearly(board.trained_export, options, log=click.echo)
     click.echo(f"model: {export_dir / paths.MODEL_FILE}" + (" (cached: same options, data and code)" if reused else ""))
     plan = board.push_plan(export_dir)
     with board.board_port(port, start_emulator=True, log=click.echo) as (device, emulated):
@@ -287,7 +289,7 @@ def firmware_flash(method, bin_path, drive, pio_env, port, dry_run):
 @cli.command()
 @click.option("--firmware", "firmware_path", type=click.Path(exists=True, dir_okay=False),
               help="Emulator firmware (.elf); default: build it (`firmware build --board emulator`).")
-@click.option("--icount", is_flag=True, help="Deterministic time: one virtual nanosecond per instruction.")
+@click.option("--icount", is_flag=True, help="Repeatable time: one virtual nanosecond per instruction.")
 def emulate(firmware_path, icount):
     """Run the emulated board (QEMU mps2-an500) until Ctrl-C.
 

@@ -26,7 +26,8 @@ def default_model():
     for name in (paths.MODEL_MODULE, paths.DIGITS_MODULE):
         module = paths.DEFAULT_MODEL_DIR / name
         if not module.is_file():
-            pytest.fail(f"{module} missing: create it with `mpy-mnist export --out firmware/default_model`", pytrace=False)
+            pytest.fail(f"{module} missing: create it with `mpy-mnist export --out firmware/default_model`",
+                        pytrace=False)
         for node in ast.parse(module.read_text()).body:
             if isinstance(node, ast.Assign):
                 found[node.targets[0].id] = ast.literal_eval(node.value)
@@ -52,7 +53,8 @@ def tflm_outputs(model_bytes, packed, indices):
 
     interpreter = runtime.Interpreter.from_bytes(model_bytes)
     detail = interpreter.get_input_details(0)
-    scale, zero_point = detail["quantization_parameters"]["scales"][0], detail["quantization_parameters"]["zero_points"][0]
+    quantization = detail["quantization_parameters"]
+    scale, zero_point = quantization["scales"][0], quantization["zero_points"][0]
     grey = bitmaps.to_grey(bitmaps.unpack(packed)).astype(np.float64) / 255
     inputs, outputs = [], []
     for i in indices:

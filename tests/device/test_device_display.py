@@ -143,7 +143,8 @@ def test_timings_layer_and_enable(disco):
     assert v[LTDC + 0xB4] == 272
     assert v[LTDC + 0x98] == 255 and v[LTDC + 0x84] & 1, "layer 1 opaque and on"
     reload = regs.first(lambda k, a, val: k == "W" and a == LTDC + 0x24 and val & 1)
-    last_layer_write = max(i for i, (k, a, _) in enumerate(regs.accesses) if k == "W" and LTDC + 0x84 <= a < LTDC + 0x104)
+    layer_writes = [i for i, (k, a, _) in enumerate(regs.accesses) if k == "W" and LTDC + 0x84 <= a < LTDC + 0x104]
+    last_layer_write = max(layer_writes)
     assert reload > last_layer_write, "shadow registers reloaded before the layer was set up"
 
 

@@ -50,7 +50,8 @@ def test_demo_predicts_like_tflm_and_shows_the_digit(emu):
     assert re.search(r"10 digits, \d+ right, accuracy [\d.]+%, mean inference \d+ us", out)
     last = indices[-1]
     pixels = emu.lcd_pixels()
-    rgb565 = (pixels[..., 0].astype(np.uint16) >> 3) << 11 | (pixels[..., 1].astype(np.uint16) >> 2) << 5 | pixels[..., 2] >> 3
+    r, g, b = (pixels[..., i].astype(np.uint16) for i in range(3))
+    rgb565 = (r >> 3) << 11 | (g >> 2) << 5 | b >> 3
     check_screen(rgb565, bitmaps.unpack(packed[112 * last : 112 * (last + 1)])[0], LAYOUT)
 
 

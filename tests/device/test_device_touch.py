@@ -6,6 +6,7 @@ import json
 import numpy as np
 import pytest
 
+
 pytestmark = pytest.mark.unix
 
 # Screen strokes inside the 224x224 drawing box at (16, 16).

@@ -1,6 +1,6 @@
 """The DSP kernels (kernels/arm/) give the reference kernels' outputs bit for bit, on the emulated Cortex-M7:
-conv, depthwise and FC built both ways into one bare-metal program, compared on random cases generated on the
-device (shapes, strides, dilations, padding, zero points, per-channel scales, biases, activations)."""
+conv, depthwise, FC and max pool built both ways into one bare-metal program, compared on random cases generated
+on the device (shapes, strides, dilations, padding, zero points, per-channel scales, biases, activations)."""
 
 import pytest
 

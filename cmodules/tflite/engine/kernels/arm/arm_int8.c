@@ -1,5 +1,6 @@
 /*
- * DSP (SMLAD) matrix-product kernels for int8 CONV_2D and FULLY_CONNECTED; see arm_int8.h for the idea.
+ * DSP (SMLAD) kernels for int8 CONV_2D and FULLY_CONNECTED (one matrix product) and DEPTHWISE_CONV_2D; see
+ * arm_int8.h for the idea.
  *
  * Layouts, in 32-bit words each holding two int16 values (low half first), a "k-pair" being the two depth
  * indices one SMLAD multiplies:

@@ -1,11 +1,12 @@
 /*
- * Int8 CONV_2D and FULLY_CONNECTED for ARMv7E-M (Cortex-M4/M7) with the DSP extension: dual 16-bit
+ * Int8 CONV_2D, FULLY_CONNECTED, DEPTHWISE_CONV_2D (depth multiplier 1) and MAX_POOL_2D for ARMv7E-M
+ * (Cortex-M4/M7) with the DSP extension: dual 16-bit
  * multiply-accumulates (SMLAD) on operands widened to int16 once. Compiled only when the compiler targets such a
  * core (__ARM_FEATURE_DSP, unless TFL_NO_DSP asks for the reference kernels); elsewhere the reference kernels
  * run alone. Every result is bit-exact with the reference kernels: the same integer sums, the same fixed-point
  * requantisation.
  *
- * Both ops are one matrix product, out[p][n] = requantise(bias'[n] + sum_k x[p][k] * w[n][k]) over output
+ * Conv and FC are one matrix product, out[p][n] = requantise(bias'[n] + sum_k x[p][k] * w[n][k]) over output
  * positions p (conv: an image patch; FC: an input row) and output channels n; two positions times two channels
  * are computed at once so that every loaded pair of int16 inputs and weights feeds two SMLADs. At prepare the
  * weights are widened to int16 and reordered into the layout the inner loop reads (persistent memory, 2 bytes
