@@ -17,7 +17,8 @@
  * Arena size: after a successful init, tfl_arena_used() is the exact requirement for a 16-byte aligned arena.
  * When the arena is too small, init returns TFL_ERR_ARENA and tfl_arena_needed() says how much to give next:
  * the exact figure when the failure came at planning, otherwise a lower bound (the kernels' persistent data is
- * only known once they have run). tfl_arena_required() loops over that for you in a work buffer.
+ * only known once they have run). tfl_arena_required() is the plan-only call: grow its work buffer to the figure
+ * it returns until it succeeds (two or three rounds), then allocate exactly that.
  */
 #ifndef TFL_ENGINE_H
 #define TFL_ENGINE_H
