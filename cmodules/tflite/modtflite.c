@@ -63,7 +63,7 @@ static size_t required_arena(tflite_interpreter_obj_t *self) {
             return required;
         }
         check(self, status == TFL_ERR_ARENA ? TFL_OK : status);
-        size = required + 16 > size * 2 ? required + 16 : size * 2;
+        size = required > size + size / 4 ? required : size + size / 4; /* required > size: progress */
     }
 }
 

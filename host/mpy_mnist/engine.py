@@ -184,7 +184,7 @@ class Interpreter:
                 return required.value
             if status != ERR_ARENA:
                 self._check(status)  # the model's own error
-            size = max(required.value + 16, size * 2)
+            size = max(required.value, size + size // 4)  # required > size: each round progresses
 
     def _init(self, arena_size: int) -> None:
         self._arena = ctypes.create_string_buffer(max(arena_size, 1))

@@ -54,32 +54,56 @@ static tfl_status node_failed(tfl_interpreter *it, tfl_status status, int node) 
     return tfl_error_at(it, status, it->message, node, it->nodes[node].op, -1);
 }
 
-/* When the arena ran out before planning, the activations are still unknown: add every activation's size (an
- * upper bound of the plan) to the persistent bytes seen so far, so that the next try most likely succeeds. */
-static void guess_needed(tfl_interpreter *it) {
-    size_t activations = 0;
-    for (int32_t t = 0; it->tensors != NULL && t < it->tensors_count; t++) {
-        if (!it->tensors[t].is_constant && it->tensors[t].data == NULL) {
-            activations += align_up(it->tensors[t].bytes, TFL_ARENA_ALIGN);
-        }
+/* The bytes of the non-constant tensors one node touches, at most: a lower bound of any plan, and for a chain of
+ * ops usually the plan itself. */
+static size_t largest_node_activations(const tfl_interpreter *it) {
+    size_t largest = 0;
+    if (it->tensors == NULL || it->nodes == NULL) { /* the reader could not even allocate them */
+        return 0;
     }
-    size_t persistent = it->arena_needed > it->persistent_used ? it->arena_needed : it->persistent_used;
-    it->arena_needed = align_up(persistent, TFL_ARENA_ALIGN) + activations +
-                       (size_t)(it->tensors_count + it->nodes_count) * 64; /* node data and planner work */
+    for (int32_t n = 0; n < it->nodes_count; n++) { /* nodes the reader did not reach are all zero */
+        const tfl_node *node = &it->nodes[n];
+        size_t bytes = 0;
+        for (int k = 0; k < node->inputs_count + node->outputs_count; k++) {
+            int32_t index = k < node->inputs_count ? node->inputs[k] : node->outputs[k - node->inputs_count];
+            const tfl_tensor *t = index >= 0 && index < it->tensors_count ? &it->tensors[index] : NULL;
+            if (t != NULL && !t->is_constant && t->data == NULL) {
+                bytes += align_up(t->bytes, TFL_ARENA_ALIGN);
+            }
+        }
+        largest = bytes > largest ? bytes : largest;
+    }
+    return largest;
 }
 
-/* Read the model and prepare every node: everything that goes in the persistent area. */
-static tfl_status read_and_prepare(tfl_interpreter *it) {
+/* The arena ran out before planning: guess the size to try next. The kernels' data seen so far (including the
+ * request that failed) is extrapolated over the nodes not yet prepared, and the activations of the busiest node
+ * added. A guess on the low side only costs another round; one far too high would cost the caller memory. */
+static void guess_needed(tfl_interpreter *it, size_t read_bytes, int32_t prepared) {
+    size_t persistent = it->arena_needed > it->persistent_used ? it->arena_needed : it->persistent_used;
+    if (read_bytes > 0 && persistent > read_bytes && prepared < it->nodes_count) {
+        persistent += (persistent - read_bytes) * (size_t)(it->nodes_count - prepared - 1) / (size_t)(prepared + 1);
+    }
+    it->arena_needed = align_up(persistent, TFL_ARENA_ALIGN) + largest_node_activations(it);
+}
+
+/* Read the model and prepare every node: everything that goes in the persistent area. On return, *read_bytes is
+ * what the reader took (0 if it failed) and *prepared the number of nodes prepared. */
+static tfl_status read_and_prepare(tfl_interpreter *it, size_t *read_bytes, int32_t *prepared) {
+    *read_bytes = 0;
+    *prepared = 0;
     tfl_status status = tfl_model_read(it);
     if (status != TFL_OK) {
         return status;
     }
+    *read_bytes = it->persistent_used;
     for (int32_t n = 0; n < it->nodes_count; n++) {
         it->message = NULL;
         status = tfl_find_kernel(it->nodes[n].op)->prepare(it, &it->nodes[n]);
         if (status != TFL_OK) {
             return node_failed(it, status, n);
         }
+        *prepared = n + 1;
     }
     return TFL_OK;
 }
@@ -96,9 +120,11 @@ tfl_status tfl_init(tfl_interpreter *it, const void *model, size_t model_size, v
     }
     it->model = model;
     it->model_size = (uint32_t)model_size;
-    tfl_status status = read_and_prepare(it);
+    size_t read_bytes;
+    int32_t prepared;
+    tfl_status status = read_and_prepare(it, &read_bytes, &prepared);
     if (status == TFL_ERR_ARENA) {
-        guess_needed(it);
+        guess_needed(it, read_bytes, prepared);
     } else if (status == TFL_OK) {
         status = tfl_plan(it);
     }

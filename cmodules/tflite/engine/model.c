@@ -627,13 +627,15 @@ tfl_status tfl_model_read(tfl_interpreter *it) {
     if (tensors.count + (uint64_t)operators.count > MAX_TENSORS) {
         return tfl_error_at(it, TFL_ERR_UNSUPPORTED, "model has more than 32767 tensors and operators", -1, -1, -1);
     }
-    it->tensors_count = (int32_t)tensors.count;
-    it->nodes_count = (int32_t)operators.count;
     it->tensors = alloc_array(it, tensors.count, sizeof(tfl_tensor));
     it->nodes = alloc_array(it, operators.count, sizeof(tfl_node));
     if (it->tensors == NULL || it->nodes == NULL) {
+        it->tensors = NULL;
+        it->nodes = NULL;
         return tfl_error_at(it, TFL_ERR_ARENA, "arena too small", -1, -1, -1);
     }
+    it->tensors_count = (int32_t)tensors.count; /* only once the arrays exist */
+    it->nodes_count = (int32_t)operators.count;
     memset(it->tensors, 0, tensors.count * sizeof(tfl_tensor));
     memset(it->nodes, 0, operators.count * sizeof(tfl_node));
     for (uint32_t i = 0; i < tensors.count; i++) {
