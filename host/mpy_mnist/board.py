@@ -80,7 +80,7 @@ def _no_answer_message(port, what):
 def _answers(transport, seconds):
     """Poke the board until it says something: Ctrl-C stops a program (or a half-sent command), Ctrl-B leaves a
     raw REPL (which ignores Ctrl-C silently) for the friendly one, which prints its banner. Repeated because QEMU's
-    pty drops the board's output until it notices a client has opened it (it looks once a second)."""
+    pty notices a newly opened client only at its once-a-second check."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         transport.serial.write(b"\r\x03\x02")
