@@ -15,7 +15,7 @@ from conftest import require_tool
 from mpy_mnist import baremetal, bench, paths
 
 HERE = paths.REPO_ROOT / "tests" / "engine" / "m7"
-CFLAGS = [*bench.FIRMWARE_CFLAGS, "-ffp-contract=off"]  # as cmodules/tflite/micropython.mk adds it
+CFLAGS = [*baremetal.FIRMWARE_CFLAGS, "-ffp-contract=off"]  # as cmodules/tflite/micropython.mk adds it
 
 SPECS = [
     dict(op="conv", dtype="float32", input=[1, 9, 9, 3], filters=4, kernel=3, padding="same", activation="relu"),

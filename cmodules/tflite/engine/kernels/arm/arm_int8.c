@@ -374,8 +374,31 @@ static uint32_t image_halves(const tfl_arm_conv_shape *s) {
     return (uint32_t)(image.height * image.width * image.channels + 2);
 }
 
+/* A single-channel input (the first layer of an image model) with unit column stride and dilation: its filter
+ * rows (filter_w values, padded to even) are too short for the row copies below to pay, so each image row is
+ * also laid out as consecutive words (v[2m], v[2m+1]), (v[2m+1], v[2m+2]) for m = 0, 1, ...: then the patch row
+ * of positions x (even) and x+1 is one run of aligned words in exactly the order the 2x2 product reads. */
+static int single_channel_rows(const tfl_arm_conv_shape *s) {
+    return s->input_c == 1 && s->stride_w == 1 && s->dilation_w == 1 && s->output_w >= 2;
+}
+
+/* Words per row of that layout: pairs m up to (width + 1) / 2 - 1 cover every window of an even position. */
+static int32_t paired_row_words(const padded_image *image) {
+    return 2 * ((image->width + 1) / 2);
+}
+
+/* Bytes of the widened image: int16 values (4-aligned), then for single-channel inputs the paired rows. */
+static uint32_t image_bytes(const tfl_arm_conv_shape *s) {
+    uint32_t bytes = (image_halves(s) * 2 + 3) & ~3u;
+    if (single_channel_rows(s)) {
+        padded_image image = padded_size(s);
+        bytes += 4 * (uint32_t)(image.height * paired_row_words(&image));
+    }
+    return bytes;
+}
+
 uint32_t tfl_arm_conv_scratch_bytes(const tfl_arm_gemm *gemm, const tfl_arm_conv_shape *shape) {
-    return ((image_halves(shape) * 2 + 3) & ~3u) + 2 * 4 * (uint32_t)gemm->kpairs;
+    return image_bytes(shape) + 2 * 4 * (uint32_t)gemm->kpairs;
 }
 
 uint32_t tfl_arm_fully_connected_scratch_bytes(const tfl_arm_gemm *gemm) {
@@ -466,16 +489,76 @@ static void gather_dilated(uint32_t *patch, int32_t step, const tfl_arm_gemm *ge
     }
 }
 
+/* The paired rows of the widened single-channel image (see single_channel_rows). Reads one value past a row's
+ * end (the next row's first, or the image's spare), which meets only zero weights. */
+static void pair_rows(uint32_t *paired, const int16_t *image16, const padded_image *image) {
+    int32_t words = paired_row_words(image);
+    for (int32_t y = 0; y < image->height; y++) {
+        const uint16_t *row = (const uint16_t *)image16 + (size_t)y * image->width;
+        for (int32_t i = 0; i < words; i += 2, row += 2, paired += 2) {
+            paired[0] = row[0] | (uint32_t)row[1] << 16;
+            paired[1] = row[1] | (uint32_t)row[2] << 16;
+        }
+    }
+}
+
+/* The 2x2 patch of positions x (even) and x + 1 of output row out_y: a run of row_len2 words per filter row. */
+static void gather_paired(uint32_t *patch, const uint32_t *paired, int32_t row_words, const tfl_arm_gemm *gemm,
+    const tfl_arm_conv_shape *s, int32_t out_y, int32_t x) {
+    const uint32_t *from = paired + (size_t)out_y * s->stride_h * row_words + x;
+    int32_t skip = 4 * (s->dilation_h * row_words - gemm->row_len2); /* bytes from a run's end to the next's */
+    int32_t rows = gemm->rows, pairs = gemm->row_len2 / 2;
+    uint32_t a, b;
+    int32_t n;
+    __asm__ volatile( /* two words a step: one double load, one double store */
+        "1: mov %[n], %[pairs]\n"
+        "2: ldrd %[a], %[b], [%[from]], #8\n"
+        "strd %[a], %[b], [%[patch]], #8\n"
+        "subs %[n], %[n], #1\n"
+        "bne 2b\n"
+        "add %[from], %[from], %[skip]\n"
+        "subs %[rows], %[rows], #1\n"
+        "bne 1b\n"
+        : [from] "+r"(from), [patch] "+r"(patch), [rows] "+r"(rows), [n] "=&r"(n), [a] "=&r"(a), [b] "=&r"(b)
+        : [pairs] "r"(pairs), [skip] "r"(skip)
+        : "cc", "memory");
+}
+
+static void conv_single_channel(const tfl_arm_gemm *gemm, const tfl_arm_conv_shape *s, const padded_image *image,
+    const int16_t *image16, uint32_t *paired, uint32_t *patch, int8_t *out) {
+    int32_t row_words = paired_row_words(image);
+    int32_t row_step = s->dilation_h * image->width;
+    pair_rows(paired, image16, image);
+    for (int32_t y = 0; y < s->output_h; y++) {
+        int32_t x = 0;
+        for (; x + 1 < s->output_w; x += 2) {
+            int8_t *out0 = out + ((size_t)y * s->output_w + x) * gemm->channels;
+            gather_paired(patch, paired, row_words, gemm, s, y, x);
+            multiply(gemm, patch, 1, out0, out0 + gemm->channels);
+        }
+        if (x < s->output_w) { /* an odd last position, alone */
+            int32_t p = y * s->output_w + x;
+            gather_rows(patch, window_of(s, image, image16, p), NULL, s->filter_h, gemm->row_len2 / 2, row_step);
+            multiply(gemm, patch, 0, out + (size_t)p * gemm->channels, out + (size_t)p * gemm->channels);
+        }
+    }
+}
+
 void tfl_arm_conv_eval(const tfl_arm_gemm *gemm, const tfl_arm_conv_shape *shape, const int8_t *input,
     int8_t *output, uint32_t *scratch) {
     padded_image image = padded_size(shape);
     int16_t *image16 = (int16_t *)scratch;
-    uint32_t *patch = scratch + (image_halves(shape) * 2 + 3) / 4;
+    uint32_t *paired = scratch + (image_halves(shape) * 2 + 3) / 4;
+    uint32_t *patch = scratch + image_bytes(shape) / 4;
     int32_t positions = shape->output_h * shape->output_w;
     int32_t row_step = shape->dilation_h * image.width * image.channels;
     for (int32_t b = 0; b < shape->batches; b++) {
         widen_image(image16, &image, shape, input + (size_t)b * shape->input_h * shape->input_w * shape->input_c);
         int8_t *out = output + (size_t)b * positions * gemm->channels;
+        if (single_channel_rows(shape)) {
+            conv_single_channel(gemm, shape, &image, image16, paired, patch, out);
+            continue;
+        }
         for (int32_t p = 0; p < positions; p += 2) {
             int two = p + 1 < positions;
             const int16_t *window0 = window_of(shape, &image, image16, p);
