@@ -526,9 +526,12 @@ static void pair_rows(uint32_t *paired, const int16_t *image16, const padded_ima
 /* The stacked rows: (v[y][x], v[y+1][x]); the last row's second value is 0 (it meets only a zero weight). */
 static void stack_rows(uint32_t *stacked, const int16_t *image16, const padded_image *image) {
     const uint16_t *values = (const uint16_t *)image16;
-    int32_t below = image->width, count = image->height * image->width;
-    for (int32_t i = 0; i < count; i++) {
-        stacked[i] = values[i] | (uint32_t)(i + below < count ? values[i + below] : 0) << 16;
+    int32_t below = image->width, count = image->height * image->width, i = 0;
+    for (; i < count - below; i++) {
+        stacked[i] = values[i] | (uint32_t)values[i + below] << 16;
+    }
+    for (; i < count; i++) {
+        stacked[i] = values[i];
     }
 }
 
@@ -542,10 +545,23 @@ typedef struct {
 static void gather_pair(uint32_t *patch, const single_channel_image *in, const tfl_arm_gemm *gemm,
     const tfl_arm_conv_shape *s, int32_t out_y, int32_t x) {
     int32_t pairs = gemm->row_len / 2;
-    if (pairs > 0) {
-        const uint32_t *from = in->paired + (size_t)out_y * s->stride_h * in->paired_words + x;
+    const uint32_t *from = in->paired + (size_t)out_y * s->stride_h * in->paired_words + x;
+    int32_t rows = gemm->rows;
+    if (pairs == 2) { /* filter_w 4 or 5: a row's run is four words, one multiple load and store */
+        register uint32_t a __asm__("r4"), b __asm__("r5"), c __asm__("r6"), d __asm__("r8");
+        __asm__ volatile(
+            "1: ldmia %[from], {%[a], %[b], %[c], %[d]}\n"
+            "stmia %[patch]!, {%[a], %[b], %[c], %[d]}\n"
+            "add %[from], %[from], %[step]\n"
+            "subs %[rows], %[rows], #1\n"
+            "bne 1b\n"
+            : [from] "+r"(from), [patch] "+r"(patch), [rows] "+r"(rows), [a] "=&r"(a), [b] "=&r"(b), [c] "=&r"(c),
+              [d] "=&r"(d)
+            : [step] "r"(4 * in->paired_words)
+            : "cc", "memory");
+    } else if (pairs > 0) {
         int32_t skip = 4 * (in->paired_words - 2 * pairs); /* bytes from a run's end to the next's */
-        int32_t rows = gemm->rows, n;
+        int32_t n;
         uint32_t a, b;
         __asm__ volatile( /* two words a step: one double load, one double store */
             "1: mov %[n], %[pairs]\n"
