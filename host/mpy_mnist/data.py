@@ -203,7 +203,8 @@ def find_mnist(data_dir: str | Path | None = None, log=_stderr) -> Path:
 
 
 def load(data_dir: str | Path | None = None, log=_stderr):
-    """MNIST as uint8 arrays: (train_images (60000, 28, 28), train_labels), (test_images (10000, 28, 28), test_labels)."""
+    """MNIST as uint8 arrays: (train_images (60000, 28, 28), train_labels), (test_images (10000, 28, 28),
+    test_labels)."""
     arrays = load_dir(find_mnist(data_dir, log=log))
     return ((arrays["train_images"], arrays["train_labels"]),
             (arrays["test_images"], arrays["test_labels"]))

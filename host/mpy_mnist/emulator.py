@@ -6,7 +6,8 @@
 
 The REPL is on a pseudo-terminal (`emu.port`) for mpremote; QEMU's QMP monitor is on a unix socket, used to read
 guest memory (the LCD frame buffer) and to quit. `icount=True` runs QEMU with `-icount shift=0`: one virtual
-nanosecond per instruction, so `time.ticks_us()` figures are deterministic.
+nanosecond per instruction, so `time.ticks_us()` figures repeat to within 1 us (the phase of the 1 kHz timer
+interrupt at the start of a measurement is all that is left to chance).
 """
 
 import ctypes

@@ -1,8 +1,8 @@
 """Accuracy of a model under Keras, LiteRT and the TFLite Micro runtime, on grey and on 1-bit test digits.
 
-Also: the op list, the file size, and the tensor arena TFLM needs (the total of its allocation report, checked to be the smallest
-arena that runs the model). Writes a JSON report, a confusion matrix
-and a grid of misclassified digits (both for the TFLM runtime on 1-bit digits, which is what the device sees).
+Also: the op list, the file size, and the tensor arena TFLM needs (the total of its allocation report, checked to be
+the smallest arena that runs the model). Writes a JSON report, a confusion matrix and a grid of misclassified digits
+(both for the TFLM runtime on 1-bit digits, which is what the device sees).
 """
 
 import json

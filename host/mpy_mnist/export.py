@@ -79,13 +79,14 @@ def _py_bytes(name: str, data: bytes) -> str:
 
 def model_module(tflite: bytes) -> str:
     # comments, not a docstring: the module holds assignments only, and readers may rely on that
-    return ("# The MNIST model (.tflite bytes), written by `mpy-mnist export`. Frozen into firmware it stays in flash.\n"
-            + _py_bytes("MODEL", tflite))
+    return ("# The MNIST model (.tflite bytes), written by `mpy-mnist export`. "
+            "Frozen into firmware it stays in flash.\n" + _py_bytes("MODEL", tflite))
 
 
 def digits_module(labels: bytes, packed: bytes) -> str:
     return ("# MNIST test digits, written by `mpy-mnist export`: LABELS[i] is the digit drawn by\n"
-            f"# BITMAPS[{bitmaps.DIGIT_BYTES}*i:{bitmaps.DIGIT_BYTES}*(i+1)] (28x28, 1 bit a pixel, framebuf.MONO_HLSB).\n"
+            f"# BITMAPS[{bitmaps.DIGIT_BYTES}*i:{bitmaps.DIGIT_BYTES}*(i+1)] "
+            "(28x28, 1 bit a pixel, framebuf.MONO_HLSB).\n"
             + _py_bytes("LABELS", labels) + _py_bytes("BITMAPS", packed))
 
 

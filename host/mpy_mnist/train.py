@@ -71,9 +71,15 @@ class TrainResult:
 def train(model: str = "cnn", epochs: int | None = None, seed: int = 0, train_subset: int | None = None,
           batch_size: int = 128, data_dir=None, verbose: int | str = "auto", log=data._stderr) -> TrainResult:
     """Train `model` ("cnn" or "seed-mlp") on MNIST; `train_subset` keeps the first N training digits (for tests)."""
+    if model not in models.MODELS:
+        raise ValueError(f"unknown model {model!r}: choose one of {', '.join(models.MODELS)}")
     if epochs is None:
         epochs = DEFAULT_EPOCHS[model]
+    if epochs < 1:
+        raise ValueError(f"--epochs {epochs}: train for at least 1 epoch")
     (train_images, train_labels), _ = data.load(data_dir, log=log)
+    if train_subset is not None and not 1 <= train_subset <= len(train_images):
+        raise ValueError(f"--train-subset {train_subset}: choose 1 to {len(train_images)} training digits")
     if train_subset:
         train_images, train_labels = train_images[:train_subset], train_labels[:train_subset]
     set_seed(seed)
@@ -100,8 +106,6 @@ def train_to_file(out=None, model: str = "cnn", epochs: int | None = None, seed:
     """Train, convert (int8 unless float32) and check the ops; writes the .tflite at `out` (default
     paths.default_model_path()), the Keras model beside it (.keras) and a summary (.train.json). Returns the summary."""
     out = Path(out) if out else paths.default_model_path()
-    if epochs is None:
-        epochs = DEFAULT_EPOCHS[model]
     result = train(model=model, epochs=epochs, seed=seed, train_subset=train_subset, data_dir=data_dir,
                    verbose=verbose, log=log)
     tflite = convert.to_tflite(result.model, result.train_images, float32=float32)
@@ -110,7 +114,8 @@ def train_to_file(out=None, model: str = "cnn", epochs: int | None = None, seed:
     result.model.save(out.with_suffix(".keras"))
     out.write_bytes(tflite)
     summary = {
-        "model": model, "epochs": epochs, "seed": seed, "train_digits": int(len(result.train_images)),
+        "model": model, "epochs": len(result.history["loss"]), "seed": seed,
+        "train_digits": int(len(result.train_images)),
         "type": "float32" if float32 else "int8", "params": int(result.model.count_params()),
         "train_seconds": round(result.seconds, 1), "train_cpu_seconds": round(result.cpu_seconds, 1),
         "size_bytes": len(tflite), "ops": ops,

@@ -163,6 +163,20 @@ def test_full_flash_is_refused_and_the_old_model_kept(emulated_board, quick_mode
         board_output(emulated_board.port, f"import os\nos.remove('{paths.DEVICE_DIR}/filler.bin')\n")
 
 
+def test_run_defaults_to_the_demo_and_reports_a_script_that_raises(emulated_board, tmp_path):
+    demo = cli("run", "--port", emulated_board.port)
+    assert demo.returncode == 0, demo.stdout + demo.stderr
+    assert len(PREDICTION.findall(demo.stdout)) == 10
+    assert re.search(r"^10 digits, \d+ right", demo.stdout, re.MULTILINE), demo.stdout
+
+    script = tmp_path / "fails.py"
+    script.write_text("print('before')\nraise ValueError('on purpose')\n")
+    failed = cli("run", "--port", emulated_board.port, str(script))
+    assert failed.returncode == 1
+    assert "before" in failed.stdout
+    assert "the script failed on the board" in failed.stderr and "ValueError: on purpose" in failed.stderr
+
+
 def test_a_write_that_runs_out_of_space_is_undone(emulated_board, quick_model, monkeypatch):
     """ENOSPC from the board's filesystem in the middle of a copy (the space check is told the files need no room,
     so the copy starts and littlefs itself refuses): the staged files are removed and the old model kept."""

@@ -3,7 +3,7 @@ code size is printed. Much faster than a firmware build, and names the file that
 
 import subprocess
 
-from conftest import require_tool
+from needs import require_tool
 
 from mpy_mnist import engine
 

@@ -11,6 +11,8 @@ from mpy_mnist import engine
 
 from test_loader import FUZZ_CRASHES, MODELS
 
+FUZZ_SEEDS = MODELS.parent / "fuzz_seeds"  # small generated models reaching the ops the real ones lack
+
 RUNS = 4000
 
 
@@ -22,6 +24,8 @@ def test_fuzz_engine_fixed_run(tmp_path):
     for model in MODELS.glob("*.tflite"):
         if model.stat().st_size < 100_000:  # person_detect runs 20x slower under ASan: only in the long run
             shutil.copy(model, corpus)
+    for seed in FUZZ_SEEDS.iterdir():
+        shutil.copy(seed, corpus)
     for crash in FUZZ_CRASHES.iterdir():  # regressions first: the fuzzer runs every seed before mutating
         shutil.copy(crash, corpus)
     result = subprocess.run(

@@ -134,11 +134,12 @@ def test_unsupported_types_are_named(spec):
 
 
 def random_sweep(count: int, seed: int = 2026) -> list:
-    """Random shapes, strides, paddings, dilations and ranges for the convolution and pooling kernels."""
+    """Random shapes, strides, paddings, dilations, ranges and options for every kernel with parameters."""
     rng = np.random.default_rng(seed)
+    ops = ["conv", "depthwise_conv", "max_pool", "average_pool", "fully_connected", "add", "mean", "softmax"]
     specs = []
     for i in range(count):
-        op = ["conv", "depthwise_conv", "max_pool", "average_pool", "fully_connected"][i % 5]
+        op = ops[i % len(ops)]
         h, w, c = (int(v) for v in rng.integers([3, 3, 1], [14, 14, 9]))
         low = float(rng.uniform(-4, 1))
         spec = dict(op=op, dtype=["int8", "float32"][int(rng.integers(2))], input=[1, h, w, c], seed=i,
@@ -161,6 +162,16 @@ def random_sweep(count: int, seed: int = 2026) -> list:
                 spec["per_channel"] = bool(rng.integers(4))
         elif op == "fully_connected":
             spec.update(units=int(rng.integers(1, 20)), activation=activation, bias=bool(rng.integers(2)))
+        elif op == "add":  # the second input broadcasts along height, width, both or neither
+            shape2 = [1] + [d if rng.integers(2) else 1 for d in (h, w)] + [c]
+            low2 = float(rng.uniform(-6, 1))
+            spec.update(input2=shape2, range2=[round(low2, 3), round(low2 + float(rng.uniform(0.2, 10)), 3)],
+                        activation=activation)
+        elif op == "mean":
+            axes = sorted(int(a) for a in rng.choice([1, 2, 3], int(rng.integers(1, 3)), replace=False))
+            spec.update(axis=axes, keep_dims=bool(rng.integers(2)))
+        elif op == "softmax":
+            spec.update(beta=round(float(rng.uniform(0.2, 3)), 3))
         else:
             spec.update(pool=kernel, strides=strides, padding=padding)
         specs.append(pytest.param(spec, id=f"sweep{i}-{op}-{spec['dtype']}"))
@@ -168,7 +179,7 @@ def random_sweep(count: int, seed: int = 2026) -> list:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("spec", random_sweep(40))
+@pytest.mark.parametrize("spec", random_sweep(64))
 def test_kernel_sweep_matches_tflm(spec):
     compare(spec, count=10)
 

@@ -11,11 +11,12 @@ import pytest
 
 import kernel_models
 import test_kernels
-from conftest import require_tool
+from needs import require_tool
 from mpy_mnist import baremetal, bench, paths
 
 HERE = paths.REPO_ROOT / "tests" / "engine" / "m7"
-CFLAGS = [*baremetal.FIRMWARE_CFLAGS, "-ffp-contract=off"]  # as cmodules/tflite/micropython.mk adds it
+# as cmodules/tflite/micropython.mk and the boards (firmware/boards/*/mpconfigboard.mk) add them
+CFLAGS = [*baremetal.FIRMWARE_CFLAGS, "-ffp-contract=off", "-fsingle-precision-constant"]
 
 SPECS = [
     dict(op="conv", dtype="float32", input=[1, 9, 9, 3], filters=4, kernel=3, padding="same", activation="relu"),

@@ -43,13 +43,10 @@ def test_digits():
     return models.to_model_input(images[:DIGITS]), labels[:DIGITS]
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("float32", [False, True], ids=["int8", "float32"])
-@pytest.mark.parametrize("name", MODEL_NAMES)
-def test_mnist_model_matches_tflm_on_real_digits(name, float32, test_digits):
+def _compare_on_digits(model: bytes, test_digits) -> int:
+    """Every digit through both interpreters, outputs byte-identical; returns how many were classified right."""
     from tflite_micro import runtime
 
-    model = _trained_model(name, float32)
     ours = engine.Interpreter.from_bytes(model)
     reference = runtime.Interpreter.from_bytes(model, arena_size=1 << 20)
     details = reference.get_input_details(0)
@@ -61,7 +58,7 @@ def test_mnist_model_matches_tflm_on_real_digits(name, float32, test_digits):
     else:
         inputs = images.astype(np.float32)
     correct = 0
-    for i in range(DIGITS):
+    for i in range(len(labels)):
         x = inputs[i].reshape(details["shape"])
         ours.set_input(x, 0)
         reference.set_input(x, 0)
@@ -70,4 +67,19 @@ def test_mnist_model_matches_tflm_on_real_digits(name, float32, test_digits):
         got, want = ours.get_output(0), reference.get_output(0)
         assert got.tobytes() == want.tobytes(), f"digit {i}: ours {got} vs TFLM {want}"
         correct += int(np.argmax(got) == labels[i])
+    return correct
+
+
+def test_default_model_matches_tflm_on_real_digits(test_digits):
+    """The model frozen into the firmware (firmware/default_model), as the device runs it."""
+    model = (paths.DEFAULT_MODEL_DIR / paths.MODEL_FILE).read_bytes()
+    correct = _compare_on_digits(model, test_digits)
+    assert correct > DIGITS * 0.9, f"only {correct}/{DIGITS} right"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("float32", [False, True], ids=["int8", "float32"])
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_mnist_model_matches_tflm_on_real_digits(name, float32, test_digits):
+    correct = _compare_on_digits(_trained_model(name, float32), test_digits)
     assert correct > DIGITS * 0.5, f"only {correct}/{DIGITS} right: the model did not train"

@@ -97,3 +97,13 @@ def test_float_model_under_litert_and_tflm_agrees_with_keras(tiny_cnn, mnist_dir
     keras_predictions = evaluate.predict_keras(tiny_cnn.result.model, x)
     assert np.mean(evaluate.predict_litert(tiny_cnn.float32, x) == keras_predictions) >= 0.99
     assert np.mean(evaluate.predict_tflm(tiny_cnn.float32, x) == keras_predictions) >= 0.99
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"model": "resnet"}, "unknown model 'resnet': choose one of cnn, seed-mlp"),
+    ({"epochs": 0}, "--epochs 0: train for at least 1 epoch"),
+    ({"train_subset": 60001}, "--train-subset 60001: choose 1 to 60000"),
+])
+def test_bad_training_options_are_named(mnist_dir, options, message):
+    with pytest.raises(ValueError, match=message):
+        train.train(data_dir=mnist_dir, **options)

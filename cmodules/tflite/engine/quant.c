@@ -5,13 +5,21 @@
 
 #include "tfl_kernel.h"
 
+/* The firmware compiles with -fsingle-precision-constant, which makes every unsuffixed floating literal a float:
+ * double constants here are built from integers (exact) or from their IEEE-754 bits, never from a literal. */
+static double double_from_bits(uint64_t bits) {
+    double x;
+    memcpy(&x, &bits, 8);
+    return x;
+}
+
 /* frexp and round for IEEE-754 doubles, done on the bits: the device's libm is single precision only. */
 static double split_exponent(double x, int *exponent) {
     uint64_t bits;
     memcpy(&bits, &x, 8);
     int biased = (int)((bits >> 52) & 0x7ff);
     if (biased == 0) { /* zero or subnormal: scale into the normal range first */
-        double scaled = x * 18014398509481984.0; /* 2^54 */
+        double scaled = x * (double)((int64_t)1 << 54);
         double mantissa = split_exponent(scaled, exponent);
         *exponent -= 54;
         return mantissa;
@@ -23,17 +31,18 @@ static double split_exponent(double x, int *exponent) {
 }
 
 static int64_t round_half_away(double x) {
-    return x >= 0 ? (int64_t)(x + 0.5) : -(int64_t)(-x + 0.5);
+    const double half = (double)1 / 2;
+    return x >= 0 ? (int64_t)(x + half) : -(int64_t)(-x + half);
 }
 
 void tfl_quantize_multiplier(double real, int32_t *multiplier, int *shift) {
-    if (real == 0.0) {
+    if (real == 0) {
         *multiplier = 0;
         *shift = 0;
         return;
     }
     double mantissa = split_exponent(real, shift);
-    int64_t fixed = round_half_away(mantissa * 2147483648.0); /* mantissa * 2^31 */
+    int64_t fixed = round_half_away(mantissa * (double)((int64_t)1 << 31));
     if (fixed == ((int64_t)1 << 31)) { /* rounding carried into the next power of two */
         fixed /= 2;
         ++*shift;
@@ -77,24 +86,25 @@ float tfl_expf_via_double(float x) {
         return x; /* NaN */
     }
     if (x > 89.0f) {
-        return (float)(1e300 * 1e300); /* +inf */
+        return HUGE_VALF;
     }
     if (x < -104.0f) {
         return 0.0f;
     }
-    /* x = k ln2 + r with |r| <= ln2 / 2; ln2_high has 20 significant bits, so k * ln2_high is exact. */
-    const double ln2_high = 0.6931467056274414;
-    const double ln2_low = 4.7493250390316726e-07;
-    const double inverse_ln2 = 1.4426950408889634;
+    /* x = k ln2 + r with |r| <= ln2 / 2: ln2_high = 726817 / 2^20 (20 significant bits, so k * ln2_high is
+     * exact) plus ln2_low, the rest of ln 2 to double precision. k only needs to be about right. */
+    const double ln2_high = (double)726817 / (double)(1 << 20);
+    const double ln2_low = double_from_bits(0x3e9fdf473de6af28u);
+    const double inverse_ln2 = double_from_bits(0x3ff71547652b82feu);
     double xd = (double)x;
-    int32_t k = (int32_t)(xd * inverse_ln2 + (xd >= 0 ? 0.5 : -0.5));
+    int32_t k = (int32_t)(xd * inverse_ln2 + (xd >= 0 ? (double)1 / 2 : (double)-1 / 2));
     double r = (xd - (double)k * ln2_high) - (double)k * ln2_low;
-    static const double inverse_factorial[15] = {
-        1.0, 1.0, 1.0 / 2, 1.0 / 6, 1.0 / 24, 1.0 / 120, 1.0 / 720, 1.0 / 5040, 1.0 / 40320, 1.0 / 362880,
-        1.0 / 3628800, 1.0 / 39916800, 1.0 / 479001600, 1.0 / 6227020800.0, 1.0 / 87178291200.0};
-    double p = inverse_factorial[14];
-    for (int n = 13; n >= 0; n--) {
-        p = p * r + inverse_factorial[n];
+    /* exp(r) = sum r^n / n!, n <= 14 (the next term is below 2^-57 for |r| <= ln2 / 2) */
+    double p = (double)1 / (double)87178291200LL;
+    int64_t factorial = 87178291200LL; /* 14! */
+    for (int n = 14; n >= 1; n--) {
+        factorial /= n;
+        p = p * r + (double)1 / (double)factorial; /* 1 / (n-1)! */
     }
     uint64_t scale_bits = (uint64_t)(k + 1023) << 52; /* 2^k, k in [-151, 129]: a normal double */
     double scale;
@@ -261,7 +271,7 @@ int32_t tfl_reciprocal(int32_t x, int integer_bits, int *num_bits_over_unit) {
 }
 
 int32_t tfl_input_radius(int integer_bits, int left_shift) {
-    double max_input_rescaled = 1.0 * (double)((1 << integer_bits) - 1) *
-        (double)((int64_t)1 << (31 - integer_bits)) / (double)((int64_t)1 << left_shift);
-    return (int32_t)max_input_rescaled; /* floor: the value is non-negative */
+    /* floor(((2^bits - 1) * 2^(31 - bits)) / 2^left_shift), exactly, in integers */
+    int64_t max_input_rescaled = ((int64_t)((1 << integer_bits) - 1) << (31 - integer_bits)) >> left_shift;
+    return (int32_t)max_input_rescaled;
 }

@@ -12,7 +12,7 @@ CFLAGS += -fsingle-precision-constant
 $(BUILD)/tflite/%.o: CFLAGS += -fno-single-precision-constant
 CFLAGS += -DQEMU_SOC_MPS2
 CFLAGS += -DMICROPY_HW_MCU_NAME='"Cortex-M7"'
-# Our additions to the port's configuration (time, keyboard interrupt) come in through MP_CONFIGFILE, which
+# Our additions to the port's configuration (the time module) come in through MP_CONFIGFILE, which
 # includes the port's own mpconfigport.h first.
 CFLAGS += -DMP_CONFIGFILE='"$(BOARD_DIR)/mpconfigboard.h"'
 CFLAGS += -DMICROPY_PY_TIME_INCLUDEFILE='"$(BOARD_DIR)/modtime_board.h"'

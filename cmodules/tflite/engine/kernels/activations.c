@@ -61,8 +61,8 @@ tfl_status tfl_softmax_prepare(tfl_context *ctx, tfl_node *node) {
     /* The input differences are rescaled by beta * scale into Q5 fixed point (a left shift plus a Q31
      * multiplier), capped at the largest Q31 value. */
     double real = (double)data->beta * (double)input->scale * (double)(1 << (31 - SOFTMAX_DIFF_INTEGER_BITS));
-    if (real > 2147483647.0) {
-        real = 2147483647.0;
+    if (real > (double)INT32_MAX) {
+        real = (double)INT32_MAX;
     }
     int shift;
     tfl_quantize_multiplier(real, &data->input_multiplier, &shift);

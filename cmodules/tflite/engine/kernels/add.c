@@ -34,7 +34,7 @@ static int broadcast_strides(const tfl_tensor *t, const tfl_tensor *output, int3
 static tfl_status prepare_int8(add_data *data, const tfl_tensor *input1, const tfl_tensor *input2,
     const tfl_tensor *output, int activation) {
     double max_scale = input1->scale > input2->scale ? (double)input1->scale : (double)input2->scale;
-    double twice_max_scale = 2.0 * max_scale;
+    double twice_max_scale = max_scale * 2;
     int shift;
     tfl_quantize_multiplier((double)input1->scale / twice_max_scale, &data->multiplier1, &shift);
     data->shift1 = shift;

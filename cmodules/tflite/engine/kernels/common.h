@@ -1,11 +1,11 @@
-/* Helpers the kernels share: argument checks, quantisation set-up, padding. Internal to kernels/. */
+/* Helpers the kernels share: quantisation set-up, padding, wrapping and clamping arithmetic. Internal to kernels/. */
 #ifndef TFL_KERNELS_COMMON_H
 #define TFL_KERNELS_COMMON_H
 
 #include "../quant.h"
 #include "kernels.h"
 
-/* Output multiplier and shift of one channel, and the bounds of its fused activation. */
+/* The zero points of an int8 node and the bounds of its fused activation in output units. */
 typedef struct {
     int32_t input_offset;   /* minus the input zero point */
     int32_t output_offset;  /* the output zero point */

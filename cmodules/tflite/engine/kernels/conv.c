@@ -75,6 +75,9 @@ static tfl_status check_shapes(tfl_context *ctx, const tfl_tensor *input, const 
         return tfl_fail(ctx, TFL_ERR_UNSUPPORTED,
             "CONV_2D: weights' channels do not match input and output (grouped convolution not supported)");
     }
+    if (bias != NULL && !bias->is_constant) {
+        return tfl_fail(ctx, TFL_ERR_UNSUPPORTED, "CONV_2D: bias must be a constant tensor");
+    }
     if (tfl_dim4(output, 0) != s->batches || (bias != NULL && tfl_element_count(bias) != s->out_c)) {
         return tfl_fail(ctx, TFL_ERR_BAD_MODEL, "CONV_2D: batch or bias size does not match");
     }

@@ -8,7 +8,7 @@
 typedef struct {
     int32_t pad_h, pad_w;
     tfl_int8_io io;
-    int32_t *multipliers, *shifts, *bias;
+    int32_t *multipliers, *shifts;
     float act_min, act_max;
 #if defined(TFL_ARM_DSP)
     tfl_arm_depthwise *dsp; /* int8, depth multiplier 1: the DSP variant (kernels/arm/), or NULL */
@@ -62,6 +62,9 @@ static tfl_status check_node(tfl_context *ctx, const tfl_tensor *input, const tf
         return tfl_fail(ctx, TFL_ERR_UNSUPPORTED,
             "DEPTHWISE_CONV_2D: needs 4-D input and output and constant 4-D weights");
     }
+    if (bias != NULL && !bias->is_constant) {
+        return tfl_fail(ctx, TFL_ERR_UNSUPPORTED, "DEPTHWISE_CONV_2D: bias must be a constant tensor");
+    }
     if (s->in_c <= 0 || s->out_c != s->in_c * s->multiplier || filter->dims[3] != s->out_c ||
         filter->dims[0] != 1 || tfl_dim4(output, 0) != s->batches ||
         (bias != NULL && tfl_element_count(bias) != s->out_c)) {
@@ -112,13 +115,6 @@ tfl_status tfl_depthwise_conv_prepare(tfl_context *ctx, tfl_node *node) {
     if (status != TFL_OK) {
         return status;
     }
-    data->bias = tfl_alloc_persistent(ctx, sizeof(int32_t) * (size_t)s.out_c);
-    if (data->bias == NULL) {
-        return tfl_fail(ctx, TFL_ERR_ARENA, "arena too small for DEPTHWISE_CONV_2D");
-    }
-    for (int32_t oc = 0; oc < s.out_c; oc++) {
-        data->bias[oc] = bias != NULL ? tfl_read_i32(bias->data + 4 * (size_t)oc) : 0;
-    }
 #if defined(TFL_ARM_DSP)
     data->dsp = NULL;
     if (s.multiplier == 1) {
@@ -130,13 +126,18 @@ tfl_status tfl_depthwise_conv_prepare(tfl_context *ctx, tfl_node *node) {
     return TFL_OK;
 }
 
+/* `bias` is the model's int32 bias (any alignment) or NULL. */
 static void eval_int8(const depthwise_data *data, const depthwise_shape *s, const int8_t *input,
-    const int8_t *filter, int8_t *output, int32_t *acc) {
+    const int8_t *filter, const uint8_t *bias, int8_t *output, int32_t *acc) {
     for (int32_t b = 0; b < s->batches; b++) {
         for (int32_t oy = 0; oy < s->out_h; oy++) {
             for (int32_t ox = 0; ox < s->out_w; ox++) {
                 int32_t iy0 = oy * s->stride_h - data->pad_h, ix0 = ox * s->stride_w - data->pad_w;
-                memcpy(acc, data->bias, sizeof(int32_t) * (size_t)s->out_c);
+                if (bias != NULL) {
+                    memcpy(acc, bias, sizeof(int32_t) * (size_t)s->out_c);
+                } else {
+                    memset(acc, 0, sizeof(int32_t) * (size_t)s->out_c);
+                }
                 for (int32_t fy = 0; fy < s->filter_h; fy++) {
                     int32_t iy = iy0 + fy * s->dilation_h;
                     if (iy < 0 || iy >= s->in_h) {
@@ -217,8 +218,8 @@ tfl_status tfl_depthwise_conv_eval(tfl_context *ctx, tfl_node *node) {
             return tfl_arm_depthwise_run(data->dsp, ctx, node);
         }
 #endif
-        eval_int8(data, &s, (const int8_t *)input->data, (const int8_t *)filter->data, (int8_t *)output->data,
-            node->scratch);
+        eval_int8(data, &s, (const int8_t *)input->data, (const int8_t *)filter->data,
+            bias != NULL ? bias->data : NULL, (int8_t *)output->data, node->scratch);
     } else {
         eval_float(data, &s, (const float *)input->data, filter->data, bias != NULL ? bias->data : NULL,
             (float *)output->data, node->scratch);

@@ -63,6 +63,9 @@ tfl_status tfl_fully_connected_prepare(tfl_context *ctx, tfl_node *node) {
     if (weights->dims_count != 2 || !weights->is_constant) {
         return tfl_fail(ctx, TFL_ERR_UNSUPPORTED, "FULLY_CONNECTED: weights must be a constant 2-D tensor");
     }
+    if (bias != NULL && !bias->is_constant) {
+        return tfl_fail(ctx, TFL_ERR_UNSUPPORTED, "FULLY_CONNECTED: bias must be a constant tensor");
+    }
     fc_data *data = tfl_alloc_persistent(ctx, sizeof(fc_data));
     if (data == NULL) {
         return tfl_fail(ctx, TFL_ERR_ARENA, "arena too small for FULLY_CONNECTED");
