@@ -576,11 +576,13 @@ static void gather_pair(uint32_t *patch, const single_channel_image *in, const t
             : [pairs] "r"(pairs), [skip] "r"(skip)
             : "cc", "memory");
     }
-    if (gemm->row_len & 1) {
+    if (gemm->row_len & 1) { /* locals: the stores below may alias anything the compiler would reload */
         const uint32_t *column = in->stacked + (size_t)out_y * s->stride_h * in->stacked_words + x + gemm->row_len - 1;
-        for (int32_t r = 0; r < gemm->rows; r += 2, column += 2 * in->stacked_words, patch += 2) {
-            patch[0] = column[0];
-            patch[1] = column[1];
+        int32_t step = 2 * in->stacked_words;
+        for (int32_t t = (gemm->rows + 1) / 2; t > 0; t--, column += step, patch += 2) {
+            uint32_t first = column[0], second = column[1];
+            patch[0] = first;
+            patch[1] = second;
         }
     }
 }
