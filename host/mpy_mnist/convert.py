@@ -6,6 +6,7 @@ our device engine, which supports exactly ENGINE_OPS with the fused activations 
 
 import contextlib
 import io
+import warnings
 
 import keras
 import numpy as np
@@ -58,7 +59,10 @@ def to_tflite(model, train_images: np.ndarray | None = None, float32: bool = Fal
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         converter.inference_input_type = tf.int8
         converter.inference_output_type = tf.int8
-    with contextlib.redirect_stdout(io.StringIO()):  # the exporter prints its temporary SavedModel's signature
+    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        # the exporter prints its temporary SavedModel's signature; the int8 input needs no "statistics" warning:
+        # its range comes from the representative digits
+        warnings.filterwarnings("ignore", message="Statistics for quantized inputs were expected")
         return bytes(converter.convert())
 
 

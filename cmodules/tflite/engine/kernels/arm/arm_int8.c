@@ -78,9 +78,16 @@ static int32_t channel_finish(tfl_arm_channel *c, int fast, int32_t output_offse
 
 /* Where logical depth index k (row r, index j in the row) sits: k-pair number and half (0 low, 1 high). */
 static void place(const tfl_arm_gemm *gemm, int32_t r, int32_t j, int32_t *pair, int32_t *half) {
-    if (gemm->fully_connected) {
+    int32_t row_pairs = gemm->row_len / 2;
+    if (gemm->layout == TFL_ARM_FULLY_CONNECTED) {
         *pair = (j & ~3) / 2 + (j & 1);
         *half = (j >> 1) & 1;
+    } else if (gemm->layout == TFL_ARM_SINGLE_CHANNEL && j < 2 * row_pairs) {
+        *pair = r * row_pairs + j / 2;
+        *half = j & 1;
+    } else if (gemm->layout == TFL_ARM_SINGLE_CHANNEL) { /* the last column of an odd filter_w */
+        *pair = gemm->rows * row_pairs + r / 2;
+        *half = r & 1;
     } else {
         int32_t k = r * gemm->row_len2 + j;
         *pair = k / 2;
@@ -88,7 +95,7 @@ static void place(const tfl_arm_gemm *gemm, int32_t r, int32_t j, int32_t *pair,
     }
 }
 
-tfl_status tfl_arm_gemm_prepare(tfl_context *ctx, tfl_arm_gemm *gemm, int fully_connected, const int8_t *weights,
+tfl_status tfl_arm_gemm_prepare(tfl_context *ctx, tfl_arm_gemm *gemm, int layout, const int8_t *weights,
     const uint8_t *bias, int32_t channels, int32_t rows, int32_t row_len, int32_t input_offset,
     const int32_t *multiplier, const int32_t *shift, int32_t output_offset, int32_t act_min, int32_t act_max) {
     int32_t depth = rows * row_len;
@@ -96,8 +103,14 @@ tfl_status tfl_arm_gemm_prepare(tfl_context *ctx, tfl_arm_gemm *gemm, int fully_
     gemm->rows = rows;
     gemm->row_len = row_len;
     gemm->row_len2 = (row_len + 1) & ~1;
-    gemm->fully_connected = (uint8_t)fully_connected;
-    gemm->kpairs = fully_connected ? ((row_len + 3) & ~3) / 2 : rows * gemm->row_len2 / 2;
+    gemm->layout = (uint8_t)layout;
+    if (layout == TFL_ARM_FULLY_CONNECTED) {
+        gemm->kpairs = ((row_len + 3) & ~3) / 2;
+    } else if (layout == TFL_ARM_SINGLE_CHANNEL) {
+        gemm->kpairs = rows * (row_len / 2) + (row_len & 1) * (rows + 1) / 2;
+    } else {
+        gemm->kpairs = rows * gemm->row_len2 / 2;
+    }
     gemm->output_offset = output_offset;
     gemm->act_min = act_min;
     gemm->act_max = act_max;
@@ -374,8 +387,39 @@ static uint32_t image_halves(const tfl_arm_conv_shape *s) {
     return (uint32_t)(image.height * image.width * image.channels + 2);
 }
 
+/* A single-channel input (the first layer of an image model) with unit column stride and no dilation: its
+ * filter rows (filter_w values, padded to even) are too short for the row copies below to pay, and padding an
+ * odd row wastes a multiply in every row. So each image row is also laid out as consecutive words
+ * (v[2m], v[2m+1]), (v[2m+1], v[2m+2]) for m = 0, 1, ... ("paired rows"): the taps (j, j+1) of positions x (even)
+ * and x+1 are then one run of aligned words in exactly the order the 2x2 product reads; and for an odd filter_w
+ * the image is also laid out as words (v[y][x], v[y+1][x]) ("stacked rows"), which pair the last column's taps
+ * of two filter rows (the SINGLE_CHANNEL layout, arm_int8.h). A 5x5 filter takes 13 k-pairs instead of 15. */
+int tfl_arm_conv_single_channel(const tfl_arm_conv_shape *s) {
+    return s->input_c == 1 && s->stride_w == 1 && s->dilation_w == 1 && s->dilation_h == 1 && s->output_w >= 2;
+}
+
+/* Words per paired row: pairs m up to (width + 1) / 2 - 1 cover every window of an even position. */
+static int32_t paired_row_words(const padded_image *image) {
+    return 2 * ((image->width + 1) / 2);
+}
+
+static int32_t stacked_words(const tfl_arm_conv_shape *s, const padded_image *image) {
+    return (s->filter_w & 1) ? image->height * image->width : 0;
+}
+
+/* Bytes of the widened image: int16 values (4-aligned), then for single-channel inputs the paired and the
+ * stacked rows. */
+static uint32_t image_bytes(const tfl_arm_conv_shape *s) {
+    uint32_t bytes = (image_halves(s) * 2 + 3) & ~3u;
+    if (tfl_arm_conv_single_channel(s)) {
+        padded_image image = padded_size(s);
+        bytes += 4 * (uint32_t)(image.height * paired_row_words(&image) + stacked_words(s, &image));
+    }
+    return bytes;
+}
+
 uint32_t tfl_arm_conv_scratch_bytes(const tfl_arm_gemm *gemm, const tfl_arm_conv_shape *shape) {
-    return ((image_halves(shape) * 2 + 3) & ~3u) + 2 * 4 * (uint32_t)gemm->kpairs;
+    return image_bytes(shape) + 2 * 4 * (uint32_t)gemm->kpairs;
 }
 
 uint32_t tfl_arm_fully_connected_scratch_bytes(const tfl_arm_gemm *gemm) {
@@ -466,16 +510,138 @@ static void gather_dilated(uint32_t *patch, int32_t step, const tfl_arm_gemm *ge
     }
 }
 
+/* The paired rows of the widened single-channel image (see tfl_arm_conv_single_channel). Reads one value past a
+ * row's end (the next row's first, or the image's spare), which meets only zero weights. */
+static void pair_rows(uint32_t *paired, const int16_t *image16, const padded_image *image) {
+    int32_t words = paired_row_words(image);
+    for (int32_t y = 0; y < image->height; y++) {
+        const uint16_t *row = (const uint16_t *)image16 + (size_t)y * image->width;
+        for (int32_t i = 0; i < words; i += 2, row += 2, paired += 2) {
+            paired[0] = row[0] | (uint32_t)row[1] << 16;
+            paired[1] = row[1] | (uint32_t)row[2] << 16;
+        }
+    }
+}
+
+/* The stacked rows: (v[y][x], v[y+1][x]); the last row's second value is 0 (it meets only a zero weight). */
+static void stack_rows(uint32_t *stacked, const int16_t *image16, const padded_image *image) {
+    const uint16_t *values = (const uint16_t *)image16;
+    int32_t below = image->width, count = image->height * image->width, i = 0;
+    for (; i < count - below; i++) {
+        stacked[i] = values[i] | (uint32_t)values[i + below] << 16;
+    }
+    for (; i < count; i++) {
+        stacked[i] = values[i];
+    }
+}
+
+typedef struct {
+    const uint32_t *paired, *stacked;
+    int32_t paired_words, stacked_words; /* per row */
+} single_channel_image;
+
+/* The 2x2 patch of positions x (even) and x + 1 of output row out_y: per filter row a run of 2 * (filter_w / 2)
+ * paired words, then for an odd filter_w two stacked words per pair of filter rows. */
+static void gather_pair(uint32_t *patch, const single_channel_image *in, const tfl_arm_gemm *gemm,
+    const tfl_arm_conv_shape *s, int32_t out_y, int32_t x) {
+    int32_t pairs = gemm->row_len / 2;
+    const uint32_t *from = in->paired + (size_t)out_y * s->stride_h * in->paired_words + x;
+    int32_t rows = gemm->rows;
+    if (pairs == 2) { /* filter_w 4 or 5: a row's run is four words, one multiple load and store */
+        register uint32_t a __asm__("r4"), b __asm__("r5"), c __asm__("r6"), d __asm__("r8");
+        __asm__ volatile(
+            "1: ldmia %[from], {%[a], %[b], %[c], %[d]}\n"
+            "stmia %[patch]!, {%[a], %[b], %[c], %[d]}\n"
+            "add %[from], %[from], %[step]\n"
+            "subs %[rows], %[rows], #1\n"
+            "bne 1b\n"
+            : [from] "+r"(from), [patch] "+r"(patch), [rows] "+r"(rows), [a] "=&r"(a), [b] "=&r"(b), [c] "=&r"(c),
+              [d] "=&r"(d)
+            : [step] "r"(4 * in->paired_words)
+            : "cc", "memory");
+    } else if (pairs > 0) {
+        int32_t skip = 4 * (in->paired_words - 2 * pairs); /* bytes from a run's end to the next's */
+        int32_t n;
+        uint32_t a, b;
+        __asm__ volatile( /* two words a step: one double load, one double store */
+            "1: mov %[n], %[pairs]\n"
+            "2: ldrd %[a], %[b], [%[from]], #8\n"
+            "strd %[a], %[b], [%[patch]], #8\n"
+            "subs %[n], %[n], #1\n"
+            "bne 2b\n"
+            "add %[from], %[from], %[skip]\n"
+            "subs %[rows], %[rows], #1\n"
+            "bne 1b\n"
+            : [from] "+r"(from), [patch] "+r"(patch), [rows] "+r"(rows), [n] "=&r"(n), [a] "=&r"(a), [b] "=&r"(b)
+            : [pairs] "r"(pairs), [skip] "r"(skip)
+            : "cc", "memory");
+    }
+    if (gemm->row_len & 1) { /* locals: the stores below may alias anything the compiler would reload */
+        const uint32_t *column = in->stacked + (size_t)out_y * s->stride_h * in->stacked_words + x + gemm->row_len - 1;
+        int32_t step = 2 * in->stacked_words;
+        for (int32_t t = (gemm->rows + 1) / 2; t > 0; t--, column += step, patch += 2) {
+            uint32_t first = column[0], second = column[1];
+            patch[0] = first;
+            patch[1] = second;
+        }
+    }
+}
+
+/* The patch of position x (even) alone: the even paired words, then one stacked word per pair of filter rows. */
+static void gather_one(uint32_t *patch, const single_channel_image *in, const tfl_arm_gemm *gemm,
+    const tfl_arm_conv_shape *s, int32_t out_y, int32_t x) {
+    const uint32_t *row = in->paired + (size_t)out_y * s->stride_h * in->paired_words + x;
+    for (int32_t r = 0; r < gemm->rows; r++, row += in->paired_words) {
+        for (int32_t i = 0; i < gemm->row_len / 2; i++) {
+            *patch++ = row[2 * i];
+        }
+    }
+    if (gemm->row_len & 1) {
+        const uint32_t *column = in->stacked + (size_t)out_y * s->stride_h * in->stacked_words + x + gemm->row_len - 1;
+        for (int32_t r = 0; r < gemm->rows; r += 2, column += 2 * in->stacked_words) {
+            *patch++ = column[0];
+        }
+    }
+}
+
+static void conv_single_channel(const tfl_arm_gemm *gemm, const tfl_arm_conv_shape *s, const padded_image *image,
+    const int16_t *image16, uint32_t *layouts, uint32_t *patch, int8_t *out) {
+    single_channel_image in = {layouts, layouts + image->height * paired_row_words(image), paired_row_words(image),
+        image->width};
+    pair_rows(layouts, image16, image);
+    if (gemm->row_len & 1) {
+        stack_rows((uint32_t *)in.stacked, image16, image);
+    }
+    for (int32_t y = 0; y < s->output_h; y++) {
+        int32_t x = 0;
+        for (; x + 1 < s->output_w; x += 2) {
+            int8_t *out0 = out + ((size_t)y * s->output_w + x) * gemm->channels;
+            gather_pair(patch, &in, gemm, s, y, x);
+            multiply(gemm, patch, 1, out0, out0 + gemm->channels);
+        }
+        if (x < s->output_w) { /* an odd last position, alone */
+            int8_t *out0 = out + ((size_t)y * s->output_w + x) * gemm->channels;
+            gather_one(patch, &in, gemm, s, y, x);
+            multiply(gemm, patch, 0, out0, out0);
+        }
+    }
+}
+
 void tfl_arm_conv_eval(const tfl_arm_gemm *gemm, const tfl_arm_conv_shape *shape, const int8_t *input,
     int8_t *output, uint32_t *scratch) {
     padded_image image = padded_size(shape);
     int16_t *image16 = (int16_t *)scratch;
-    uint32_t *patch = scratch + (image_halves(shape) * 2 + 3) / 4;
+    uint32_t *layouts = scratch + (image_halves(shape) * 2 + 3) / 4; /* single-channel path */
+    uint32_t *patch = scratch + image_bytes(shape) / 4;
     int32_t positions = shape->output_h * shape->output_w;
     int32_t row_step = shape->dilation_h * image.width * image.channels;
     for (int32_t b = 0; b < shape->batches; b++) {
         widen_image(image16, &image, shape, input + (size_t)b * shape->input_h * shape->input_w * shape->input_c);
         int8_t *out = output + (size_t)b * positions * gemm->channels;
+        if (gemm->layout == TFL_ARM_SINGLE_CHANNEL) {
+            conv_single_channel(gemm, shape, &image, image16, layouts, patch, out);
+            continue;
+        }
         for (int32_t p = 0; p < positions; p += 2) {
             int two = p + 1 < positions;
             const int16_t *window0 = window_of(shape, &image, image16, p);

@@ -33,12 +33,18 @@ typedef struct {
     int32_t channels;  /* N */
     int32_t rows, row_len, row_len2; /* depth = rows x row_len (conv: filter rows); row_len2: row_len made even */
     int32_t kpairs;    /* int16 pairs per channel in the packed weights */
-    uint8_t fully_connected; /* pairs (k, k+2) in groups of four, the order SXTB16 widens bytes in */
+    uint8_t layout;          /* TFL_ARM_ROWS, TFL_ARM_FULLY_CONNECTED or TFL_ARM_SINGLE_CHANNEL, below */
     uint8_t fast_requant;    /* every accumulator provably fits the short requantisation (SMMULR) */
     uint32_t *weights;       /* int16 pairs: per channel pair, per k-pair, channel A's word then channel B's */
     tfl_arm_channel *channel;
     int32_t output_offset, act_min, act_max;
 } tfl_arm_gemm;
+
+/* How the depth is paired. ROWS (conv): (k, k+1) in natural order, each filter row padded to even.
+ * FULLY_CONNECTED: (k, k+2) in groups of four, the order SXTB16 widens bytes in. SINGLE_CHANNEL (conv of a
+ * one-channel input): each filter row's first 2 * (filter_w / 2) taps as (j, j+1), row after row; then, for an odd
+ * filter_w, the last column's taps as (row r, row r+1), the last of an odd filter_h with a zero weight. */
+enum { TFL_ARM_ROWS, TFL_ARM_FULLY_CONNECTED, TFL_ARM_SINGLE_CHANNEL };
 
 /* Geometry of a convolution, NHWC input and output, OHWI filter. */
 typedef struct {
@@ -50,9 +56,12 @@ typedef struct {
 /* Fill `gemm` for weights[channels][rows * row_len] (int8, any alignment; conv: rows = filter_h, row_len =
  * filter_w * input_c; FC: rows = 1), bias[channels] (int32 little-endian, any alignment, or NULL) and the
  * reference's per-channel multiplier and shift arrays. Allocates the packed weights from the persistent arena. */
-tfl_status tfl_arm_gemm_prepare(tfl_context *ctx, tfl_arm_gemm *gemm, int fully_connected, const int8_t *weights,
+tfl_status tfl_arm_gemm_prepare(tfl_context *ctx, tfl_arm_gemm *gemm, int layout, const int8_t *weights,
     const uint8_t *bias, int32_t channels, int32_t rows, int32_t row_len, int32_t input_offset,
     const int32_t *multiplier, const int32_t *shift, int32_t output_offset, int32_t act_min, int32_t act_max);
+
+/* Whether a convolution of this shape takes the single-channel path (and its layout). */
+int tfl_arm_conv_single_channel(const tfl_arm_conv_shape *shape);
 
 /* Scratch bytes of the evals: the widened (and padded) input image for conv, and two widened positions. */
 uint32_t tfl_arm_conv_scratch_bytes(const tfl_arm_gemm *gemm, const tfl_arm_conv_shape *shape);

@@ -45,7 +45,8 @@ tfl_status tfl_arm_conv_prepare(tfl_context *ctx, tfl_node *node, int32_t pad_to
         .dilation_h = options->dilation_h, .dilation_w = options->dilation_w, .pad_top = pad_top,
         .pad_left = pad_left, .input_zero_point = -quant->input_offset};
     const tfl_arm_conv_shape *s = &conv->shape;
-    tfl_status status = tfl_arm_gemm_prepare(ctx, &conv->gemm, 0, (const int8_t *)filter->data,
+    tfl_status status = tfl_arm_gemm_prepare(ctx, &conv->gemm,
+        tfl_arm_conv_single_channel(s) ? TFL_ARM_SINGLE_CHANNEL : TFL_ARM_ROWS, (const int8_t *)filter->data,
         bias_data(ctx, node), dim4(output, 3), s->filter_h, s->filter_w * s->input_c, quant->input_offset,
         quant->multipliers, quant->shifts, quant->output_offset, quant->act_min, quant->act_max);
     if (status != TFL_OK) {
@@ -70,7 +71,7 @@ tfl_status tfl_arm_fully_connected_prepare(tfl_context *ctx, tfl_node *node, int
         return tfl_fail(ctx, TFL_ERR_ARENA, "arena too small for FULLY_CONNECTED");
     }
     fc->batches = batches;
-    tfl_status status = tfl_arm_gemm_prepare(ctx, &fc->gemm, 1, (const int8_t *)weights->data,
+    tfl_status status = tfl_arm_gemm_prepare(ctx, &fc->gemm, TFL_ARM_FULLY_CONNECTED, (const int8_t *)weights->data,
         bias_data(ctx, node), weights->dims[0], 1, weights->dims[1], quant->input_offset, quant->multipliers,
         quant->shifts, quant->output_offset, quant->act_min, quant->act_max);
     if (status != TFL_OK) {
