@@ -11,7 +11,7 @@ from mpy_mnist import emulator, paths
 
 pytestmark = pytest.mark.emulator
 
-# Models nobody on this project made (TFLM's examples, kept in the shared folder beside the repository).
+# Models nobody on this project made (TFLM's examples, copied from the shared folder into tests/engine/models).
 MODELS = ("hello_world_int8.tflite", "hello_world_float.tflite", "micro_speech_quantized.tflite")
 RUNS = 4
 
@@ -29,11 +29,8 @@ for k in range({runs}):
 
 
 def tflm_examples_dir():
-    for root in (paths.REPO_ROOT.parent, paths.REPO_ROOT.parents[1]):
-        candidate = root / "shared" / "models" / "tflm-examples"
-        if candidate.is_dir():
-            return candidate
-    pytest.fail("shared/models/tflm-examples not found beside the repository", pytrace=False)
+    # The engine's tests keep a copy of the shared folder's models, so that a clone tests alone.
+    return paths.REPO_ROOT / "tests" / "engine" / "models"
 
 
 def random_inputs(detail, rng):
