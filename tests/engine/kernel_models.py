@@ -126,7 +126,11 @@ def build(spec: dict) -> bytes:
     import tensorflow as tf
 
     shapes = input_shapes(spec)
-    inputs = [tf.keras.Input(shape=s[1:], batch_size=s[0], dtype=tf.float32) for s in shapes]
+    # Named, so that the representative data can be given by name: the converter's order of a two-input model's
+    # tensors follows neither the Keras order nor the names, and a list given in Keras order fed ADD's
+    # calibration the wrong shapes in some sessions.
+    inputs = [tf.keras.Input(shape=s[1:], batch_size=s[0], dtype=tf.float32, name=f"input_{i}")
+              for i, s in enumerate(shapes)]
     outputs, _ = _keras_body(spec, tf, inputs)
     model = tf.keras.Model(inputs=inputs, outputs=outputs)
     _randomise_weights(model, spec)
@@ -138,7 +142,7 @@ def build(spec: dict) -> bytes:
 
         def representative():
             for _ in range(64):
-                yield [rng.uniform(*ranges[i], s).astype(np.float32) for i, s in enumerate(shapes)]
+                yield {f"input_{i}": rng.uniform(*ranges[i], s).astype(np.float32) for i, s in enumerate(shapes)}
 
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.representative_dataset = representative
