@@ -129,8 +129,11 @@ def test_icount_makes_time_deterministic(emulator_firmware):
 
 def test_emulate_command_screenshot_and_ctrl_c(emulator_firmware, tmp_path):
     env = dict(os.environ, PYTHONPATH=HOST_DIR, MPY_MNIST_CACHE=str(paths.cache_dir()))
+    # SIGINT as a terminal's Ctrl-C finds it: a shell that starts the tests as a background job has them ignore it,
+    # and the child would inherit that.
     cli = subprocess.Popen([sys.executable, "-m", "mpy_mnist", "emulate", "--firmware", str(emulator_firmware)],
-                           stdout=subprocess.PIPE, text=True, env=env)
+                           stdout=subprocess.PIPE, text=True, env=env,
+                           preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         line = cli.stdout.readline()
         pid, port = re.search(r"pid (\d+)\). Serial port: (\S+)", line).groups()
