@@ -46,3 +46,23 @@ int32_t tfl_conv_padding(int32_t input, int32_t output, int32_t filter, int32_t 
     int64_t total = (int64_t)(output - 1) * stride + effective_filter - input;
     return total > 0 ? (int32_t)(total / 2) : 0;
 }
+
+tfl_window_shape tfl_window_shape_of(const tfl_tensor *input, const tfl_tensor *filter, const tfl_tensor *output,
+    const tfl_conv_options *options) {
+    tfl_window_shape s;
+    s.batches = tfl_dim4(input, 0);
+    s.in_h = tfl_dim4(input, 1);
+    s.in_w = tfl_dim4(input, 2);
+    s.in_c = tfl_dim4(input, 3);
+    s.out_h = tfl_dim4(output, 1);
+    s.out_w = tfl_dim4(output, 2);
+    s.out_c = tfl_dim4(output, 3);
+    s.filter_h = tfl_dim4(filter, 1);
+    s.filter_w = tfl_dim4(filter, 2);
+    s.multiplier = s.in_c > 0 ? s.out_c / s.in_c : 0;
+    s.stride_h = options->stride_h;
+    s.stride_w = options->stride_w;
+    s.dilation_h = options->dilation_h;
+    s.dilation_w = options->dilation_w;
+    return s;
+}

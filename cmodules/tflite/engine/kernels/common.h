@@ -51,4 +51,14 @@ static inline int32_t tfl_dim4(const tfl_tensor *t, int i) {
     return i < pad ? 1 : t->dims[i - pad];
 }
 
+/* The geometry of a windowed op over NHWC tensors (CONV_2D, DEPTHWISE_CONV_2D), from its tensors and options. */
+typedef struct {
+    int32_t batches, in_h, in_w, in_c, out_h, out_w, out_c, filter_h, filter_w;
+    int32_t multiplier; /* output channels per input channel: DEPTHWISE_CONV_2D's depth multiplier */
+    int32_t stride_h, stride_w, dilation_h, dilation_w;
+} tfl_window_shape;
+
+tfl_window_shape tfl_window_shape_of(const tfl_tensor *input, const tfl_tensor *filter, const tfl_tensor *output,
+    const tfl_conv_options *options);
+
 #endif

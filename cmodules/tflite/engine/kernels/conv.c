@@ -19,29 +19,7 @@ typedef struct {
 #endif
 } conv_data;
 
-typedef struct {
-    int32_t batches, in_h, in_w, in_c, out_h, out_w, out_c, filter_h, filter_w;
-    int32_t stride_h, stride_w, dilation_h, dilation_w;
-} conv_shape;
-
-static conv_shape shape_of(const tfl_tensor *input, const tfl_tensor *filter, const tfl_tensor *output,
-    const tfl_conv_options *options) {
-    conv_shape s;
-    s.batches = tfl_dim4(input, 0);
-    s.in_h = tfl_dim4(input, 1);
-    s.in_w = tfl_dim4(input, 2);
-    s.in_c = tfl_dim4(input, 3);
-    s.out_h = tfl_dim4(output, 1);
-    s.out_w = tfl_dim4(output, 2);
-    s.out_c = tfl_dim4(output, 3);
-    s.filter_h = tfl_dim4(filter, 1);
-    s.filter_w = tfl_dim4(filter, 2);
-    s.stride_h = options->stride_h;
-    s.stride_w = options->stride_w;
-    s.dilation_h = options->dilation_h;
-    s.dilation_w = options->dilation_w;
-    return s;
-}
+typedef tfl_window_shape conv_shape;
 
 static tfl_status check_types(tfl_context *ctx, const tfl_tensor *input, const tfl_tensor *filter,
     const tfl_tensor *bias, const tfl_tensor *output) {
@@ -149,7 +127,7 @@ tfl_status tfl_conv_prepare(tfl_context *ctx, tfl_node *node) {
     if (status != TFL_OK) {
         return status;
     }
-    conv_shape s = shape_of(input, filter, output, options);
+    conv_shape s = tfl_window_shape_of(input, filter, output, options);
     status = check_shapes(ctx, input, filter, bias, output, options, &s);
     if (status != TFL_OK) {
         return status;
@@ -272,7 +250,7 @@ tfl_status tfl_conv_eval(tfl_context *ctx, tfl_node *node) {
     const tfl_tensor *filter = tfl_input(ctx, node, 1);
     const tfl_tensor *bias = tfl_input(ctx, node, 2);
     tfl_tensor *output = tfl_output(ctx, node, 0);
-    conv_shape s = shape_of(input, filter, output, &node->options.conv);
+    conv_shape s = tfl_window_shape_of(input, filter, output, &node->options.conv);
     if (input->type == TFL_TYPE_INT8) {
 #if defined(TFL_ARM_DSP)
         return tfl_arm_conv_run(data->dsp, ctx, node);

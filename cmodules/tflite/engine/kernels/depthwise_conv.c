@@ -15,30 +15,7 @@ typedef struct {
 #endif
 } depthwise_data;
 
-typedef struct {
-    int32_t batches, in_h, in_w, in_c, out_h, out_w, out_c, filter_h, filter_w, multiplier;
-    int32_t stride_h, stride_w, dilation_h, dilation_w;
-} depthwise_shape;
-
-static depthwise_shape shape_of(const tfl_tensor *input, const tfl_tensor *filter, const tfl_tensor *output,
-    const tfl_conv_options *options) {
-    depthwise_shape s;
-    s.batches = tfl_dim4(input, 0);
-    s.in_h = tfl_dim4(input, 1);
-    s.in_w = tfl_dim4(input, 2);
-    s.in_c = tfl_dim4(input, 3);
-    s.out_h = tfl_dim4(output, 1);
-    s.out_w = tfl_dim4(output, 2);
-    s.out_c = tfl_dim4(output, 3);
-    s.filter_h = tfl_dim4(filter, 1);
-    s.filter_w = tfl_dim4(filter, 2);
-    s.multiplier = s.in_c > 0 ? s.out_c / s.in_c : 0;
-    s.stride_h = options->stride_h;
-    s.stride_w = options->stride_w;
-    s.dilation_h = options->dilation_h;
-    s.dilation_w = options->dilation_w;
-    return s;
-}
+typedef tfl_window_shape depthwise_shape;
 
 static tfl_status check_node(tfl_context *ctx, const tfl_tensor *input, const tfl_tensor *filter,
     const tfl_tensor *bias, const tfl_tensor *output, const tfl_conv_options *options, const depthwise_shape *s) {
@@ -93,7 +70,7 @@ tfl_status tfl_depthwise_conv_prepare(tfl_context *ctx, tfl_node *node) {
     if (input == NULL || filter == NULL || output == NULL) {
         return tfl_fail(ctx, TFL_ERR_BAD_MODEL, "DEPTHWISE_CONV_2D: missing input, weights or output");
     }
-    depthwise_shape s = shape_of(input, filter, output, options);
+    depthwise_shape s = tfl_window_shape_of(input, filter, output, options);
     tfl_status status = check_node(ctx, input, filter, bias, output, options, &s);
     if (status != TFL_OK) {
         return status;
@@ -211,7 +188,7 @@ tfl_status tfl_depthwise_conv_eval(tfl_context *ctx, tfl_node *node) {
     const tfl_tensor *filter = tfl_input(ctx, node, 1);
     const tfl_tensor *bias = tfl_input(ctx, node, 2);
     tfl_tensor *output = tfl_output(ctx, node, 0);
-    depthwise_shape s = shape_of(input, filter, output, &node->options.conv);
+    depthwise_shape s = tfl_window_shape_of(input, filter, output, &node->options.conv);
     if (input->type == TFL_TYPE_INT8) {
 #if defined(TFL_ARM_DSP)
         if (data->dsp != NULL) {
