@@ -110,8 +110,8 @@ def kernel_check(cases: int, seed: int) -> str:
     """Run benchmarks/baremetal/kernel_check.c (DSP against reference kernels on random cases); its output."""
     renames = [f"-D{name}_{part}=ref_{name[4:]}_{part}" for names in CHECKED_KERNELS.values() for name in names
                for part in ("prepare", "eval")]
-    sources = ["quant.c", "kernels/common.c", "kernels/arm/arm_int8.c", "kernels/arm/arm_ops.c",
-               "kernels/arm/arm_pool.c"]
+    sources = ["quant.c", "kernels/common.c", "kernels/arm/arm_int8.c", "kernels/arm/arm_gemm_2x2.c",
+               "kernels/arm/arm_ops.c", "kernels/arm/arm_pool.c"]
     for file in CHECKED_KERNELS:
         sources += [f"kernels/{file}.c", (f"kernels/{file}.c", ["-DTFL_NO_DSP", *renames])]
     elf = build("kernel_check", (), sources, defines=(f"CASES={cases}", f"SEED={seed}"), cflags=FIRMWARE_CFLAGS)

@@ -52,6 +52,10 @@ static int fast_requant_holds(int32_t bias, int32_t weight_magnitude, int32_t le
     return bound < ((int64_t)1 << 31) && left <= 8 && right >= 1 && right <= 22;
 }
 
+static uint32_t code_address(void (*label)(void)) {
+    return (uint32_t)(uintptr_t)label | 1u; /* a Thumb branch target */
+}
+
 /* A channel's requantisation from the reference's figures; returns whether the fast path holds for it. */
 static int channel_init(tfl_arm_channel *c, const uint8_t *bias, int32_t n, int32_t weight_sum,
     int32_t weight_magnitude, int32_t input_offset, int32_t multiplier, int32_t shift) {
@@ -83,10 +87,11 @@ static void place(const tfl_arm_gemm *gemm, int32_t r, int32_t j, int32_t *pair,
         *pair = (j & ~3) / 2 + (j & 1);
         *half = (j >> 1) & 1;
     } else if (gemm->layout == TFL_ARM_SINGLE_CHANNEL && j < 2 * row_pairs) {
-        *pair = r * row_pairs + j / 2;
+        *pair = r * row_pairs + (gemm->row_len & 1) * (r + 1) / 2 + j / 2; /* after the stacked pairs above */
         *half = j & 1;
     } else if (gemm->layout == TFL_ARM_SINGLE_CHANNEL) { /* the last column of an odd filter_w */
-        *pair = gemm->rows * row_pairs + r / 2;
+        int32_t even = r & ~1; /* after the run of its pair of rows' first */
+        *pair = even * row_pairs + (even + 1) / 2 + row_pairs;
         *half = r & 1;
     } else {
         int32_t k = r * gemm->row_len2 + j;
@@ -107,14 +112,15 @@ tfl_status tfl_arm_gemm_prepare(tfl_context *ctx, tfl_arm_gemm *gemm, int layout
     if (layout == TFL_ARM_FULLY_CONNECTED) {
         gemm->kpairs = ((row_len + 3) & ~3) / 2;
     } else if (layout == TFL_ARM_SINGLE_CHANNEL) {
-        gemm->kpairs = rows * (row_len / 2) + (row_len & 1) * (rows + 1) / 2;
+        gemm->kpairs = (rows * (row_len / 2) + (row_len & 1) * (rows + 1) / 2) | 1;
     } else {
-        gemm->kpairs = rows * gemm->row_len2 / 2;
+        gemm->kpairs = (rows * gemm->row_len2 / 2) | 1;
     }
     gemm->output_offset = output_offset;
     gemm->act_min = act_min;
     gemm->act_max = act_max;
-    size_t packed_words = (size_t)(channels + 1) / 2 * 2 * gemm->kpairs;
+    gemm->block_words = TFL_ARM_HEAD + 2 * (uint32_t)gemm->kpairs + TFL_ARM_TAIL;
+    size_t packed_words = (size_t)(channels + 1) / 2 * gemm->block_words;
     gemm->weights = tfl_alloc_persistent(ctx, packed_words * 4);
     gemm->channel = tfl_alloc_persistent(ctx, (size_t)channels * sizeof(tfl_arm_channel));
     if (gemm->weights == NULL || gemm->channel == NULL) {
@@ -131,11 +137,17 @@ tfl_status tfl_arm_gemm_prepare(tfl_context *ctx, tfl_arm_gemm *gemm, int layout
         fast &= channel_init(&gemm->channel[n], bias, n, sum, magnitude, input_offset, multiplier[n], shift[n]);
     }
     gemm->fast_requant = (uint8_t)fast;
-    int16_t *packed = (int16_t *)gemm->weights;
-    memset(packed, 0, packed_words * 4);
+    int32_t groups = (gemm->kpairs - 1) / 2;
+    gemm->assembly = (uint8_t)(fast && layout != TFL_ARM_FULLY_CONNECTED && act_min == -128 && act_max == 127 &&
+        output_offset == -128 && groups <= TFL_ARM_MAX_GROUPS);
+    gemm->entry = code_address(tfl_arm_gemm_2x2_groups_end) - 40u * (uint32_t)groups; /* 40 bytes a group */
+    memset(gemm->weights, 0, packed_words * 4);
     for (int32_t n = 0; n < channels; n++) {
-        int32_t scale = channel_finish(&gemm->channel[n], fast, output_offset);
-        int16_t *channel_words = packed + (size_t)(n / 2) * 4 * gemm->kpairs + 2 * (n & 1);
+        tfl_arm_channel *c = &gemm->channel[n];
+        int32_t scale = channel_finish(c, fast, output_offset);
+        uint32_t *block = gemm->weights + (size_t)(n / 2) * gemm->block_words;
+        block[n & 1] = (uint32_t)c->bias;
+        int16_t *channel_words = (int16_t *)(block + TFL_ARM_HEAD) + 2 * (n & 1);
         for (int32_t r = 0; r < rows; r++) {
             for (int32_t j = 0; j < row_len; j++) {
                 int32_t pair, half;
@@ -143,6 +155,11 @@ tfl_status tfl_arm_gemm_prepare(tfl_context *ctx, tfl_arm_gemm *gemm, int layout
                 channel_words[pair * 4 + half] = (int16_t)(weights[(size_t)n * depth + r * row_len + j] * scale);
             }
         }
+        uint32_t *tail = block + TFL_ARM_HEAD + 2 * gemm->kpairs;
+        tail[3 * (n & 1)] = (uint32_t)c->multiplier;
+        tail[3 * (n & 1) + 1] = (uint32_t)c->round;
+        tail[3 * (n & 1) + 2] = (uint32_t)c->right_shift;
+        tail[6] = code_address(n / 2 + 1 < channels / 2 ? tfl_arm_gemm_2x2_next : tfl_arm_gemm_2x2_done);
     }
     return TFL_OK;
 }
@@ -303,9 +320,9 @@ static inline __attribute__((always_inline)) void dot_1x2(const uint32_t *x, con
 static inline __attribute__((always_inline)) void multiply_rows(const tfl_arm_gemm *gemm, const uint32_t *x, int8_t *out0,
     size_t other, int two, int fast, int full_range) {
     int32_t kpairs = gemm->kpairs;
-    const uint32_t *w = gemm->weights;
+    const uint32_t *w = gemm->weights + TFL_ARM_HEAD;
     const tfl_arm_channel *c = gemm->channel, *end = c + (gemm->channels & ~1);
-    for (; c != end; c += 2, out0 += 2) {
+    for (; c != end; c += 2, out0 += 2, w += TFL_ARM_TAIL + TFL_ARM_HEAD) {
         if (two) {
             int32_t acc[4] = {c[0].bias, c[0].bias, c[1].bias, c[1].bias};
             dot_2x2(x, &w, kpairs, acc);
@@ -364,6 +381,34 @@ static void multiply(const tfl_arm_gemm *gemm, const uint32_t *x, int two, int8_
     }
 }
 
+/* Two positions when gemm->assembly: the full channel pairs in assembly, a lone last channel here. */
+static void multiply_assembly(const tfl_arm_gemm *gemm, const uint32_t *x, int8_t *out0, int8_t *out1) {
+    int32_t pairs = gemm->channels / 2;
+    tfl_arm_gemm_job job = {gemm->weights, x, gemm->entry, out0, out1};
+    if (pairs > 0) {
+        tfl_arm_gemm_2x2(&job);
+    }
+    if (gemm->channels & 1) { /* its pair's second channel has zero weights */
+        const tfl_arm_channel *c = &gemm->channel[2 * pairs];
+        const uint32_t *w = gemm->weights + (size_t)pairs * gemm->block_words + TFL_ARM_HEAD;
+        int32_t acc[4] = {c->bias, c->bias, 0, 0};
+        dot_2x2(x, &w, gemm->kpairs, acc);
+        int8_t p0 = output_of(acc[0], c, gemm, 1, 1);
+        int8_t p1 = output_of(acc[1], c, gemm, 1, 1);
+        out0[2 * pairs] = p0;
+        out1[2 * pairs] = p1;
+    }
+}
+
+/* Two positions' outputs, the fastest way the layer allows. */
+static void multiply_two(const tfl_arm_gemm *gemm, const uint32_t *x, int8_t *out0, int8_t *out1) {
+    if (gemm->assembly) {
+        multiply_assembly(gemm, x, out0, out1);
+    } else {
+        multiply(gemm, x, 1, out0, out1);
+    }
+}
+
 /* ---- CONV_2D: widen the input image once (with its padding), then copy each patch a word at a time. ---- */
 
 typedef struct {
@@ -388,38 +433,47 @@ static uint32_t image_halves(const tfl_arm_conv_shape *s) {
 }
 
 /* A single-channel input (the first layer of an image model) with unit column stride and no dilation: its
- * filter rows (filter_w values, padded to even) are too short for the row copies below to pay, and padding an
- * odd row wastes a multiply in every row. So each image row is also laid out as consecutive words
- * (v[2m], v[2m+1]), (v[2m+1], v[2m+2]) for m = 0, 1, ... ("paired rows"): the taps (j, j+1) of positions x (even)
- * and x+1 are then one run of aligned words in exactly the order the 2x2 product reads; and for an odd filter_w
- * the image is also laid out as words (v[y][x], v[y+1][x]) ("stacked rows"), which pair the last column's taps
- * of two filter rows (the SINGLE_CHANNEL layout, arm_int8.h). A 5x5 filter takes 13 k-pairs instead of 15. */
+ * filter rows (filter_w values) are too short for the row copies below to pay, and padding an odd row wastes a
+ * multiply in every row. So the widened image is laid out once more, as "strips", one per pair of output
+ * columns (x even, x + 1), in which every patch of the pair is one run of words in exactly the order the 2x2
+ * product reads, and the product reads it in place. Per image row y a strip holds the words
+ * (v[x+j], v[x+j+1]) for j = 0 .. 2 * (filter_w / 2) - 1: the taps (2k, 2k+1) of position x (j even) and of
+ * x + 1 (j odd). For an odd filter_w the last column's taps of two filter rows are paired instead, as words
+ * (v[y][c], v[y+1][c]) of the columns c of positions x and x + 1; since which image rows pair up depends on the
+ * window's first row, there are two strips per column pair, one for windows starting on even rows, one for odd,
+ * each with these two words after every row of its parity. The k-pairs follow (the SINGLE_CHANNEL layout,
+ * arm_int8.h). A 5x5 filter takes 13 k-pairs instead of 15, and no copying per position. */
 int tfl_arm_conv_single_channel(const tfl_arm_conv_shape *s) {
     return s->input_c == 1 && s->stride_w == 1 && s->dilation_w == 1 && s->dilation_h == 1 && s->output_w >= 2;
 }
 
-/* Words per paired row: pairs m up to (width + 1) / 2 - 1 cover every window of an even position. */
-static int32_t paired_row_words(const padded_image *image) {
-    return 2 * ((image->width + 1) / 2);
+typedef struct {
+    int32_t run;          /* words per image row: 2 * (filter_w / 2) */
+    int32_t stacked;      /* 1 for an odd filter_w: the stacked words and two strips per column pair */
+    int32_t words;        /* of one strip */
+    int32_t count;        /* strips */
+} strip_layout;
+
+static strip_layout strips_of(const tfl_arm_gemm *gemm, const padded_image *image, const tfl_arm_conv_shape *s) {
+    strip_layout l;
+    l.run = 2 * (gemm->row_len / 2);
+    l.stacked = gemm->row_len & 1;
+    l.words = image->height * l.run + l.stacked * 2 * ((image->height + 1) / 2);
+    l.count = (s->output_w + 1) / 2 * (1 + l.stacked);
+    return l;
 }
 
-static int32_t stacked_words(const tfl_arm_conv_shape *s, const padded_image *image) {
-    return (s->filter_w & 1) ? image->height * image->width : 0;
-}
-
-/* Bytes of the widened image: int16 values (4-aligned), then for single-channel inputs the paired and the
- * stacked rows. */
-static uint32_t image_bytes(const tfl_arm_conv_shape *s) {
-    uint32_t bytes = (image_halves(s) * 2 + 3) & ~3u;
-    if (tfl_arm_conv_single_channel(s)) {
-        padded_image image = padded_size(s);
-        bytes += 4 * (uint32_t)(image.height * paired_row_words(&image) + stacked_words(s, &image));
-    }
-    return bytes;
-}
-
+/* Bytes of the widened image: int16 values (4-aligned), then for single-channel inputs the strips (plus the
+ * zero k-pair's two words past the last, see tfl_arm_gemm.kpairs) and a row of outputs that an odd last position's
+ * partner writes into. Otherwise the patch of two positions follows. */
 uint32_t tfl_arm_conv_scratch_bytes(const tfl_arm_gemm *gemm, const tfl_arm_conv_shape *shape) {
-    return image_bytes(shape) + 2 * 4 * (uint32_t)gemm->kpairs;
+    uint32_t bytes = (image_halves(shape) * 2 + 3) & ~3u;
+    if (gemm->layout == TFL_ARM_SINGLE_CHANNEL) {
+        padded_image image = padded_size(shape);
+        strip_layout l = strips_of(gemm, &image, shape);
+        return bytes + 4 * (uint32_t)(l.count * l.words + 2) + (((uint32_t)gemm->channels + 3) & ~3u);
+    }
+    return bytes + 2 * 4 * (uint32_t)gemm->kpairs;
 }
 
 uint32_t tfl_arm_fully_connected_scratch_bytes(const tfl_arm_gemm *gemm) {
@@ -510,119 +564,100 @@ static void gather_dilated(uint32_t *patch, int32_t step, const tfl_arm_gemm *ge
     }
 }
 
-/* The paired rows of the widened single-channel image (see tfl_arm_conv_single_channel). Reads one value past a
- * row's end (the next row's first, or the image's spare), which meets only zero weights. */
-static void pair_rows(uint32_t *paired, const int16_t *image16, const padded_image *image) {
-    int32_t words = paired_row_words(image);
-    for (int32_t y = 0; y < image->height; y++) {
-        const uint16_t *row = (const uint16_t *)image16 + (size_t)y * image->width;
-        for (int32_t i = 0; i < words; i += 2, row += 2, paired += 2) {
-            paired[0] = row[0] | (uint32_t)row[1] << 16;
-            paired[1] = row[1] | (uint32_t)row[2] << 16;
+/* Where image row y starts in a strip of the given parity: every earlier row's run, and two stacked words after
+ * each earlier row of that parity. */
+static int32_t strip_row_offset(const strip_layout *l, int32_t y, int32_t parity) {
+    return y * l->run + l->stacked * 2 * ((y + 1 - parity) >> 1);
+}
+
+/* Row y of every strip, for a 5-wide filter (the common first layer) when row y + 1 exists: per column pair, the
+ * four run words (two of them unaligned loads) into both parities' strips, and the stacked words of the last
+ * columns into the strip of row y's parity. */
+static void strip_row_5(uint32_t *with_stacked, uint32_t *without, const int16_t *row, const int16_t *below,
+    int32_t column_pairs, uint32_t strip_pair_bytes) {
+    __asm__ volatile(
+        "1: ldr r4, [%[row]]\n"
+        "ldr r5, [%[row], #2]\n"
+        "ldr r6, [%[row], #4]\n"
+        "ldr r8, [%[row], #6]\n"
+        "stmia %[with], {r4, r5, r6, r8}\n"
+        "stmia %[without], {r4, r5, r6, r8}\n"
+        "ldr r4, [%[row], #8]\n"          /* columns x + 4 and x + 5 of row y ... */
+        "ldr r5, [%[below], #8]\n"        /* ... and of row y + 1 */
+        "pkhbt r6, r4, r5, lsl #16\n"
+        "pkhtb r8, r5, r4, asr #16\n"
+        "strd r6, r8, [%[with], #16]\n"
+        "adds %[row], %[row], #4\n"
+        "adds %[below], %[below], #4\n"
+        "add %[with], %[with], %[step]\n"
+        "add %[without], %[without], %[step]\n"
+        "subs %[n], %[n], #1\n"
+        "bne 1b\n"
+        : [row] "+r"(row), [below] "+r"(below), [with] "+r"(with_stacked), [without] "+r"(without),
+          [n] "+r"(column_pairs)
+        : [step] "r"(strip_pair_bytes)
+        : "r4", "r5", "r6", "r8", "cc", "memory");
+}
+
+/* The strips of the widened image (see tfl_arm_conv_single_channel), row by row. A run ends with a value one past
+ * the last column of an odd last position's partner, which reads the next row's first value or the image's
+ * spare. */
+static void build_strips(uint32_t *strips, const strip_layout *l, const int16_t *image16, const padded_image *image,
+    int32_t last_column) {
+    int32_t width = image->width, height = image->height, parities = 1 + l->stacked;
+    int32_t column_pairs = l->count / parities;
+    size_t strip_pair = (size_t)parities * l->words; /* words from a column pair's strips to the next's */
+    for (int32_t y = 0; y < height; y++) {
+        const int16_t *row = image16 + (size_t)y * width;
+        int32_t own = y & 1; /* the parity whose strips take row y's stacked words */
+        uint32_t *first[2] = {strips + strip_row_offset(l, y, 0), strips + l->words + strip_row_offset(l, y, 1)};
+        if (l->stacked && l->run == 4 && y + 1 < height) {
+            strip_row_5(first[own], first[1 - own], row, row + width, column_pairs, 4 * (uint32_t)strip_pair);
+            continue;
+        }
+        for (int32_t x = 0; x < 2 * column_pairs; x += 2) {
+            for (int32_t parity = 0; parity < parities; parity++) {
+                uint32_t *words = first[parity] + (size_t)(x / 2) * strip_pair;
+                for (int32_t j = 0; j < l->run; j++) { /* odd j: an unaligned load */
+                    memcpy(words++, row + x + j, 4);
+                }
+                if (l->stacked && parity == own) { /* the last columns of x and x + 1, rows y and y + 1 */
+                    uint32_t top, bottom = 0;
+                    memcpy(&top, row + x + last_column, 4);
+                    if (y + 1 < height) {
+                        memcpy(&bottom, row + width + x + last_column, 4);
+                    }
+                    words[0] = (top & 0xffff) | bottom << 16;       /* PKHBT */
+                    words[1] = (bottom & 0xffff0000) | top >> 16;   /* PKHTB */
+                }
+            }
         }
     }
 }
 
-/* The stacked rows: (v[y][x], v[y+1][x]); the last row's second value is 0 (it meets only a zero weight). */
-static void stack_rows(uint32_t *stacked, const int16_t *image16, const padded_image *image) {
-    const uint16_t *values = (const uint16_t *)image16;
-    int32_t below = image->width, count = image->height * image->width, i = 0;
-    for (; i < count - below; i++) {
-        stacked[i] = values[i] | (uint32_t)values[i + below] << 16;
-    }
-    for (; i < count; i++) {
-        stacked[i] = values[i];
-    }
-}
-
-typedef struct {
-    const uint32_t *paired, *stacked;
-    int32_t paired_words, stacked_words; /* per row */
-} single_channel_image;
-
-/* The 2x2 patch of positions x (even) and x + 1 of output row out_y: per filter row a run of 2 * (filter_w / 2)
- * paired words, then for an odd filter_w two stacked words per pair of filter rows. */
-static void gather_pair(uint32_t *patch, const single_channel_image *in, const tfl_arm_gemm *gemm,
-    const tfl_arm_conv_shape *s, int32_t out_y, int32_t x) {
-    int32_t pairs = gemm->row_len / 2;
-    const uint32_t *from = in->paired + (size_t)out_y * s->stride_h * in->paired_words + x;
-    int32_t rows = gemm->rows;
-    if (pairs == 2) { /* filter_w 4 or 5: a row's run is four words, one multiple load and store */
-        register uint32_t a __asm__("r4"), b __asm__("r5"), c __asm__("r6"), d __asm__("r8");
-        __asm__ volatile(
-            "1: ldmia %[from], {%[a], %[b], %[c], %[d]}\n"
-            "stmia %[patch]!, {%[a], %[b], %[c], %[d]}\n"
-            "add %[from], %[from], %[step]\n"
-            "subs %[rows], %[rows], #1\n"
-            "bne 1b\n"
-            : [from] "+r"(from), [patch] "+r"(patch), [rows] "+r"(rows), [a] "=&r"(a), [b] "=&r"(b), [c] "=&r"(c),
-              [d] "=&r"(d)
-            : [step] "r"(4 * in->paired_words)
-            : "cc", "memory");
-    } else if (pairs > 0) {
-        int32_t skip = 4 * (in->paired_words - 2 * pairs); /* bytes from a run's end to the next's */
-        int32_t n;
-        uint32_t a, b;
-        __asm__ volatile( /* two words a step: one double load, one double store */
-            "1: mov %[n], %[pairs]\n"
-            "2: ldrd %[a], %[b], [%[from]], #8\n"
-            "strd %[a], %[b], [%[patch]], #8\n"
-            "subs %[n], %[n], #1\n"
-            "bne 2b\n"
-            "add %[from], %[from], %[skip]\n"
-            "subs %[rows], %[rows], #1\n"
-            "bne 1b\n"
-            : [from] "+r"(from), [patch] "+r"(patch), [rows] "+r"(rows), [n] "=&r"(n), [a] "=&r"(a), [b] "=&r"(b)
-            : [pairs] "r"(pairs), [skip] "r"(skip)
-            : "cc", "memory");
-    }
-    if (gemm->row_len & 1) { /* locals: the stores below may alias anything the compiler would reload */
-        const uint32_t *column = in->stacked + (size_t)out_y * s->stride_h * in->stacked_words + x + gemm->row_len - 1;
-        int32_t step = 2 * in->stacked_words;
-        for (int32_t t = (gemm->rows + 1) / 2; t > 0; t--, column += step, patch += 2) {
-            uint32_t first = column[0], second = column[1];
-            patch[0] = first;
-            patch[1] = second;
-        }
-    }
-}
-
-/* The patch of position x (even) alone: the even paired words, then one stacked word per pair of filter rows. */
-static void gather_one(uint32_t *patch, const single_channel_image *in, const tfl_arm_gemm *gemm,
-    const tfl_arm_conv_shape *s, int32_t out_y, int32_t x) {
-    const uint32_t *row = in->paired + (size_t)out_y * s->stride_h * in->paired_words + x;
-    for (int32_t r = 0; r < gemm->rows; r++, row += in->paired_words) {
-        for (int32_t i = 0; i < gemm->row_len / 2; i++) {
-            *patch++ = row[2 * i];
-        }
-    }
-    if (gemm->row_len & 1) {
-        const uint32_t *column = in->stacked + (size_t)out_y * s->stride_h * in->stacked_words + x + gemm->row_len - 1;
-        for (int32_t r = 0; r < gemm->rows; r += 2, column += 2 * in->stacked_words) {
-            *patch++ = column[0];
-        }
-    }
-}
-
+/* Two positions at a time (x, x + 1) straight from the strips; an odd last position goes with a partner whose
+ * outputs land in a spare row. */
 static void conv_single_channel(const tfl_arm_gemm *gemm, const tfl_arm_conv_shape *s, const padded_image *image,
-    const int16_t *image16, uint32_t *layouts, uint32_t *patch, int8_t *out) {
-    single_channel_image in = {layouts, layouts + image->height * paired_row_words(image), paired_row_words(image),
-        image->width};
-    pair_rows(layouts, image16, image);
-    if (gemm->row_len & 1) {
-        stack_rows((uint32_t *)in.stacked, image16, image);
-    }
-    for (int32_t y = 0; y < s->output_h; y++) {
-        int32_t x = 0;
-        for (; x + 1 < s->output_w; x += 2) {
-            int8_t *out0 = out + ((size_t)y * s->output_w + x) * gemm->channels;
-            gather_pair(patch, &in, gemm, s, y, x);
-            multiply(gemm, patch, 1, out0, out0 + gemm->channels);
-        }
-        if (x < s->output_w) { /* an odd last position, alone */
-            int8_t *out0 = out + ((size_t)y * s->output_w + x) * gemm->channels;
-            gather_one(patch, &in, gemm, s, y, x);
-            multiply(gemm, patch, 0, out0, out0);
+    const int16_t *image16, uint32_t *strips, int8_t *out) {
+    strip_layout l = strips_of(gemm, image, s);
+    build_strips(strips, &l, image16, image, gemm->row_len - 1);
+    int8_t *spare = (int8_t *)(strips + l.count * l.words + 2);
+    int direct = gemm->assembly && (gemm->channels & 1) == 0; /* nothing but the assembly loop's call per pair */
+    tfl_arm_gemm_job job = {gemm->weights, NULL, gemm->entry, NULL, NULL};
+    for (int32_t oy = 0; oy < s->output_h; oy++) {
+        int32_t y0 = oy * s->stride_h, parity = l.stacked ? y0 & 1 : 0;
+        const uint32_t *patch = strips + parity * l.words + strip_row_offset(&l, y0, parity);
+        int8_t *out0 = out + (size_t)oy * s->output_w * gemm->channels;
+        for (int32_t x = 0; x < s->output_w; x += 2, patch += (1 + l.stacked) * l.words, out0 += 2 * gemm->channels) {
+            int8_t *out1 = x + 1 < s->output_w ? out0 + gemm->channels : spare;
+            if (direct) {
+                job.patch = patch;
+                job.out0 = out0;
+                job.out1 = out1;
+                tfl_arm_gemm_2x2(&job);
+            } else {
+                multiply_two(gemm, patch, out0, out1);
+            }
         }
     }
 }
@@ -631,15 +666,15 @@ void tfl_arm_conv_eval(const tfl_arm_gemm *gemm, const tfl_arm_conv_shape *shape
     int8_t *output, uint32_t *scratch) {
     padded_image image = padded_size(shape);
     int16_t *image16 = (int16_t *)scratch;
-    uint32_t *layouts = scratch + (image_halves(shape) * 2 + 3) / 4; /* single-channel path */
-    uint32_t *patch = scratch + image_bytes(shape) / 4;
+    uint32_t *after_image = scratch + (image_halves(shape) * 2 + 3) / 4; /* the patch, or the strips */
+    uint32_t *patch = after_image;
     int32_t positions = shape->output_h * shape->output_w;
     int32_t row_step = shape->dilation_h * image.width * image.channels;
     for (int32_t b = 0; b < shape->batches; b++) {
         widen_image(image16, &image, shape, input + (size_t)b * shape->input_h * shape->input_w * shape->input_c);
         int8_t *out = output + (size_t)b * positions * gemm->channels;
         if (gemm->layout == TFL_ARM_SINGLE_CHANNEL) {
-            conv_single_channel(gemm, shape, &image, image16, layouts, patch, out);
+            conv_single_channel(gemm, shape, &image, image16, after_image, out);
             continue;
         }
         for (int32_t p = 0; p < positions; p += 2) {
@@ -654,7 +689,12 @@ void tfl_arm_conv_eval(const tfl_arm_gemm *gemm, const tfl_arm_conv_shape *shape
                     gather_dilated(patch + 1, 2, gemm, shape, &image, window1);
                 }
             }
-            multiply(gemm, patch, two, out + (size_t)p * gemm->channels, out + (size_t)(p + 1) * gemm->channels);
+            int8_t *out0 = out + (size_t)p * gemm->channels;
+            if (two) {
+                multiply_two(gemm, patch, out0, out0 + gemm->channels);
+            } else {
+                multiply(gemm, patch, 0, out0, out0);
+            }
         }
     }
 }

@@ -32,18 +32,49 @@ typedef struct {
 typedef struct {
     int32_t channels;  /* N */
     int32_t rows, row_len, row_len2; /* depth = rows x row_len (conv: filter rows); row_len2: row_len made even */
-    int32_t kpairs;    /* int16 pairs per channel in the packed weights */
+    int32_t kpairs;    /* int16 pairs per channel in the packed weights; odd for conv (a zero k-pair at the end) */
     uint8_t layout;          /* TFL_ARM_ROWS, TFL_ARM_FULLY_CONNECTED or TFL_ARM_SINGLE_CHANNEL, below */
     uint8_t fast_requant;    /* every accumulator provably fits the short requantisation (SMMULR) */
-    uint32_t *weights;       /* int16 pairs: per channel pair, per k-pair, channel A's word then channel B's */
+    uint8_t assembly;        /* two positions run through tfl_arm_gemm_2x2 (see below) */
+    uint32_t block_words;    /* one channel pair's block in `weights`: head, k-pairs, tail */
+    uint32_t *weights;       /* per channel pair a block: TFL_ARM_HEAD words, then per k-pair channel A's word
+                              * (two int16) then channel B's, then TFL_ARM_TAIL words */
+    uint32_t entry;          /* tfl_arm_gemm_2x2: where this depth's run through the unrolled groups starts */
     tfl_arm_channel *channel;
     int32_t output_offset, act_min, act_max;
 } tfl_arm_gemm;
 
+/* A channel pair's block in tfl_arm_gemm.weights, for the assembly loop: the head holds the two pre-scaled
+ * biases (A, B), the tail the fast requantisation of A and of B (multiplier, rounding constant, right shift) and
+ * where the loop goes next (the next pair, or out). */
+enum { TFL_ARM_HEAD = 2, TFL_ARM_TAIL = 7 };
+
+/* The most k-pair groups (two k-pairs each) tfl_arm_gemm_2x2 unrolls: a conv depth up to 2 * (1 + 2 * 128)
+ * values; deeper layers take the C loop. */
+#define TFL_ARM_MAX_GROUPS 128
+
+/* Two positions x every full channel pair of a conv whose outputs take the fast requantisation, clamped to the
+ * whole int8 range with an output offset of -128 (what int8 ReLU layers are): there a negative rounded product
+ * ends at -128 whichever way its half rounds, so the requantisation is SMMLAR, ASR, SSAT. Written in assembly
+ * (arm_gemm_2x2.c) so that the fourteen registers the loop needs are all free: per two k-pairs one 4-word load
+ * of the patch, one of the weights, eight SMLADs. */
+typedef struct {
+    const uint32_t *weights; /* the first channel pair's block */
+    const uint32_t *patch;   /* two positions' words per k-pair */
+    uint32_t entry;
+    int8_t *out0, *out1;     /* the two positions' outputs, channel 0 */
+} tfl_arm_gemm_job;
+
+void tfl_arm_gemm_2x2(const tfl_arm_gemm_job *job);
+void tfl_arm_gemm_2x2_next(void); /* labels inside it, for the blocks' tails and the entries */
+void tfl_arm_gemm_2x2_groups_end(void);
+void tfl_arm_gemm_2x2_done(void);
+
 /* How the depth is paired. ROWS (conv): (k, k+1) in natural order, each filter row padded to even.
  * FULLY_CONNECTED: (k, k+2) in groups of four, the order SXTB16 widens bytes in. SINGLE_CHANNEL (conv of a
- * one-channel input): each filter row's first 2 * (filter_w / 2) taps as (j, j+1), row after row; then, for an odd
- * filter_w, the last column's taps as (row r, row r+1), the last of an odd filter_h with a zero weight. */
+ * one-channel input): each filter row's first 2 * (filter_w / 2) taps as (j, j+1), row after row; for an odd
+ * filter_w, after every even row r, its last column's tap paired with row r+1's (a zero weight when there is no
+ * row r+1). */
 enum { TFL_ARM_ROWS, TFL_ARM_FULLY_CONNECTED, TFL_ARM_SINGLE_CHANNEL };
 
 /* Geometry of a convolution, NHWC input and output, OHWI filter. */
