@@ -8,9 +8,11 @@
  *   length with zero weights, so that a row of the widened input image is copied into a patch a word at a time.
  * - FC: depth padded to a multiple of 4; in each group of four the pairs are (k0, k2) and (k1, k3), what SXTB16
  *   makes of four input bytes, so an input row is widened with two SXTB16s per word and nothing else.
- * - Weights: for each pair of output channels, for each k-pair: channel A's word, then channel B's.
- * - Patch (scratch) for two positions: for each k-pair: position 0's word, then position 1's; for one position
- *   the words are consecutive.
+ * - Conv k-pairs are made odd with a zero k-pair at the end (the assembly loop takes one, then groups of two).
+ * - Weights: for each pair of output channels a block: head (the biases), for each k-pair channel A's word then
+ *   channel B's, tail (requantisation and the assembly loop's next branch); see TFL_ARM_HEAD in arm_int8.h.
+ * - Patch (scratch, or a single-channel input's strips) for two positions: for each k-pair: position 0's word,
+ *   then position 1's; for one position the words are consecutive.
  * The inner loops walk both arrays forwards with post-incremented multiple loads.
  */
 #include "arm_int8.h"
