@@ -7,7 +7,8 @@
 typedef struct {
     int32_t batches, depth, units;
     tfl_int8_io io;
-    int32_t *multipliers, *shifts;
+    int32_t *multipliers;
+    tfl_shift *shifts;
     float act_min, act_max; /* float32 */
 #if defined(TFL_ARM_DSP)
     tfl_arm_fully_connected *dsp; /* int8: the DSP variant (kernels/arm/) that runs in place of eval_int8 */
