@@ -7,20 +7,12 @@
 #include <stdint.h>
 #include <string.h>
 
-/* On Cortex-M4/M7 the int8 conv and FC evals do not get here: kernels/arm/ replaces the whole op. */
-static inline int32_t tfl_dot_s8(const int8_t *a, const int8_t *b, int32_t n) {
-    uint32_t sum = 0; /* wraps, never overflows (see tfl_wrapping_add) */
-    for (int32_t i = 0; i < n; i++) {
-        sum += (uint32_t)((int32_t)a[i] * (int32_t)b[i]);
-    }
-    return (int32_t)sum;
-}
-
-/* The int8 CONV_2D and FULLY_CONNECTED of the host and reference build: an input run already offset by the input
- * zero point (int16, so x - zero_point fits) against int8 weights read in place from the model. Written so that
- * the compiler vectorises it (at -O3, e.g. into PMADDWD on x86-64 or SMLAL on AArch64): the widening products of
- * int16 by int16 summed in uint32 lanes (wrapping, never overflowing). `tfl_dot4_s16_s8` does four filters at
- * once, `stride` bytes apart, so that each input value is loaded once for four products. */
+/* The int8 CONV_2D and FULLY_CONNECTED of the host and reference build (on Cortex-M4/M7 the DSP variants in
+ * kernels/arm/ replace these ops whole): an input run already offset by the input zero point (int16, so that
+ * x - zero_point fits) against int8 weights read in place from the model. Written for the vectoriser (at -O3,
+ * e.g. PMADDWD on x86-64, SMLAL on AArch64): widening int16 products summed in uint32 lanes (wrapping, never
+ * overflowing). `tfl_dot4_s16_s8` does four filters at once, `stride` bytes apart, so that each input value is
+ * loaded once for four products. */
 static inline int32_t tfl_dot_s16_s8(const int16_t *x, const int8_t *w, int32_t n) {
     uint32_t sum = 0;
     for (int32_t i = 0; i < n; i++) {
