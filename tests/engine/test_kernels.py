@@ -45,6 +45,12 @@ CASES = [
     *case("conv", input=[2, 8, 7, 3], filters=4, kernel=[2, 3], strides=[2, 1], padding="same"),
     *case("conv", input=[1, 14, 14, 1], filters=8, kernel=3, padding="same", activation="relu", range=[0, 1]),
     *case("conv", INT8, input=[1, 9, 9, 3], filters=4, kernel=3, padding="same", per_channel=False, range=[-3, 1]),
+    # the int8 conv's window as whole vectors (conv.c, padded_depth): a first layer's 25-value window padded to 32,
+    # where the dot products of all but the last filters run over the padding (filters 0-3, 4, 5) and the last
+    # one's stops at the window (6); and a 144-value window, a whole number of vectors, with SAME padding's partial
+    # windows and a remainder filter after two blocks of four
+    *case("conv", INT8, input=[1, 12, 12, 1], filters=7, kernel=5, padding="valid", activation="relu"),
+    *case("conv", INT8, input=[1, 6, 5, 16], filters=9, kernel=3, padding="same", range=[-1, 3]),
     *case("depthwise_conv", input=[1, 9, 9, 4], kernel=3, padding="same", activation="relu"),
     *case("depthwise_conv", input=[1, 10, 9, 3], kernel=3, strides=2, multiplier=2),
     *case("depthwise_conv", input=[1, 12, 12, 2], kernel=5, padding="same", dilation=2, multiplier=3, range=[0, 2]),

@@ -59,26 +59,15 @@ void tfl_quantize_multiplier(double real, int32_t *multiplier, int *shift) {
 }
 
 int32_t tfl_saturating_rounding_doubling_high_mul(int32_t a, int32_t b) {
-    if (a == b && a == INT32_MIN) {
-        return INT32_MAX;
-    }
-    int64_t product = (int64_t)a * (int64_t)b;
-    int32_t nudge = product >= 0 ? (1 << 30) : (1 - (1 << 30));
-    return (int32_t)((product + nudge) / ((int64_t)1 << 31));
+    return tfl_srdhm_inline(a, b);
 }
 
 int32_t tfl_rounding_divide_by_pot(int32_t x, int exponent) {
-    int32_t mask = (int32_t)(((int64_t)1 << exponent) - 1);
-    int32_t remainder = x & mask;
-    int32_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
-    return (x >> exponent) + (remainder > threshold ? 1 : 0);
+    return tfl_rdbp_inline(x, exponent);
 }
 
 int32_t tfl_multiply_by_quantized_multiplier(int32_t x, int32_t multiplier, int shift) {
-    int left_shift = shift > 0 ? shift : 0;
-    int right_shift = shift > 0 ? 0 : -shift;
-    return tfl_rounding_divide_by_pot(
-        tfl_saturating_rounding_doubling_high_mul((int32_t)((uint32_t)x << left_shift), multiplier), right_shift);
+    return tfl_mbqm_inline(x, multiplier, shift);
 }
 
 float tfl_expf_via_double(float x) {

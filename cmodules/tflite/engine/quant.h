@@ -22,6 +22,30 @@ int32_t tfl_multiply_by_quantized_multiplier(int32_t x, int32_t multiplier, int 
 /* x * 2^exponent with saturation for exponent > 0, rounding (as tfl_rounding_divide_by_pot) for exponent < 0. */
 int32_t tfl_saturating_rounding_multiply_by_pot(int32_t x, int exponent);
 
+/* The three above as inline functions, for the hot loops of CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED (one
+ * requantisation per output value); the out-of-line versions call these, so there is one implementation. */
+static inline int32_t tfl_srdhm_inline(int32_t a, int32_t b) {
+    if (a == b && a == INT32_MIN) {
+        return INT32_MAX;
+    }
+    int64_t product = (int64_t)a * (int64_t)b;
+    int32_t nudge = product >= 0 ? (1 << 30) : (1 - (1 << 30));
+    return (int32_t)((product + nudge) / ((int64_t)1 << 31));
+}
+
+static inline int32_t tfl_rdbp_inline(int32_t x, int exponent) {
+    int32_t mask = (int32_t)(((int64_t)1 << exponent) - 1);
+    int32_t remainder = x & mask;
+    int32_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
+    return (x >> exponent) + (remainder > threshold ? 1 : 0);
+}
+
+static inline int32_t tfl_mbqm_inline(int32_t x, int32_t multiplier, int shift) {
+    int left_shift = shift > 0 ? shift : 0;
+    int right_shift = shift > 0 ? 0 : -shift;
+    return tfl_rdbp_inline(tfl_srdhm_inline((int32_t)((uint32_t)x << left_shift), multiplier), right_shift);
+}
+
 /* Fixed-point transcendental functions on raw int32 values. A "Qm" value has m integer bits and 31 - m
  * fractional bits; results are Q0 (value * 2^31, saturated at 1). */
 

@@ -1,7 +1,7 @@
 #include "common.h"
 
 tfl_status tfl_per_channel_multipliers(tfl_context *ctx, const tfl_tensor *input, const tfl_tensor *filter,
-    const tfl_tensor *output, int32_t channels, int32_t channel_dimension, int32_t **multipliers, int32_t **shifts) {
+    const tfl_tensor *output, int32_t channels, int32_t channel_dimension, int32_t **multipliers, tfl_shift **shifts) {
     int32_t count = filter->quant.count;
     if (count != 1 && (count != channels || filter->quant.quantized_dimension != channel_dimension)) {
         return tfl_fail(ctx, TFL_ERR_BAD_MODEL, "int8 weights have neither one scale nor one per output channel");
@@ -11,17 +11,18 @@ tfl_status tfl_per_channel_multipliers(tfl_context *ctx, const tfl_tensor *input
             return tfl_fail(ctx, TFL_ERR_UNSUPPORTED, "int8 weights need zero point 0 (symmetric quantisation)");
         }
     }
-    *multipliers = tfl_alloc_persistent(ctx, sizeof(int32_t) * (size_t)channels);
-    *shifts = tfl_alloc_persistent(ctx, sizeof(int32_t) * (size_t)channels);
-    if (*multipliers == NULL || *shifts == NULL) {
+    /* one block: the multipliers, then the shifts */
+    *multipliers = tfl_alloc_persistent(ctx, (sizeof(int32_t) + sizeof(tfl_shift)) * (size_t)channels);
+    if (*multipliers == NULL) {
         return tfl_fail(ctx, TFL_ERR_ARENA, "arena too small for per-channel multipliers");
     }
+    *shifts = (tfl_shift *)(void *)(*multipliers + channels);
     for (int32_t c = 0; c < channels; c++) {
         double filter_scale = (double)tfl_quant_scale(&filter->quant, count == 1 ? 0 : c);
         double real = (double)input->scale * filter_scale / (double)output->scale;
         int shift;
         tfl_quantize_multiplier(real, &(*multipliers)[c], &shift);
-        (*shifts)[c] = shift;
+        (*shifts)[c] = (tfl_shift)shift;
     }
     return TFL_OK;
 }

@@ -12,11 +12,21 @@ typedef struct {
     int32_t act_min, act_max;
 } tfl_int8_io;
 
+/* The shift of a per-channel multiplier, in [-31, 31] (tfl_quantize_multiplier clamps it): one byte per channel
+ * in the arena, except on cores with the DSP extension, whose kernels (kernels/arm/) take the array as int32.
+ * Decided by the target alone, not by TFL_NO_DSP, so that reference and DSP builds of the kernels link together
+ * (benchmarks/baremetal/kernel_check.c). */
+#if defined(__ARM_FEATURE_DSP)
+typedef int32_t tfl_shift;
+#else
+typedef int8_t tfl_shift;
+#endif
+
 /* Per-tensor or per-channel (count == channels, along dimension channel_dimension of the filter) scales as a
  * real multiplier per output channel: input_scale * filter_scale[c] / output_scale, computed in double as TFLM
  * does, then as (multiplier, shift). */
 tfl_status tfl_per_channel_multipliers(tfl_context *ctx, const tfl_tensor *input, const tfl_tensor *filter,
-    const tfl_tensor *output, int32_t channels, int32_t channel_dimension, int32_t **multipliers, int32_t **shifts);
+    const tfl_tensor *output, int32_t channels, int32_t channel_dimension, int32_t **multipliers, tfl_shift **shifts);
 
 /* Zero point and activation bounds of an int8 node. */
 void tfl_int8_io_setup(tfl_int8_io *io, const tfl_tensor *input, const tfl_tensor *output, int activation);

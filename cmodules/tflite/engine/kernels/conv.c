@@ -7,12 +7,9 @@
 
 typedef struct {
     int32_t pad_h, pad_w;
-    int partial_windows; /* some output's window reaches into the padding */
     tfl_int8_io io;
-    int32_t *multipliers, *shifts;
-    int32_t *bias;         /* int8, partial windows only: the model's bias (0 without one) */
-    int32_t *window_sums;  /* int8: bias + input_offset * sum of all the channel's weights */
-    int32_t *tap_sums;     /* int8, partial windows only: sum over in_channels of weights, per [oc][fy][fx] */
+    int32_t *multipliers;
+    tfl_shift *shifts;
     float act_min, act_max;
 #if defined(TFL_ARM_DSP)
     tfl_arm_conv *dsp; /* int8: the DSP variant (kernels/arm/) that runs in place of eval_int8 */
@@ -20,6 +17,16 @@ typedef struct {
 } conv_data;
 
 typedef tfl_window_shape conv_shape;
+
+/* Window values summed per dot product: the window's depth rounded up to whole vectors of 16. The window's tail
+ * holds zeros, so a dot product may run over it while the weights it meets (the next filter's first bytes) are
+ * still inside the weights tensor: the vector loop then needs no scalar remainder. */
+#define DOT_STEP 16
+
+static int32_t padded_depth(const conv_shape *s) {
+    int32_t depth = s->filter_h * s->filter_w * s->in_c;
+    return depth + (DOT_STEP - depth % DOT_STEP) % DOT_STEP;
+}
 
 static tfl_status check_types(tfl_context *ctx, const tfl_tensor *input, const tfl_tensor *filter,
     const tfl_tensor *bias, const tfl_tensor *output) {
@@ -73,45 +80,22 @@ static tfl_status check_shapes(tfl_context *ctx, const tfl_tensor *input, const 
     return TFL_OK;
 }
 
-static tfl_status prepare_int8(tfl_context *ctx, conv_data *data, const tfl_tensor *input,
-    const tfl_tensor *filter, const tfl_tensor *bias, const tfl_tensor *output, const conv_shape *s, int activation) {
+/* int8 keeps only the requantisation per output channel: the bias is read in place from the model, and the
+ * input zero point goes into the window that eval gathers (see gather_window), so nothing else is kept per
+ * channel or per tap. */
+static tfl_status prepare_int8(tfl_context *ctx, tfl_node *node, conv_data *data, const tfl_tensor *input,
+    const tfl_tensor *filter, const tfl_tensor *output, const conv_shape *s, int activation) {
     tfl_int8_io_setup(&data->io, input, output, activation);
     tfl_status status = tfl_per_channel_multipliers(ctx, input, filter, output, s->out_c, 0, &data->multipliers,
         &data->shifts);
-    if (status != TFL_OK) {
-        return status;
-    }
-    int32_t taps = s->filter_h * s->filter_w;
-    data->window_sums = tfl_alloc_persistent(ctx, sizeof(int32_t) * (size_t)s->out_c);
-    data->bias = NULL;
-    data->tap_sums = NULL;
-    if (data->partial_windows) {
-        data->bias = tfl_alloc_persistent(ctx, sizeof(int32_t) * (size_t)s->out_c);
-        data->tap_sums = tfl_alloc_persistent(ctx, sizeof(int32_t) * (size_t)(s->out_c * taps));
-    }
-    if (data->window_sums == NULL || (data->partial_windows && (data->bias == NULL || data->tap_sums == NULL))) {
-        return tfl_fail(ctx, TFL_ERR_ARENA, "arena too small for CONV_2D");
-    }
-    const int8_t *w = (const int8_t *)filter->data;
-    for (int32_t oc = 0; oc < s->out_c; oc++) {
-        int32_t total = 0;
-        for (int32_t t = 0; t < taps; t++) {
-            int32_t tap_sum = 0;
-            for (int32_t ic = 0; ic < s->in_c; ic++) {
-                tap_sum = tfl_wrapping_add(tap_sum, w[(oc * taps + t) * s->in_c + ic]);
-            }
-            if (data->tap_sums != NULL) {
-                data->tap_sums[oc * taps + t] = tap_sum;
-            }
-            total = tfl_wrapping_add(total, tap_sum);
-        }
-        int32_t b = bias != NULL ? tfl_read_i32(bias->data + 4 * (size_t)oc) : 0;
-        if (data->bias != NULL) {
-            data->bias[oc] = b;
-        }
-        data->window_sums[oc] = tfl_wrapping_add(b, tfl_wrapping_mul(data->io.input_offset, total));
-    }
-    return TFL_OK;
+#if !defined(TFL_ARM_DSP)
+    /* eval's scratch: one window as int16, padded (see padded_depth). The weights are a constant tensor of out_c
+     * windows' worth of bytes in the model, so the size fits. */
+    node->scratch_bytes = (uint32_t)(sizeof(int16_t) * (size_t)padded_depth(s));
+#else
+    (void)node;
+#endif
+    return status;
 }
 
 tfl_status tfl_conv_prepare(tfl_context *ctx, tfl_node *node) {
@@ -139,14 +123,11 @@ tfl_status tfl_conv_prepare(tfl_context *ctx, tfl_node *node) {
     node->user_data = data;
     data->pad_h = tfl_conv_padding(s.in_h, s.out_h, s.filter_h, s.stride_h, s.dilation_h);
     data->pad_w = tfl_conv_padding(s.in_w, s.out_w, s.filter_w, s.stride_w, s.dilation_w);
-    int64_t overhang_h = (int64_t)(s.out_h - 1) * s.stride_h + (int64_t)(s.filter_h - 1) * s.dilation_h + 1 - s.in_h;
-    int64_t overhang_w = (int64_t)(s.out_w - 1) * s.stride_w + (int64_t)(s.filter_w - 1) * s.dilation_w + 1 - s.in_w;
-    data->partial_windows = overhang_h > 0 || overhang_w > 0;
     if (input->type == TFL_TYPE_FLOAT32) {
         tfl_float_activation_range(options->activation, &data->act_min, &data->act_max);
         return TFL_OK;
     }
-    status = prepare_int8(ctx, data, input, filter, bias, output, &s, options->activation);
+    status = prepare_int8(ctx, node, data, input, filter, output, &s, options->activation);
 #if defined(TFL_ARM_DSP)
     if (status == TFL_OK) {
         tfl_arm_quant quant = {data->io.input_offset, data->io.output_offset, data->io.act_min, data->io.act_max,
@@ -172,44 +153,77 @@ static void valid_taps(int32_t origin, int32_t filter, int32_t dilation, int32_t
     *end = e;
 }
 
+/* One window of the input, laid out as the weights are ([fy][fx][ic]), as int16 values x - zero point: a tap
+ * outside the input is 0 there, exactly what the reference's skipped tap contributes. The window's dot product
+ * with each filter is then one run of filter_h * filter_w * in_c values. */
+static void gather_window(const conv_shape *s, int32_t input_offset, const int8_t *input, int32_t iy0, int32_t ix0,
+    int16_t *window) {
+    const int32_t row_values = s->filter_w * s->in_c;
+    for (int32_t fy = 0; fy < s->filter_h; fy++) {
+        int64_t iy = (int64_t)iy0 + (int64_t)fy * s->dilation_h;
+        int16_t *to = window + fy * row_values;
+        if (iy < 0 || iy >= s->in_h) {
+            memset(to, 0, sizeof(int16_t) * (size_t)row_values);
+            continue;
+        }
+        const int8_t *row = input + (size_t)iy * (size_t)s->in_w * (size_t)s->in_c;
+        if (s->dilation_w == 1 && ix0 >= 0 && (int64_t)ix0 + s->filter_w <= s->in_w) {
+            const int8_t *from = row + (size_t)ix0 * (size_t)s->in_c; /* the filter row is one run of the input */
+            for (int32_t i = 0; i < row_values; i++) {
+                to[i] = (int16_t)(from[i] + input_offset);
+            }
+            continue;
+        }
+        for (int32_t fx = 0; fx < s->filter_w; fx++) {
+            int64_t ix = (int64_t)ix0 + (int64_t)fx * s->dilation_w;
+            int16_t *tap = to + fx * s->in_c;
+            if (ix < 0 || ix >= s->in_w) {
+                memset(tap, 0, sizeof(int16_t) * (size_t)s->in_c);
+                continue;
+            }
+            const int8_t *from = row + (size_t)ix * (size_t)s->in_c;
+            for (int32_t c = 0; c < s->in_c; c++) {
+                tap[c] = (int16_t)(from[c] + input_offset);
+            }
+        }
+    }
+}
+
+/* The reference's requantisation of one accumulator: bias, multiplier and shift, output zero point, clamp. */
+static inline int8_t requantize(const conv_data *data, const uint8_t *bias, int32_t oc, int32_t acc) {
+    if (bias != NULL) {
+        acc = tfl_wrapping_add(acc, tfl_read_i32(bias + 4 * (size_t)oc));
+    }
+    acc = tfl_mbqm_inline(acc, data->multipliers[oc], data->shifts[oc]);
+    return (int8_t)tfl_clamp_i32(tfl_wrapping_add(acc, data->io.output_offset), data->io.act_min, data->io.act_max);
+}
+
 static void eval_int8(const conv_data *data, const conv_shape *s, const int8_t *input, const int8_t *filter,
-    int8_t *output) {
-    const int32_t taps = s->filter_h * s->filter_w;
+    const uint8_t *bias, int8_t *output, int16_t *window) {
+    const int32_t depth = s->filter_h * s->filter_w * s->in_c, padded = padded_depth(s);
+    const size_t filter_bytes = (size_t)s->out_c * (size_t)depth;
+    memset(window + depth, 0, sizeof(int16_t) * (size_t)(padded - depth));
     for (int32_t b = 0; b < s->batches; b++) {
+        const int8_t *in = input + (size_t)b * (size_t)s->in_h * (size_t)s->in_w * (size_t)s->in_c;
         for (int32_t oy = 0; oy < s->out_h; oy++) {
-            int32_t iy0 = oy * s->stride_h - data->pad_h, fy0, fy1;
-            valid_taps(iy0, s->filter_h, s->dilation_h, s->in_h, &fy0, &fy1);
             for (int32_t ox = 0; ox < s->out_w; ox++) {
-                int32_t ix0 = ox * s->stride_w - data->pad_w, fx0, fx1;
-                valid_taps(ix0, s->filter_w, s->dilation_w, s->in_w, &fx0, &fx1);
-                int whole = fy0 == 0 && fx0 == 0 && fy1 == s->filter_h && fx1 == s->filter_w;
-                int8_t *out = output + ((b * s->out_h + oy) * s->out_w + ox) * s->out_c;
-                for (int32_t oc = 0; oc < s->out_c; oc++) {
-                    int32_t acc = 0, weight_sum = 0;
-                    for (int32_t fy = fy0; fy < fy1; fy++) {
-                        const int8_t *in_row = input + ((b * s->in_h + iy0 + fy * s->dilation_h) * s->in_w) * s->in_c;
-                        if (s->dilation_w == 1) { /* the taps of a filter row are one run of input and weights */
-                            acc = tfl_wrapping_add(acc, tfl_dot_s8(in_row + (ix0 + fx0) * s->in_c,
-                                filter + (oc * taps + fy * s->filter_w + fx0) * s->in_c, (fx1 - fx0) * s->in_c));
-                            if (whole) {
-                                continue;
-                            }
-                        }
-                        for (int32_t fx = fx0; fx < fx1; fx++) {
-                            int32_t tap = fy * s->filter_w + fx;
-                            if (s->dilation_w != 1) {
-                                acc = tfl_wrapping_add(acc, tfl_dot_s8(in_row + (ix0 + fx * s->dilation_w) * s->in_c,
-                                    filter + (oc * taps + tap) * s->in_c, s->in_c));
-                            }
-                            if (!whole) {
-                                weight_sum = tfl_wrapping_add(weight_sum, data->tap_sums[oc * taps + tap]);
-                            }
-                        }
+                gather_window(s, data->io.input_offset, in, oy * s->stride_h - data->pad_h,
+                    ox * s->stride_w - data->pad_w, window);
+                int8_t *out = output + ((size_t)(b * s->out_h + oy) * (size_t)s->out_w + (size_t)ox) * (size_t)s->out_c;
+                int32_t oc = 0;
+                for (; oc + 4 <= s->out_c; oc += 4) {
+                    const int8_t *w = filter + (size_t)oc * (size_t)depth;
+                    int32_t n = (size_t)(oc + 3) * (size_t)depth + (size_t)padded <= filter_bytes ? padded : depth;
+                    int32_t acc[4];
+                    tfl_dot4_s16_s8(window, w, (size_t)depth, n, acc);
+                    for (int j = 0; j < 4; j++) {
+                        out[oc + j] = requantize(data, bias, oc + j, acc[j]);
                     }
-                    acc = tfl_wrapping_add(acc, whole ? data->window_sums[oc]
-                        : tfl_wrapping_add(data->bias[oc], tfl_wrapping_mul(data->io.input_offset, weight_sum)));
-                    acc = tfl_multiply_by_quantized_multiplier(acc, data->multipliers[oc], data->shifts[oc]);
-                    out[oc] = (int8_t)tfl_clamp_i32(tfl_wrapping_add(acc, data->io.output_offset), data->io.act_min, data->io.act_max);
+                }
+                for (; oc < s->out_c; oc++) {
+                    const int8_t *w = filter + (size_t)oc * (size_t)depth;
+                    int32_t n = (size_t)oc * (size_t)depth + (size_t)padded <= filter_bytes ? padded : depth;
+                    out[oc] = requantize(data, bias, oc, tfl_dot_s16_s8(window, w, n));
                 }
             }
         }
@@ -255,7 +269,8 @@ tfl_status tfl_conv_eval(tfl_context *ctx, tfl_node *node) {
 #if defined(TFL_ARM_DSP)
         return tfl_arm_conv_run(data->dsp, ctx, node);
 #endif
-        eval_int8(data, &s, (const int8_t *)input->data, (const int8_t *)filter->data, (int8_t *)output->data);
+        eval_int8(data, &s, (const int8_t *)input->data, (const int8_t *)filter->data, bias != NULL ? bias->data : NULL,
+            (int8_t *)output->data, node->scratch);
     } else {
         eval_float(data, &s, (const float *)input->data, filter->data, bias != NULL ? bias->data : NULL,
             (float *)output->data);

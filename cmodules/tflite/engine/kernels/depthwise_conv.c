@@ -8,7 +8,8 @@
 typedef struct {
     int32_t pad_h, pad_w;
     tfl_int8_io io;
-    int32_t *multipliers, *shifts;
+    int32_t *multipliers;
+    tfl_shift *shifts;
     float act_min, act_max;
 #if defined(TFL_ARM_DSP)
     tfl_arm_depthwise *dsp; /* int8, depth multiplier 1: the DSP variant (kernels/arm/), or NULL */

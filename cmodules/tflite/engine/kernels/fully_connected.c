@@ -7,8 +7,8 @@
 typedef struct {
     int32_t batches, depth, units;
     tfl_int8_io io;
-    int32_t *bias_folded; /* int8: bias + input_offset * sum of the unit's weights (exact, so folded here) */
-    int32_t *multipliers, *shifts;
+    int32_t *multipliers;
+    tfl_shift *shifts;
     float act_min, act_max; /* float32 */
 #if defined(TFL_ARM_DSP)
     tfl_arm_fully_connected *dsp; /* int8: the DSP variant (kernels/arm/) that runs in place of eval_int8 */
@@ -93,19 +93,6 @@ tfl_status tfl_fully_connected_prepare(tfl_context *ctx, tfl_node *node) {
     if (status != TFL_OK) {
         return status;
     }
-    data->bias_folded = tfl_alloc_persistent(ctx, sizeof(int32_t) * (size_t)data->units);
-    if (data->bias_folded == NULL) {
-        return tfl_fail(ctx, TFL_ERR_ARENA, "arena too small for FULLY_CONNECTED");
-    }
-    const int8_t *w = (const int8_t *)weights->data;
-    for (int32_t u = 0; u < data->units; u++) {
-        int32_t weight_sum = 0;
-        for (int32_t d = 0; d < data->depth; d++) {
-            weight_sum = tfl_wrapping_add(weight_sum, w[u * data->depth + d]);
-        }
-        int32_t b = bias != NULL ? tfl_read_i32(bias->data + 4 * (size_t)u) : 0;
-        data->bias_folded[u] = tfl_wrapping_add(b, tfl_wrapping_mul(data->io.input_offset, weight_sum));
-    }
 #if defined(TFL_ARM_DSP)
     tfl_arm_quant quant = {data->io.input_offset, data->io.output_offset, data->io.act_min, data->io.act_max,
         data->multipliers, data->shifts};
@@ -114,14 +101,32 @@ tfl_status tfl_fully_connected_prepare(tfl_context *ctx, tfl_node *node) {
     return TFL_OK;
 }
 
-static void eval_int8(const fc_data *data, const int8_t *input, const int8_t *weights, int8_t *output) {
+/* The reference's requantisation of one unit's accumulator (the bias is read in place from the model). */
+static inline int8_t requantize(const fc_data *data, const uint8_t *bias, int32_t u, int32_t acc) {
+    if (bias != NULL) {
+        acc = tfl_wrapping_add(acc, tfl_read_i32(bias + 4 * (size_t)u));
+    }
+    acc = tfl_mbqm_inline(acc, data->multipliers[u], data->shifts[u]);
+    return (int8_t)tfl_clamp_i32(tfl_wrapping_add(acc, data->io.output_offset), data->io.act_min, data->io.act_max);
+}
+
+static void eval_int8(const fc_data *data, const int8_t *input, const int8_t *weights, const uint8_t *bias,
+    int8_t *output) {
+    const int32_t depth = data->depth, offset = data->io.input_offset;
     for (int32_t b = 0; b < data->batches; b++) {
-        const int8_t *row = input + b * data->depth;
-        for (int32_t u = 0; u < data->units; u++) {
-            int32_t acc = tfl_wrapping_add(data->bias_folded[u], tfl_dot_s8(row, weights + u * data->depth, data->depth));
-            acc = tfl_multiply_by_quantized_multiplier(acc, data->multipliers[u], data->shifts[u]);
-            acc = tfl_clamp_i32(tfl_wrapping_add(acc, data->io.output_offset), data->io.act_min, data->io.act_max);
-            output[b * data->units + u] = (int8_t)acc;
+        const int8_t *row = input + (size_t)b * (size_t)depth;
+        int8_t *out = output + (size_t)b * (size_t)data->units;
+        int32_t u = 0;
+        for (; u + 4 <= data->units; u += 4) {
+            int32_t acc[4];
+            tfl_dot4_s8_offset(row, offset, weights + (size_t)u * (size_t)depth, (size_t)depth, depth, acc);
+            for (int j = 0; j < 4; j++) {
+                out[u + j] = requantize(data, bias, u + j, acc[j]);
+            }
+        }
+        for (; u < data->units; u++) {
+            out[u] = requantize(data, bias, u, tfl_dot_s8_offset(row, offset, weights + (size_t)u * (size_t)depth,
+                depth));
         }
     }
 }
@@ -148,7 +153,8 @@ tfl_status tfl_fully_connected_eval(tfl_context *ctx, tfl_node *node) {
 #if defined(TFL_ARM_DSP)
         return tfl_arm_fully_connected_run(data->dsp, ctx, node);
 #endif
-        eval_int8(data, (const int8_t *)input->data, (const int8_t *)weights->data, (int8_t *)output->data);
+        eval_int8(data, (const int8_t *)input->data, (const int8_t *)weights->data, bias != NULL ? bias->data : NULL,
+            (int8_t *)output->data);
     } else {
         eval_float(data, (const float *)input->data, weights->data, bias != NULL ? bias->data : NULL,
             (float *)output->data);

@@ -126,21 +126,30 @@ static void average_float(const pool_data *d, const tfl_pool_options *o, const f
     }
 }
 
-static void max_int8(const pool_data *d, const tfl_pool_options *o, const int8_t *in, int8_t *out) {
+/* Channels innermost, so that the maxima of a whole pixel's channels are taken at once (the compiler vectorises
+ * the loops over c). */
+static void max_int8(const pool_data *d, const tfl_pool_options *o, const int8_t *restrict in,
+    int8_t *restrict out) {
     for (int32_t b = 0; b < d->batches; b++) {
         for (int32_t oy = 0; oy < d->out_h; oy++) {
             for (int32_t ox = 0; ox < d->out_w; ox++) {
                 window w = window_at(d, o, oy, ox);
                 for (int32_t c = 0; c < d->channels; c++) {
-                    int32_t max = -128;
-                    for (int32_t y = w.y0; y < w.y1; y++) {
-                        for (int32_t x = w.x0; x < w.x1; x++) {
-                            int32_t v = in[((b * d->in_h + y) * d->in_w + x) * d->channels + c];
-                            max = v > max ? v : max;
+                    out[c] = -128;
+                }
+                for (int32_t y = w.y0; y < w.y1; y++) {
+                    for (int32_t x = w.x0; x < w.x1; x++) {
+                        const int8_t *pixel =
+                            in + ((size_t)(b * d->in_h + y) * (size_t)d->in_w + (size_t)x) * (size_t)d->channels;
+                        for (int32_t c = 0; c < d->channels; c++) {
+                            out[c] = pixel[c] > out[c] ? pixel[c] : out[c];
                         }
                     }
-                    *out++ = (int8_t)tfl_clamp_i32(max, d->act_min, d->act_max);
                 }
+                for (int32_t c = 0; c < d->channels; c++) {
+                    out[c] = (int8_t)tfl_clamp_i32(out[c], d->act_min, d->act_max);
+                }
+                out += d->channels;
             }
         }
     }
