@@ -37,3 +37,18 @@ def test_bench_names_the_missing_model(tmp_path):
     done = _bench("--model", str(tmp_path / "absent.tflite"))
     assert done.returncode != 0
     assert "absent.tflite not found" in done.stderr and "--model" in done.stderr
+
+
+def test_default_model_meets_the_instruction_targets():
+    """Issue 7's targets on the emulated Cortex-M7, as exact instruction counts (deterministic, not timing): every
+    int8 conv and fully-connected layer of the default model at 1.0 instruction per MAC or fewer, the whole
+    inference within 3x the floor of 2 MACs a cycle."""
+    require_speed_tools()
+    model = (paths.REPO_ROOT / "firmware" / "default_model" / "model.tflite").read_bytes()
+    ops = bench.op_macs(model)
+    counts = bench.run_on_m7(model, dsp=True).windows[-1].regions
+    per_mac = {f"{index} {name}": counts[index + 1] / macs for index, (name, macs) in enumerate(ops) if macs}
+    assert set(name.split()[1] for name in per_mac) == {"CONV_2D", "FULLY_CONNECTED"}
+    assert all(ratio <= 1.0 for ratio in per_mac.values()), per_mac
+    total_macs = sum(macs for _, macs in ops)
+    assert sum(counts.values()) <= 3 * total_macs / 2, (sum(counts.values()), total_macs)
