@@ -49,6 +49,18 @@ static inline int32_t tfl_clamp_i32(int32_t x, int32_t lo, int32_t hi) {
     return x < lo ? lo : (x > hi ? hi : x);
 }
 
+/* The reference's requantisation of output channel c's accumulator (int8 CONV_2D, FULLY_CONNECTED): plus the
+ * bias (int32, read in place from the model; NULL for none), times the channel's multiplier and shift, plus the
+ * output zero point, clamped to the activation. */
+static inline int8_t tfl_requantize_channel(const tfl_int8_io *io, const int32_t *multipliers,
+    const tfl_shift *shifts, const uint8_t *bias, int32_t c, int32_t acc) {
+    if (bias != NULL) {
+        acc = tfl_wrapping_add(acc, tfl_read_i32(bias + 4 * (size_t)c));
+    }
+    acc = tfl_mbqm_inline(acc, multipliers[c], shifts[c]);
+    return (int8_t)tfl_clamp_i32(tfl_wrapping_add(acc, io->output_offset), io->act_min, io->act_max);
+}
+
 static inline float tfl_clamp_f32(float x, float lo, float hi) {
     /* max then min, in this order, as the reference kernels apply a fused activation */
     float y = x < lo ? lo : x;

@@ -189,15 +189,6 @@ static void gather_window(const conv_shape *s, int32_t input_offset, const int8_
     }
 }
 
-/* The reference's requantisation of one accumulator: bias, multiplier and shift, output zero point, clamp. */
-static inline int8_t requantize(const conv_data *data, const uint8_t *bias, int32_t oc, int32_t acc) {
-    if (bias != NULL) {
-        acc = tfl_wrapping_add(acc, tfl_read_i32(bias + 4 * (size_t)oc));
-    }
-    acc = tfl_mbqm_inline(acc, data->multipliers[oc], data->shifts[oc]);
-    return (int8_t)tfl_clamp_i32(tfl_wrapping_add(acc, data->io.output_offset), data->io.act_min, data->io.act_max);
-}
-
 static void eval_int8(const conv_data *data, const conv_shape *s, const int8_t *input, const int8_t *filter,
     const uint8_t *bias, int8_t *output, int16_t *window) {
     const int32_t depth = s->filter_h * s->filter_w * s->in_c, padded = padded_depth(s);
@@ -217,13 +208,15 @@ static void eval_int8(const conv_data *data, const conv_shape *s, const int8_t *
                     int32_t acc[4];
                     tfl_dot4_s16_s8(window, w, (size_t)depth, n, acc);
                     for (int j = 0; j < 4; j++) {
-                        out[oc + j] = requantize(data, bias, oc + j, acc[j]);
+                        out[oc + j] = tfl_requantize_channel(&data->io, data->multipliers, data->shifts, bias, oc + j,
+                            acc[j]);
                     }
                 }
                 for (; oc < s->out_c; oc++) {
                     const int8_t *w = filter + (size_t)oc * (size_t)depth;
                     int32_t n = (size_t)oc * (size_t)depth + (size_t)padded <= filter_bytes ? padded : depth;
-                    out[oc] = requantize(data, bias, oc, tfl_dot_s16_s8(window, w, n));
+                    out[oc] = tfl_requantize_channel(&data->io, data->multipliers, data->shifts, bias, oc,
+                        tfl_dot_s16_s8(window, w, n));
                 }
             }
         }

@@ -101,15 +101,6 @@ tfl_status tfl_fully_connected_prepare(tfl_context *ctx, tfl_node *node) {
     return TFL_OK;
 }
 
-/* The reference's requantisation of one unit's accumulator (the bias is read in place from the model). */
-static inline int8_t requantize(const fc_data *data, const uint8_t *bias, int32_t u, int32_t acc) {
-    if (bias != NULL) {
-        acc = tfl_wrapping_add(acc, tfl_read_i32(bias + 4 * (size_t)u));
-    }
-    acc = tfl_mbqm_inline(acc, data->multipliers[u], data->shifts[u]);
-    return (int8_t)tfl_clamp_i32(tfl_wrapping_add(acc, data->io.output_offset), data->io.act_min, data->io.act_max);
-}
-
 static void eval_int8(const fc_data *data, const int8_t *input, const int8_t *weights, const uint8_t *bias,
     int8_t *output) {
     const int32_t depth = data->depth, offset = data->io.input_offset;
@@ -121,12 +112,12 @@ static void eval_int8(const fc_data *data, const int8_t *input, const int8_t *we
             int32_t acc[4];
             tfl_dot4_s8_offset(row, offset, weights + (size_t)u * (size_t)depth, (size_t)depth, depth, acc);
             for (int j = 0; j < 4; j++) {
-                out[u + j] = requantize(data, bias, u + j, acc[j]);
+                out[u + j] = tfl_requantize_channel(&data->io, data->multipliers, data->shifts, bias, u + j, acc[j]);
             }
         }
         for (; u < data->units; u++) {
-            out[u] = requantize(data, bias, u, tfl_dot_s8_offset(row, offset, weights + (size_t)u * (size_t)depth,
-                depth));
+            int32_t acc = tfl_dot_s8_offset(row, offset, weights + (size_t)u * (size_t)depth, depth);
+            out[u] = tfl_requantize_channel(&data->io, data->multipliers, data->shifts, bias, u, acc);
         }
     }
 }
