@@ -30,6 +30,12 @@ SPECS = [
     dict(op="add", dtype="float32", input=[1, 4, 5, 3], input2=[1, 1, 1, 3], range=[0, 2], range2=[-0.5, 0.5],
          activation="relu"),
     dict(op="conv", dtype="int8", input=[1, 6, 6, 2], filters=3, kernel=3, float_io=True, range=[-2, 2]),
+    # the DSP conv's assembly loop at its deepest (1 + 2 x 128 k-pairs), the C loop just past it, and a first
+    # layer's strips with SAME padding, a row stride, an odd channel count and an odd last column
+    dict(op="conv", dtype="int8", input=[1, 4, 4, 512], filters=6, kernel=1, activation="relu", range=[-1, 1]),
+    dict(op="conv", dtype="int8", input=[1, 4, 4, 516], filters=6, kernel=1, activation="relu", range=[-1, 1]),
+    dict(op="conv", dtype="int8", input=[1, 11, 9, 1], filters=5, kernel=5, strides=[2, 1], padding="same",
+         activation="relu", range=[0, 1]),
     dict(op="mnist_cnn", dtype="float32", input=[1, 28, 28, 1], range=[0, 1]),
     dict(op="mnist_cnn", dtype="int8", input=[1, 28, 28, 1], range=[0, 1]),
 ]
