@@ -32,7 +32,7 @@ typedef struct {
 typedef struct {
     int32_t channels;  /* N */
     int32_t rows, row_len, row_len2; /* depth = rows x row_len (conv: filter rows); row_len2: row_len made even */
-    int32_t kpairs;    /* int16 pairs per channel in the packed weights; odd for conv (a zero k-pair at the end) */
+    int32_t kpairs;    /* int16 pairs per channel in the packed weights; conv: made odd by a zero k-pair at the end */
     uint8_t layout;          /* TFL_ARM_ROWS, TFL_ARM_FULLY_CONNECTED or TFL_ARM_SINGLE_CHANNEL, below */
     uint8_t fast_requant;    /* every accumulator provably fits the short requantisation (SMMULR) */
     uint8_t assembly;        /* two positions run through tfl_arm_gemm_2x2 (see below) */
