@@ -55,27 +55,34 @@ def _hash_sources(extra: list[str]) -> str:
     return digest.hexdigest()[:16]
 
 
+def _build_cached(compiler: str, flags: list[str], main_source: Path, name: str, what: str) -> Path:
+    """The engine's sources plus `main_source`, compiled and linked by `compiler` with `flags` into
+    cache/engine/<hash of sources and flags>/<name>; an existing result is reused. Raises RuntimeError with the
+    compiler's output when the build fails."""
+    out_dir = paths.cache_dir() / "engine" / _hash_sources(flags)
+    result_path = out_dir / name
+    if result_path.exists():
+        return result_path
+    out_dir.mkdir(parents=True, exist_ok=True)
+    sources = engine_sources() + [main_source]
+    with tempfile.TemporaryDirectory(dir=out_dir) as tmp:
+        temporary = Path(tmp) / name
+        result = subprocess.run([compiler, *flags, "-o", str(temporary), *map(str, sources), "-lm"],
+                                capture_output=True, text=True)
+        if result.returncode != 0:
+            raise RuntimeError(f"building {what} failed:\n{result.stderr}")
+        os.replace(temporary, result_path)  # atomic: concurrent builders never see half a file
+    return result_path
+
+
 def build_library(sanitize: bool = False) -> Path:
     """Compile the engine (plus the ctypes accessors) into a shared library in the cache; reuse it when the
     sources have not changed. Raises RuntimeError with the compiler's output when the build fails."""
     cc = shutil.which(os.environ.get("CC", "cc"))
     if cc is None:
         raise RuntimeError("no C compiler: install gcc (scripts/setup.sh does) or set CC")
-    flags = CFLAGS + (SANITIZE_FLAGS if sanitize else [])
-    out_dir = paths.cache_dir() / "engine" / _hash_sources(flags)
-    library = out_dir / ("libtflengine-asan.so" if sanitize else "libtflengine.so")
-    if library.exists():
-        return library
-    out_dir.mkdir(parents=True, exist_ok=True)
-    sources = engine_sources() + [paths.ENGINE_DIR / "host" / "ctypes_api.c"]
-    with tempfile.TemporaryDirectory(dir=out_dir) as tmp:
-        temporary = Path(tmp) / library.name
-        result = subprocess.run([cc, *flags, "-o", str(temporary), *map(str, sources), "-lm"],
-                                capture_output=True, text=True)
-        if result.returncode != 0:
-            raise RuntimeError(f"building the engine failed:\n{result.stderr}")
-        os.replace(temporary, library)  # atomic: concurrent builders never see half a file
-    return library
+    return _build_cached(cc, CFLAGS + (SANITIZE_FLAGS if sanitize else []), paths.ENGINE_DIR / "host" / "ctypes_api.c",
+                         "libtflengine-asan.so" if sanitize else "libtflengine.so", "the engine")
 
 
 def build_fuzzer() -> Path:
@@ -85,20 +92,7 @@ def build_fuzzer() -> Path:
     if clang is None:
         raise RuntimeError("clang not found: install clang and libclang-rt-dev (scripts/setup.sh does)")
     flags = ["-std=c99", "-g", "-O1", "-fsanitize=fuzzer,address,undefined", "-fno-sanitize-recover=undefined"]
-    out_dir = paths.cache_dir() / "engine" / _hash_sources(flags)
-    fuzzer = out_dir / "fuzz_engine"
-    if fuzzer.exists():
-        return fuzzer
-    out_dir.mkdir(parents=True, exist_ok=True)
-    sources = engine_sources() + [paths.ENGINE_DIR / "fuzz" / "fuzz_engine.c"]
-    with tempfile.TemporaryDirectory(dir=out_dir) as tmp:
-        temporary = Path(tmp) / fuzzer.name
-        result = subprocess.run([clang, *flags, "-o", str(temporary), *map(str, sources), "-lm"],
-                                capture_output=True, text=True)
-        if result.returncode != 0:
-            raise RuntimeError(f"building the fuzzer failed:\n{result.stderr}")
-        os.replace(temporary, fuzzer)
-    return fuzzer
+    return _build_cached(clang, flags, paths.ENGINE_DIR / "fuzz" / "fuzz_engine.c", "fuzz_engine", "the fuzzer")
 
 
 def asan_environment() -> dict:
