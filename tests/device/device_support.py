@@ -9,6 +9,28 @@ DEVICE_PYTHON = paths.DEVICE_PYTHON_DIR
 UNIX_HELPERS = REPO / "tests" / "unix"
 
 
+def allocation_script(setup: str, step: str) -> str:
+    """A MicroPython script that prints "ALLOCATED <bytes>": what 1,000 runs of the statement `step` (which may use
+    the run's number i) take from the heap, after `setup` and 10 warm-up runs, with the collector off."""
+    return setup + f"""
+import gc
+def loop(n):
+    for i in range(n):
+        {step}
+loop(10)
+gc.collect()
+gc.disable()
+before = gc.mem_free()
+loop(1000)
+print("ALLOCATED", before - gc.mem_free())
+"""
+
+
+def allocated_bytes(output: str) -> int:
+    """The figure an allocation_script printed."""
+    return int(output.split("ALLOCATED")[1])
+
+
 def random_digits(count, seed=0):
     """(labels, grey images) of random pixels: every bit pattern the decoder could meet."""
     rng = np.random.default_rng(seed)

@@ -14,7 +14,7 @@ import pytest
 
 from mpy_mnist import bitmaps, paths
 
-from device_support import check_screen, screen_pixels
+from device_support import allocated_bytes, allocation_script, check_screen, screen_pixels
 from test_device_touch import ONE
 
 pytestmark = pytest.mark.unix
@@ -171,24 +171,12 @@ def test_a_bad_model_in_flash_is_reported_and_the_frozen_one_used(app, model, da
     assert int(out.split("MESSAGE INK")[1]) > 0, "the problem is not shown on the screen"
 
 
-NO_ALLOCATION = """
-import gc, mnist
-classifier = mnist.load_model()
-digits = mnist.load_digits()
-def loop(n):
-    for i in range(n):
-        classifier.classify(digits, i % digits.count)
-loop(10)
-gc.collect()
-gc.disable()
-before = gc.mem_free()
-loop(1000)
-print("ALLOCATED", before - gc.mem_free())
-"""
+NO_ALLOCATION = allocation_script("import mnist\nclassifier = mnist.load_model()\ndigits = mnist.load_digits()\n",
+                                  "classifier.classify(digits, i % digits.count)")
 
 
 def test_inference_allocates_nothing(app):
-    allocated = int(app.output(NO_ALLOCATION, timeout=300).split("ALLOCATED")[1])
+    allocated = allocated_bytes(app.output(NO_ALLOCATION, timeout=300))
     assert allocated < 100, f"{allocated} bytes allocated over 1,000 inferences"
 
 

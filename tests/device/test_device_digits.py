@@ -7,7 +7,7 @@ import pytest
 
 from mpy_mnist import bitmaps, paths
 
-from device_support import random_digits, write_digit_modules
+from device_support import allocated_bytes, allocation_script, random_digits, write_digit_modules
 
 pytestmark = pytest.mark.unix
 
@@ -104,25 +104,15 @@ def test_a_label_that_is_not_a_digit_is_refused(mpy):
     assert proc.returncode != 0 and "label 12 is not a digit" in proc.stderr + proc.stdout
 
 
-NO_ALLOCATION = """
-import gc
+NO_ALLOCATION = allocation_script("""
 from mnist import files
 from mnist.decoder import Decoder
 digits = files.load_digits()
 decoder = Decoder(bytearray(784), "int8", (1 / 255, -128))
-def loop(n):
-    for i in range(n):
-        decoder.digit(digits, i % digits.count)
-loop(10)
-gc.collect()
-gc.disable()
-before = gc.mem_free()
-loop(1000)
-print("ALLOCATED", before - gc.mem_free())
-"""
+""", "decoder.digit(digits, i % digits.count)")
 
 
 def test_decoding_allocates_nothing(mpy):
     write_digit_modules(mpy.workdir, *random_digits(5, seed=8))
-    allocated = int(mpy.output(NO_ALLOCATION).split("ALLOCATED")[1])
+    allocated = allocated_bytes(mpy.output(NO_ALLOCATION))
     assert allocated < 100, f"{allocated} bytes over 1,000 decodes"
