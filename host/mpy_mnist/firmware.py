@@ -276,18 +276,19 @@ def _make(port_dir: Path, out: Path, jobs: int, log, variables: list[str], user_
 STOCK_BOARDS = ("unix", "emulator")
 
 
-def build_stock(board: str, jobs: int = 2, log=None) -> Path:
+def build_stock(board: str, jobs: int = 2, log=None, native_code: bool = True) -> Path:
     """The `board` firmware without our C modules and with nothing of ours frozen (the emulator keeps its boot
-    script, which mounts /flash); its own build directory. Returns the file to run."""
-    if board not in STOCK_BOARDS:
+    script, which mounts /flash); its own build directory. Returns the file to run. native_code=False (emulator
+    only): a firmware that cannot load native modules, as some boards' firmware is built."""
+    if board not in STOCK_BOARDS or (board != "emulator" and not native_code):
         raise FirmwareError(f"no stock build for board {board!r}: choose one of {', '.join(STOCK_BOARDS)}")
     _require_tools({"make": "apt-get install make",
                     **({"arm-none-eabi-gcc": ARM_TOOLCHAIN_HINT} if board == "emulator" else {"cc": "apt-get install gcc"})})
-    out = build_dir(f"{board}-stock")
+    out = build_dir(f"{board}-stock" + ("" if native_code else "-no-native"))
     out.parent.mkdir(parents=True, exist_ok=True)
     with _locked(out.with_suffix(".lock")):
         board_files = sorted(p for p in EMULATOR_BOARD_DIR.rglob("*") if p.is_file()) if board == "emulator" else []
-        _start_afresh_if_changed(out, board_files, settings="stock")
+        _start_afresh_if_changed(out, board_files, settings=f"stock native_code={native_code}")
         src = source_dir()
         if board == "unix":
             _make(src / "ports" / "unix", out, jobs, log,
@@ -296,9 +297,19 @@ def build_stock(board: str, jobs: int = 2, log=None) -> Path:
             return out / "micropython"
         manifest = out / "stock_manifest.py"
         manifest.write_text(f'freeze("{EMULATOR_BOARD_DIR / "modules"}", "_boot.py")\n')
+        no_native = [] if native_code else [f"CFLAGS_EXTRA=-UMP_CONFIGFILE -DMP_CONFIGFILE='\"{_no_native_config(out)}\"'"]
         _make(src / "ports" / "qemu", out, jobs, log,
-              [f"BOARD_DIR={EMULATOR_BOARD_DIR}", f"FROZEN_MANIFEST={manifest}"], user_c_modules=False)
+              [f"BOARD_DIR={EMULATOR_BOARD_DIR}", f"FROZEN_MANIFEST={manifest}", *no_native], user_c_modules=False)
         return out / "firmware.elf"
+
+
+def _no_native_config(out: Path) -> Path:
+    """The board's configuration with the Thumb emitters off: no native architecture, so no native modules."""
+    config = out / "mpconfig_no_native.h"
+    config.write_text(f'#include "{EMULATOR_BOARD_DIR / "mpconfigboard.h"}"\n'
+                      "#undef MICROPY_EMIT_THUMB\n#define MICROPY_EMIT_THUMB (0)\n"
+                      "#undef MICROPY_EMIT_INLINE_THUMB\n#define MICROPY_EMIT_INLINE_THUMB (0)\n")
+    return config
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -28,6 +28,16 @@ def stock_emulator_firmware():
 
 
 @pytest.fixture(scope="session")
+def no_native_emulator_firmware():
+    """The stock emulated board built without its Thumb emitters: a firmware that cannot load native modules."""
+    from mpy_mnist import firmware
+
+    require_tool("arm-none-eabi-gcc", "apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi")
+    require_tool("qemu-system-arm", "apt-get install qemu-system-arm")
+    return firmware.build_stock("emulator", native_code=False)
+
+
+@pytest.fixture(scope="session")
 def natmod_x64():
     from mpy_mnist import firmware
 
