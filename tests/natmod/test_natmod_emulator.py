@@ -110,7 +110,7 @@ def test_a_firmware_without_native_code_is_refused(no_native_emulator_firmware, 
         # what the refusal spares the user: the firmware's own failure at import
         mpremote(emu, "cp", str(natmod_armv7emsp), ":/flash/tflite.mpy")
         out = mpremote(emu, "exec", "try:\n import tflite\nexcept ValueError as e:\n print('import fails:', e)")
-        assert "import fails: incompatible .mpy arch" in out, out
+        assert "import fails: native code in .mpy unsupported" in out, out
 
 
 # Instructions of each `it.invoke()`, counted by the bench's QEMU plugin (mpy_mnist.insn_plugin). The native
