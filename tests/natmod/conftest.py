@@ -50,3 +50,11 @@ def natmod_armv7emsp():
 
     require_tool("arm-none-eabi-gcc", "apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi")
     return firmware.natmod("armv7emsp")
+
+
+@pytest.fixture(scope="session")
+def natmod_armv7m():
+    from mpy_mnist import firmware
+
+    require_tool("arm-none-eabi-gcc", "apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi")
+    return firmware.natmod("armv7m")

@@ -13,6 +13,8 @@ import pytest
 
 from mpy_mnist import board, emulator, insn_plugin, natmod, paths
 
+from test_natmod_unix import RUN_CASES, test_loader, tflm_outputs as tflm_case_outputs
+
 sys.path.insert(0, str(paths.REPO_ROOT / "tests" / "device"))
 from test_device_app import LINE, default_model, tflm_outputs  # noqa: E402
 
@@ -163,11 +165,37 @@ def test_an_inference_costs_what_it_costs_in_the_builtin_module(emulator_firmwar
     assert 0.95 <= ratio <= 1.05, f"tflite.mpy takes {ratio:.3f}x the built-in module's instructions"
 
 
+IMPORT_COST = ("import gc\ngc.collect()\nfree = gc.mem_free()\nimport tflite\ngc.collect()\n"
+               "print('import takes', free - gc.mem_free(), 'bytes of heap')")
+
+
 def test_import_cost_in_ram(stock_board, installed, natmod_armv7emsp):
     """The module's code and data come into the heap at import: about the .mpy's size."""
-    out = mpremote(stock_board, "exec", "import gc\ngc.collect()\nfree = gc.mem_free()\nimport tflite\ngc.collect()\n"
-                                        "print('import takes', free - gc.mem_free(), 'bytes of heap')")
+    out = mpremote(stock_board, "exec", IMPORT_COST)
     print(out)
     used = int(re.search(r"import takes (\d+) bytes", out).group(1))
     size = natmod_armv7emsp.stat().st_size
     assert size / 2 < used < 2 * size
+
+
+def test_the_armv7m_module_runs_on_the_armv7emsp_board(stock_emulator_firmware, natmod_armv7m, tmp_path):
+    """The module without DSP kernels or FPU (float arithmetic through libgcc), which an armv7emsp firmware also
+    loads: the TFLM example models give the TFLM runtime's bytes."""
+    import numpy as np
+
+    cases, expected = [], []
+    for name in ("hello_world_int8", "hello_world_float", "micro_speech_quantized"):
+        model = test_loader.model_bytes(name)
+        details = test_loader.tflm(model).get_input_details(0)
+        rng = np.random.default_rng(1)
+        inputs = [[test_loader.random_input(details, rng) for _ in range(20)]]
+        expected += tflm_case_outputs(name, model, inputs, tmp_path)
+        cases.append((name, 1, 20))
+    with emulator.start(stock_emulator_firmware) as emu:
+        mpremote(emu, "cp", str(natmod_armv7m), f":{paths.DEVICE_DIR}/tflite.mpy")
+        for name, _, _ in cases:
+            mpremote(emu, "cp", str(tmp_path / f"{name}.tflite"), str(tmp_path / f"{name}.in"), f":{paths.DEVICE_DIR}/")
+        got = mpremote(emu, "exec", f"DIR = {paths.DEVICE_DIR!r}\nCASES = {cases!r}\n" + RUN_CASES).splitlines()
+        out = mpremote(emu, "exec", IMPORT_COST)
+    print(out)
+    assert got == expected
