@@ -259,8 +259,8 @@ def _disco_board_dir(src: Path, out: Path) -> Path:
 
 
 def _make(port_dir: Path, out: Path, jobs: int, log, variables: list[str], user_c_modules: bool = True) -> None:
-    """`nice make` in a port with our modules (unless `user_c_modules` is False), the device code, the default
-    model and no micropython-lib."""
+    """`nice make` in a port with our C modules (unless `user_c_modules` is False) and no micropython-lib; what
+    is frozen comes with `variables` (FROZEN_MANIFEST)."""
     _build_mpy_cross(port_dir.parents[1], jobs, log)
     cmd = ["nice", "make", "-C", str(port_dir), f"-j{jobs}", f"BUILD={out}",
            f"MPY_LIB_DIR={_empty_micropython_lib()}", *variables]
@@ -282,8 +282,8 @@ def build_stock(board: str, jobs: int = 2, log=None, native_code: bool = True) -
     only): a firmware that cannot load native modules, as some boards' firmware is built."""
     if board not in STOCK_BOARDS or (board != "emulator" and not native_code):
         raise FirmwareError(f"no stock build for board {board!r}: choose one of {', '.join(STOCK_BOARDS)}")
-    _require_tools({"make": "apt-get install make",
-                    **({"arm-none-eabi-gcc": ARM_TOOLCHAIN_HINT} if board == "emulator" else {"cc": "apt-get install gcc"})})
+    compiler = {"emulator": ("arm-none-eabi-gcc", ARM_TOOLCHAIN_HINT), "unix": ("cc", "apt-get install gcc")}[board]
+    _require_tools({"make": "apt-get install make", compiler[0]: compiler[1]})
     out = build_dir(f"{board}-stock" + ("" if native_code else "-no-native"))
     out.parent.mkdir(parents=True, exist_ok=True)
     with _locked(out.with_suffix(".lock")):
@@ -297,7 +297,8 @@ def build_stock(board: str, jobs: int = 2, log=None, native_code: bool = True) -
             return out / "micropython"
         manifest = out / "stock_manifest.py"
         manifest.write_text(f'freeze("{EMULATOR_BOARD_DIR / "modules"}", "_boot.py")\n')
-        no_native = [] if native_code else [f"CFLAGS_EXTRA=-UMP_CONFIGFILE -DMP_CONFIGFILE='\"{_no_native_config(out)}\"'"]
+        no_native = [] if native_code else [
+            f"CFLAGS_EXTRA=-UMP_CONFIGFILE -DMP_CONFIGFILE='\"{_no_native_config(out)}\"'"]
         _make(src / "ports" / "qemu", out, jobs, log,
               [f"BOARD_DIR={EMULATOR_BOARD_DIR}", f"FROZEN_MANIFEST={manifest}", *no_native], user_c_modules=False)
         return out / "firmware.elf"
