@@ -92,19 +92,24 @@ def read_board_mpy(port: str) -> int | None:
     return None if text == "None" else int(text)
 
 
-def write_package(export_dir: Path, mpy: Path, out_dir: Path) -> Path:
-    """A self-contained mip package in `out_dir` (made afresh): package.json, tflite.mpy, the device app's
-    packages (device_python/package.json), the model and the digit set of `export_dir`. Returns package.json.
-    Installed with --target /flash it puts every file where the app and `import tflite` look."""
+def package_files(export_dir: Path) -> list[tuple[Path, str]]:
+    """[(local file, path in the package)]: the model and the digit set of `export_dir`, the device app's packages
+    (device_python/package.json). Raises InstallError when the export lacks a file."""
     export_dir = Path(export_dir)
-    files = [(mpy, "tflite.mpy")]
+    files = []
     for name in (paths.MODEL_FILE, paths.DIGITS_FILE):
         if not (export_dir / name).is_file():
             raise InstallError(f"{export_dir / name} not found: export a model first (`mpy-mnist export --out "
                                f"{export_dir}`), or pass the directory that holds {paths.MODEL_FILE} and "
-                               f"{paths.DIGITS_FILE}")
+                               f"{paths.DIGITS_FILE} (firmware/default_model has the default model's)")
         files.append((export_dir / name, name))
-    files += board.device_python_files()
+    return files + board.device_python_files()
+
+
+def write_package(files: list[tuple[Path, str]], mpy: Path, out_dir: Path) -> Path:
+    """A self-contained mip package in `out_dir` (made afresh): package.json, tflite.mpy and `files`. Returns
+    package.json. Installed with --target /flash it puts every file where the app and `import tflite` look."""
+    files = [(mpy, "tflite.mpy"), *files]
     staging = out_dir.with_name(out_dir.name + ".part")
     shutil.rmtree(staging, ignore_errors=True)
     for source, dest in files:
@@ -122,6 +127,9 @@ def install(port: str, export_dir: Path, mpy: Path | None = None, log=print) -> 
     `mpremote mip install --target /flash`. `mpy`: a ready tflite.mpy, else one is built for the board's arch.
     Refuses, before writing anything, a board without native-code loading and a .mpy it cannot load, then checks
     that `import tflite` works there. Returns the package.json it installed."""
+    files = package_files(export_dir)
+    if mpy is not None and not Path(mpy).is_file():
+        raise InstallError(f"{mpy} not found: build one with `mpy-mnist firmware natmod --arch ARCH --out {mpy}`")
     board_mpy = read_board_mpy(port)
     board_name = f"the board on {port}"
     board_arch = check_board(board_mpy, board_name)
@@ -134,11 +142,8 @@ def install(port: str, export_dir: Path, mpy: Path | None = None, log=print) -> 
             mpy = firmware.natmod(NATMOD_FOR_BOARD[board_arch])
         except firmware.FirmwareError as error:
             raise InstallError(str(error)) from None
-    mpy = Path(mpy)
-    if not mpy.is_file():
-        raise InstallError(f"{mpy} not found: build one with `mpy-mnist firmware natmod --arch ARCH --out {mpy}`")
-    check_loadable(mpy.read_bytes()[:4], board_mpy, board_name)
-    package = write_package(export_dir, mpy, paths.work_dir() / PACKAGE_DIR_NAME)
+    check_loadable(Path(mpy).read_bytes()[:4], board_mpy, board_name)
+    package = write_package(files, Path(mpy), paths.work_dir() / PACKAGE_DIR_NAME)
     log(f"mpremote mip install --target {paths.DEVICE_DIR} {package}")
     result = subprocess.run([sys.executable, "-m", "mpremote", "connect", port, "mip", "install", "--target",
                              paths.DEVICE_DIR, str(package)], capture_output=True, text=True)
