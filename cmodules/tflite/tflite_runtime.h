@@ -14,6 +14,7 @@
 #if MICROPY_ENABLE_DYNRUNTIME
 #include "py/dynruntime.h"
 #include "py/objarray.h"
+/* m_new_maybe's allocator: the firmware's realloc is the one allocation mp_fun_table offers. */
 #define m_malloc_maybe(n) (m_realloc_maybe(NULL, (n), false))
 /* Types dynruntime.h does not name, looked up among the builtins when used. */
 #define mp_type_MemoryError (*(mp_obj_type_t *)(mp_load_global(MP_QSTR_MemoryError)))
