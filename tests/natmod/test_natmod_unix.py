@@ -2,6 +2,7 @@
 TFLM example models give the TFLM runtime's bytes; the built-in module's API test script prints the same lines
 with either module; malformed models meet the same exceptions and messages as with the built-in module."""
 
+import os
 import struct
 import subprocess
 import sys
@@ -149,3 +150,19 @@ def test_malformed_models_meet_the_builtin_modules_errors(unix_micropython, stoc
     assert native == builtin
     kinds = {line.split()[0] for line in native}
     assert {"ran", "ValueError", "NotImplementedError"} <= kinds, kinds
+
+
+def test_the_command_builds_and_prints_the_module(natmod_x64, tmp_path):
+    from mpy_mnist import paths
+
+    out = tmp_path / "sub" / "tflite.mpy"
+    env = {**os.environ, "PYTHONPATH": str(paths.REPO_ROOT / "host")}
+    result = subprocess.run([sys.executable, "-m", "mpy_mnist", "firmware", "natmod", "--arch", "x64", "--out",
+                             str(out)], capture_output=True, text=True, timeout=600, env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == str(out)
+    assert out.read_bytes() == natmod_x64.read_bytes()
+    assert out.read_bytes()[:3] == b"M\x06" + bytes([2 << 2 | 3])  # .mpy 6.3, arch x64
+    result = subprocess.run([sys.executable, "-m", "mpy_mnist", "firmware", "natmod", "--arch", "xtensa"],
+                            capture_output=True, text=True, env=env)
+    assert result.returncode == 2 and "'xtensa' is not one of" in result.stderr
