@@ -17,6 +17,7 @@ from test_natmod_unix import RUN_CASES, test_loader, tflm_outputs as tflm_case_o
 
 sys.path.insert(0, str(paths.REPO_ROOT / "tests" / "device"))
 from test_device_app import LINE, default_model, tflm_outputs  # noqa: E402
+from test_device_emulator import mpremote  # noqa: E402
 
 pytestmark = pytest.mark.emulator
 
@@ -39,13 +40,6 @@ def installed(stock_board, natmod_armv7emsp, tmp_path_factory):
         log = []
         package = natmod.install(stock_board.port, paths.DEFAULT_MODEL_DIR, natmod_armv7emsp, log=log.append)
     return package, log
-
-
-def mpremote(emu, *args):
-    proc = subprocess.run([sys.executable, "-m", "mpremote", "connect", emu.port, *args], capture_output=True,
-                          text=True, timeout=600)
-    assert proc.returncode == 0, f"mpremote {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}"
-    return proc.stdout
 
 
 def predictions(out: str) -> list[tuple]:
