@@ -97,7 +97,7 @@ def test_every_kernel_model_matches_tflm(stock_unix_micropython, module_dir, tmp
     for number, param in enumerate(test_kernels.CASES):
         spec = param.values[0]
         model = kernel_models.model_bytes(spec)
-        reference = test_kernels._tflm_runtime().Interpreter.from_bytes(model, arena_size=1 << 20)
+        reference = test_kernels._tflm_runtime().Interpreter.from_bytes(model, arena_size=test_kernels.TFLM_ARENA_BYTES)
         inputs_count = len(kernel_models.input_shapes(spec))
         rng = np.random.default_rng(0)
         inputs = [test_kernels.random_inputs(reference.get_input_details(i), spec, rng, test_kernels.INPUTS_PER_CASE)
