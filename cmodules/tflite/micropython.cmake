@@ -1,4 +1,4 @@
-# The tflite user C module (cmake-based ports): the binding plus every engine and kernel source, found by glob so
+# The tflite user C module (cmake-based ports): the binding and its registration, plus every engine and kernel source, found by glob so
 # a new kernel file needs no edit here (re-run cmake after adding one).
 add_library(usermod_tflite INTERFACE)
 
@@ -10,6 +10,7 @@ file(GLOB TFLITE_ENGINE_SOURCES
 
 target_sources(usermod_tflite INTERFACE
     ${CMAKE_CURRENT_LIST_DIR}/modtflite.c
+    ${CMAKE_CURRENT_LIST_DIR}/tflite_builtin.c
     ${TFLITE_ENGINE_SOURCES}
 )
 

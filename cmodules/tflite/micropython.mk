@@ -1,9 +1,9 @@
-# The tflite user C module (make-based ports): the binding plus every engine and kernel source, found by wildcard
+# The tflite user C module (make-based ports): the binding and its registration, plus every engine and kernel source, found by wildcard
 # so a new kernel file needs no edit here (LIB_C: compiled, not scanned for qstrs). kernels/arm/*.c: Cortex-M
 # DSP variants, chosen at compile time.
 TFLITE_MOD_DIR := $(USERMOD_DIR)
 
-SRC_USERMOD += $(TFLITE_MOD_DIR)/modtflite.c
+SRC_USERMOD += $(TFLITE_MOD_DIR)/modtflite.c $(TFLITE_MOD_DIR)/tflite_builtin.c
 SRC_USERMOD_LIB_C += $(wildcard $(TFLITE_MOD_DIR)/engine/*.c)
 SRC_USERMOD_LIB_C += $(wildcard $(TFLITE_MOD_DIR)/engine/kernels/*.c)
 SRC_USERMOD_LIB_C += $(wildcard $(TFLITE_MOD_DIR)/engine/kernels/arm/*.c)

@@ -2,6 +2,8 @@
  * The `tflite` module: MicroPython's binding of the engine (engine/tfl_engine.h). The binding only: it holds
  * the model object and the arena, converts arguments, lends tensor memory through memoryviews, and turns the
  * engine's status codes into exceptions (ValueError, NotImplementedError, MemoryError) with the engine's message.
+ * The same code serves the built-in module (registered by tflite_builtin.c) and the dynamic native module
+ * tflite.mpy (natmod/tflite_native.c): it calls only what both runtimes offer (tflite_runtime.h).
  *
  *     import tflite
  *     it = tflite.Interpreter(model)            # model: any bytes-like object, used in place (never copied)
@@ -11,10 +13,10 @@
  *
  * The API mirrors tflite_micro.runtime.Interpreter, so one script runs on the host and on the device.
  */
+#include <stdarg.h>
 #include <string.h>
 
-#include "py/objarray.h"
-#include "py/runtime.h"
+#include "tflite_runtime.h"
 
 #include "engine/tfl_engine.h"
 
@@ -30,12 +32,44 @@ typedef struct {
 
 #define ERROR_TEXT_SIZE 512
 
+static NORETURN void raise_text(const mp_obj_type_t *type, const char *text) {
+    mp_raise_type_arg(type, mp_obj_new_str(text, strlen(text)));
+}
+
+/* Where mp_vprintf writes a message: a fixed buffer, the excess dropped. */
+typedef struct {
+    char *at;
+    char *end; /* room for the terminating zero stays after it */
+} text_buffer;
+
+static void text_buffer_write(void *data, const char *str, size_t len) {
+    text_buffer *buffer = data;
+    size_t room = (size_t)(buffer->end - buffer->at);
+    len = len < room ? len : room;
+    memcpy(buffer->at, str, len);
+    buffer->at += len;
+}
+
+/* mp_raise_msg_varg, which the native runtime lacks: the message is formatted here by MicroPython's printf (the
+ * same formatting and the same exception either way). */
+static NORETURN void raise_formatted(const mp_obj_type_t *type, const char *format, ...) {
+    char text[ERROR_TEXT_SIZE];
+    text_buffer buffer = {text, text + sizeof(text) - 1};
+    mp_print_t print = {&buffer, text_buffer_write};
+    va_list args;
+    va_start(args, format);
+    mp_vprintf(&print, format, args);
+    va_end(args);
+    *buffer.at = '\0';
+    raise_text(type, text);
+}
+
 static NORETURN void raise_status(const tfl_interpreter *it, tfl_status status) {
     char text[ERROR_TEXT_SIZE];
     tfl_format_error(it, text, sizeof(text));
     const mp_obj_type_t *type = status == TFL_ERR_UNSUPPORTED ? &mp_type_NotImplementedError
                               : status == TFL_ERR_ARENA ? &mp_type_MemoryError : &mp_type_ValueError;
-    mp_raise_msg_varg(type, MP_ERROR_TEXT("%s"), text);
+    raise_text(type, text);
 }
 
 static void check(tflite_interpreter_obj_t *self, tfl_status status) {
@@ -44,9 +78,19 @@ static void check(tflite_interpreter_obj_t *self, tfl_status status) {
     }
 }
 
+/* A heap block of `size` bytes (at least 1). MemoryError carries the firmware's own message in either runtime
+ * (the native runtime's allocation failure leaves out the size). */
+static uint8_t *new_bytes(size_t size) {
+    uint8_t *block = m_new_maybe(uint8_t, size ? size : 1);
+    if (block == NULL) {
+        raise_formatted(&mp_type_MemoryError, "memory allocation failed, allocating %u bytes", (unsigned)size);
+    }
+    return block;
+}
+
 /* Initialise into a fresh arena of `size` bytes (the old one, if any, is left to the GC). */
 static tfl_status init_in(tflite_interpreter_obj_t *self, size_t size) {
-    self->arena = m_new(uint8_t, size ? size : 1);
+    self->arena = new_bytes(size);
     self->arena_size = size;
     return tfl_init(&self->it, self->model_data, self->model_len, self->arena, size);
 }
@@ -55,7 +99,7 @@ static tfl_status init_in(tflite_interpreter_obj_t *self, size_t size) {
 static size_t required_arena(tflite_interpreter_obj_t *self) {
     size_t size = 1024;
     for (;;) {
-        uint8_t *work = m_new(uint8_t, size);
+        uint8_t *work = new_bytes(size);
         size_t required = 0;
         tfl_status status = tfl_arena_required(&self->it, self->model_data, self->model_len, work, size, &required);
         m_del(uint8_t, work, size);
@@ -67,10 +111,10 @@ static size_t required_arena(tflite_interpreter_obj_t *self) {
     }
 }
 
-static mp_obj_t tflite_interpreter_make_new(const mp_obj_type_t *type, size_t n_args, size_t n_kw,
+mp_obj_t tflite_interpreter_make_new(const mp_obj_type_t *type, size_t n_args, size_t n_kw,
     const mp_obj_t *all_args) {
     enum { ARG_model, ARG_arena_size };
-    static const mp_arg_t allowed[] = {
+    const mp_arg_t allowed[] = { /* not static: a native module's qstrs are known only once it is loaded */
         {MP_QSTR_model, MP_ARG_REQUIRED | MP_ARG_OBJ, {.u_obj = MP_OBJ_NULL}},
         {MP_QSTR_arena_size, MP_ARG_OBJ, {.u_obj = mp_const_none}},
     };
@@ -101,8 +145,8 @@ static mp_obj_t tflite_interpreter_make_new(const mp_obj_type_t *type, size_t n_
         if (status == TFL_ERR_ARENA) {
             self->arena = NULL; /* let the GC have the block before sizing: the exact figure makes the message */
             size_t required = required_arena(self);
-            mp_raise_msg_varg(&mp_type_MemoryError,
-                MP_ERROR_TEXT("arena_size=%u is too small: this model needs %u bytes (or pass arena_size=None)"),
+            raise_formatted(&mp_type_MemoryError,
+                "arena_size=%u is too small: this model needs %u bytes (or pass arena_size=None)",
                 (unsigned)size, (unsigned)required);
         }
         check(self, status);
@@ -116,7 +160,7 @@ static tfl_tensor *io_tensor(tflite_interpreter_obj_t *self, mp_obj_t index_obj,
     tfl_tensor *t = index < 0 || index >= count ? NULL
                   : output ? tfl_output_tensor(&self->it, (int)index) : tfl_input_tensor(&self->it, (int)index);
     if (t == NULL) {
-        mp_raise_msg_varg(&mp_type_ValueError, MP_ERROR_TEXT("%s index %d out of range: the model has %d %ss"),
+        raise_formatted(&mp_type_ValueError, "%s index %d out of range: the model has %d %ss",
             output ? "output" : "input", (int)index, count, output ? "output" : "input");
     }
     return t;
@@ -168,28 +212,36 @@ static void format_shape(const tfl_tensor *t, char *out) {
     *p = '\0';
 }
 
-/* A memoryview of `t` lent from the arena: its items pointer is the arena block's start (so the view keeps the
- * whole block alive for the GC) and its offset counts elements up to the tensor. */
-static mp_obj_t tensor_view(tflite_interpreter_obj_t *self, const tfl_tensor *t) {
-    int size = tfl_type_size(t->type);
+/* A memoryview of the tensor's type over `block` (a heap block, which the view keeps alive for the GC), starting
+ * `offset` elements in. */
+static mp_obj_t new_view(const tfl_tensor *t, size_t typecode_flags, void *block, size_t offset) {
     mp_obj_array_t *view = m_new_obj(mp_obj_array_t);
-    size_t offset = (size_t)(t->data - self->arena) / (size_t)size; /* tensors are 16-aligned in the arena */
-    mp_obj_memoryview_init(view, typecode_of(t) | MP_OBJ_ARRAY_TYPECODE_FLAG_RW, offset,
-        t->bytes / (size_t)size, self->arena);
+    view->base.type = &mp_type_memoryview; /* as mp_obj_memoryview_init, which a native module cannot call */
+    view->typecode = typecode_of(t) | typecode_flags;
+    view->free = offset;
+    view->len = t->bytes / (size_t)tfl_type_size(t->type);
+    view->items = block;
     return MP_OBJ_FROM_PTR(view);
+}
+
+/* A writable view of `t` lent from the arena: its items pointer is the arena block's start, its offset counts
+ * elements up to the tensor (tensors are 16-aligned in the arena). */
+static mp_obj_t tensor_view(tflite_interpreter_obj_t *self, const tfl_tensor *t) {
+    size_t offset = (size_t)(t->data - self->arena) / (size_t)tfl_type_size(t->type);
+    return new_view(t, MP_OBJ_ARRAY_TYPECODE_FLAG_RW, self->arena, offset);
 }
 
 static mp_obj_t tflite_interpreter_input(mp_obj_t self_in, mp_obj_t index) {
     tflite_interpreter_obj_t *self = MP_OBJ_TO_PTR(self_in);
     return tensor_view(self, io_tensor(self, index, 0));
 }
-static MP_DEFINE_CONST_FUN_OBJ_2(tflite_interpreter_input_obj, tflite_interpreter_input);
+MP_DEFINE_CONST_FUN_OBJ_2(tflite_interpreter_input_obj, tflite_interpreter_input);
 
 static mp_obj_t tflite_interpreter_output(mp_obj_t self_in, mp_obj_t index) {
     tflite_interpreter_obj_t *self = MP_OBJ_TO_PTR(self_in);
     return tensor_view(self, io_tensor(self, index, 1));
 }
-static MP_DEFINE_CONST_FUN_OBJ_2(tflite_interpreter_output_obj, tflite_interpreter_output);
+MP_DEFINE_CONST_FUN_OBJ_2(tflite_interpreter_output_obj, tflite_interpreter_output);
 
 static mp_obj_t tflite_interpreter_set_input(mp_obj_t self_in, mp_obj_t data, mp_obj_t index) {
     tflite_interpreter_obj_t *self = MP_OBJ_TO_PTR(self_in);
@@ -199,13 +251,13 @@ static mp_obj_t tflite_interpreter_set_input(mp_obj_t self_in, mp_obj_t data, mp
     if (src.len != t->bytes) {
         char shape[TFL_MAX_DIMS * 12 + 4];
         format_shape(t, shape);
-        mp_raise_msg_varg(&mp_type_ValueError, MP_ERROR_TEXT("input %d is %s with shape %s (%u bytes), got %u bytes"),
+        raise_formatted(&mp_type_ValueError, "input %d is %s with shape %s (%u bytes), got %u bytes",
             (int)mp_obj_get_int(index), tfl_type_name(t->type), shape, (unsigned)t->bytes, (unsigned)src.len);
     }
     memmove(t->data, src.buf, src.len);
     return mp_const_none;
 }
-static MP_DEFINE_CONST_FUN_OBJ_3(tflite_interpreter_set_input_obj, tflite_interpreter_set_input);
+MP_DEFINE_CONST_FUN_OBJ_3(tflite_interpreter_set_input_obj, tflite_interpreter_set_input);
 
 static mp_obj_t tflite_interpreter_invoke(mp_obj_t self_in) {
     tflite_interpreter_obj_t *self = MP_OBJ_TO_PTR(self_in);
@@ -217,23 +269,23 @@ static mp_obj_t tflite_interpreter_invoke(mp_obj_t self_in) {
     check(self, tfl_invoke(&self->it));
     return mp_const_none;
 }
-static MP_DEFINE_CONST_FUN_OBJ_1(tflite_interpreter_invoke_obj, tflite_interpreter_invoke);
+MP_DEFINE_CONST_FUN_OBJ_1(tflite_interpreter_invoke_obj, tflite_interpreter_invoke);
 
 /* A copy of the output, as a memoryview of its own typed memory: scores[i], len(scores), bytes(scores). */
 static mp_obj_t tflite_interpreter_get_output(mp_obj_t self_in, mp_obj_t index) {
     tflite_interpreter_obj_t *self = MP_OBJ_TO_PTR(self_in);
     const tfl_tensor *t = io_tensor(self, index, 1);
-    uint8_t *copy = m_new(uint8_t, t->bytes ? t->bytes : 1);
+    uint8_t *copy = new_bytes(t->bytes);
     memcpy(copy, t->data, t->bytes);
-    return mp_obj_new_memoryview(typecode_of(t), t->bytes / (size_t)tfl_type_size(t->type), copy);
+    return new_view(t, 0, copy, 0);
 }
-static MP_DEFINE_CONST_FUN_OBJ_2(tflite_interpreter_get_output_obj, tflite_interpreter_get_output);
+MP_DEFINE_CONST_FUN_OBJ_2(tflite_interpreter_get_output_obj, tflite_interpreter_get_output);
 
 /* {'shape': (1, 28, 28, 1), 'dtype': 'int8', 'quantization': (scale, zero_point)}; (0.0, 0) when not quantised. */
 static mp_obj_t details(tflite_interpreter_obj_t *self, mp_obj_t index, int output) {
     const tfl_tensor *t = io_tensor(self, index, output);
     mp_obj_t dict = mp_obj_new_dict(3);
-    mp_obj_t quantization[2] = {mp_obj_new_float(t->scale), MP_OBJ_NEW_SMALL_INT(t->zero_point)};
+    mp_obj_t quantization[2] = {mp_obj_new_float_from_f(t->scale), MP_OBJ_NEW_SMALL_INT(t->zero_point)};
     mp_obj_dict_store(dict, MP_OBJ_NEW_QSTR(MP_QSTR_shape), shape_tuple(t));
     const char *dtype = tfl_type_name(t->type);
     mp_obj_dict_store(dict, MP_OBJ_NEW_QSTR(MP_QSTR_dtype), mp_obj_new_str(dtype, strlen(dtype)));
@@ -244,12 +296,12 @@ static mp_obj_t details(tflite_interpreter_obj_t *self, mp_obj_t index, int outp
 static mp_obj_t tflite_interpreter_get_input_details(mp_obj_t self_in, mp_obj_t index) {
     return details(MP_OBJ_TO_PTR(self_in), index, 0);
 }
-static MP_DEFINE_CONST_FUN_OBJ_2(tflite_interpreter_get_input_details_obj, tflite_interpreter_get_input_details);
+MP_DEFINE_CONST_FUN_OBJ_2(tflite_interpreter_get_input_details_obj, tflite_interpreter_get_input_details);
 
 static mp_obj_t tflite_interpreter_get_output_details(mp_obj_t self_in, mp_obj_t index) {
     return details(MP_OBJ_TO_PTR(self_in), index, 1);
 }
-static MP_DEFINE_CONST_FUN_OBJ_2(tflite_interpreter_get_output_details_obj, tflite_interpreter_get_output_details);
+MP_DEFINE_CONST_FUN_OBJ_2(tflite_interpreter_get_output_details_obj, tflite_interpreter_get_output_details);
 
 static mp_obj_t op_name(int op) {
     const char *name = tfl_op_name(op);
@@ -257,7 +309,7 @@ static mp_obj_t op_name(int op) {
 }
 
 /* Read-only attributes: arena_used, arena_size, ops; anything else falls through to the methods. */
-static void tflite_interpreter_attr(mp_obj_t self_in, qstr attr, mp_obj_t *dest) {
+void tflite_interpreter_attr(mp_obj_t self_in, qstr attr, mp_obj_t *dest) {
     tflite_interpreter_obj_t *self = MP_OBJ_TO_PTR(self_in);
     if (dest[0] != MP_OBJ_NULL) {
         return; /* no stores or deletes */
@@ -278,31 +330,7 @@ static void tflite_interpreter_attr(mp_obj_t self_in, qstr attr, mp_obj_t *dest)
     }
 }
 
-static const mp_rom_map_elem_t tflite_interpreter_locals_table[] = {
-    {MP_ROM_QSTR(MP_QSTR_set_input), MP_ROM_PTR(&tflite_interpreter_set_input_obj)},
-    {MP_ROM_QSTR(MP_QSTR_invoke), MP_ROM_PTR(&tflite_interpreter_invoke_obj)},
-    {MP_ROM_QSTR(MP_QSTR_get_output), MP_ROM_PTR(&tflite_interpreter_get_output_obj)},
-    {MP_ROM_QSTR(MP_QSTR_get_input_details), MP_ROM_PTR(&tflite_interpreter_get_input_details_obj)},
-    {MP_ROM_QSTR(MP_QSTR_get_output_details), MP_ROM_PTR(&tflite_interpreter_get_output_details_obj)},
-    {MP_ROM_QSTR(MP_QSTR_input), MP_ROM_PTR(&tflite_interpreter_input_obj)},
-    {MP_ROM_QSTR(MP_QSTR_output), MP_ROM_PTR(&tflite_interpreter_output_obj)},
-};
-static MP_DEFINE_CONST_DICT(tflite_interpreter_locals, tflite_interpreter_locals_table);
-
-static MP_DEFINE_CONST_OBJ_TYPE(
-    tflite_type_Interpreter,
-    MP_QSTR_Interpreter,
-    MP_TYPE_FLAG_NONE,
-    make_new, tflite_interpreter_make_new,
-    attr, tflite_interpreter_attr,
-    locals_dict, &tflite_interpreter_locals
-    );
-
-/* tflite.OPS: the names of the ops the engine runs, from its kernel table. */
-static mp_obj_t tflite_getattr(mp_obj_t attr) {
-    if (MP_OBJ_QSTR_VALUE(attr) != MP_QSTR_OPS) {
-        return MP_OBJ_NULL;
-    }
+mp_obj_t tflite_ops(void) {
     mp_obj_t names = mp_obj_new_tuple(tfl_kernels_count, NULL);
     mp_obj_tuple_t *tuple = MP_OBJ_TO_PTR(names);
     for (int i = 0; i < tfl_kernels_count; i++) {
@@ -310,18 +338,3 @@ static mp_obj_t tflite_getattr(mp_obj_t attr) {
     }
     return names;
 }
-static MP_DEFINE_CONST_FUN_OBJ_1(tflite_getattr_obj, tflite_getattr);
-
-static const mp_rom_map_elem_t tflite_module_globals_table[] = {
-    {MP_ROM_QSTR(MP_QSTR___name__), MP_ROM_QSTR(MP_QSTR_tflite)},
-    {MP_ROM_QSTR(MP_QSTR_Interpreter), MP_ROM_PTR(&tflite_type_Interpreter)},
-    {MP_ROM_QSTR(MP_QSTR___getattr__), MP_ROM_PTR(&tflite_getattr_obj)},
-};
-static MP_DEFINE_CONST_DICT(tflite_module_globals, tflite_module_globals_table);
-
-const mp_obj_module_t tflite_user_cmodule = {
-    .base = {&mp_type_module},
-    .globals = (mp_obj_dict_t *)&tflite_module_globals,
-};
-
-MP_REGISTER_MODULE(MP_QSTR_tflite, tflite_user_cmodule);

@@ -5,6 +5,7 @@ from pathlib import Path
 import click
 
 from . import __version__, flash, paths
+from .firmware import NATMOD_ARCHS
 
 
 @click.group()
@@ -172,18 +173,29 @@ def ports():
 @_port_option
 @click.option("--from", "export_dir", type=click.Path(file_okay=False), default=None,
               help="Directory holding model.tflite and digits.bin [default: build/export].")
+@click.option("--natmod", is_flag=True,
+              help="For a board running stock MicroPython 1.25: bring the engine too, as tflite.mpy for the board's "
+                   "architecture, with `mpremote mip install` (package in build/natmod-package).")
+@click.option("--mpy", "mpy_path", type=click.Path(dir_okay=False),
+              help="With --natmod: this tflite.mpy instead of one built for the board.")
 @_board_command
-def push(port, export_dir):
+def push(port, export_dir, natmod, mpy_path):
     """Copy model.tflite, digits.bin and the device app (device_python packages) to /flash on the board.
 
     Each file is written under a temporary name, checked on the board (size and sha256, or crc32 where the firmware
     has no sha256), and renamed over the old one only when every file is checked: an interrupted push leaves the
-    previous model working.
+    previous model working. With --natmod the files go through `mpremote mip install` with tflite.mpy, after
+    checking that the board's firmware loads native modules of that architecture.
     """
     from . import board
     if export_dir is None:
         from .export import default_out_dir
         export_dir = default_out_dir()
+    if natmod or mpy_path:
+        from . import natmod as native
+        with board.board_port(port, start_emulator=False, log=click.echo) as (device, _):
+            native.install(device, export_dir, mpy_path, log=click.echo)
+        return
     plan = board.push_plan(export_dir)
     with board.board_port(port, start_emulator=False, log=click.echo) as (device, _):
         _push_with_progress(device, plan)
@@ -264,6 +276,27 @@ def firmware_build(board, jobs):
 
     try:
         click.echo(builds.build(board, jobs=jobs))
+    except builds.FirmwareError as err:
+        raise click.ClickException(str(err)) from None
+
+
+@firmware.command("natmod")
+@click.option("--arch", type=click.Choice(NATMOD_ARCHS), required=True,
+              help="armv7emsp: Cortex-M4F/M7 with single-precision FPU (the STM32F746G-DISCO); armv7m: Cortex-M3 and "
+                   "up without FPU; x64: the unix port on a PC.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Copy tflite.mpy here too.")
+@click.option("-j", "--jobs", default=2, show_default=True, help="Parallel make jobs.")
+def firmware_natmod(arch, out, jobs):
+    """Build the engine as a dynamic native module, tflite.mpy, for stock MicroPython 1.25 firmware of ARCH;
+    print its path.
+
+    Reads cmodules/tflite (the binding and the engine) and the MicroPython source's py/dynruntime.mk and
+    tools/mpy_ld.py; builds in the cache. Install it with `mpy-mnist push --natmod`.
+    """
+    from . import firmware as builds
+
+    try:
+        click.echo(builds.natmod(arch, out, jobs=jobs))
     except builds.FirmwareError as err:
         raise click.ClickException(str(err)) from None
 

@@ -41,9 +41,11 @@ SANITIZE_FLAGS = ["-fsanitize=address,undefined", "-fno-sanitize-recover=undefin
 
 
 def engine_sources() -> list[Path]:
-    """The engine's C files: engine/*.c and kernels/*.c (new kernel files need no edit here)."""
+    """The engine's C files: engine/*.c, kernels/*.c and kernels/arm/*.c (the Cortex-M variants, empty elsewhere);
+    new kernel files need no edit here."""
     engine = paths.ENGINE_DIR
-    return sorted(engine.glob("*.c")) + sorted((engine / "kernels").glob("*.c"))
+    return [path for directory in (engine, engine / "kernels", engine / "kernels" / "arm")
+            for path in sorted(directory.glob("*.c"))]
 
 
 def _hash_sources(extra: list[str]) -> str:

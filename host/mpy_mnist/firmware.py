@@ -5,6 +5,9 @@ Boards:
   emulator  MicroPython's qemu port on QEMU's mps2-an500 (Cortex-M7 + FPU), board definition firmware/boards/EMULATOR_M7
   disco     MicroPython's stm32 port for the STM32F746G-DISCO, board definition firmware/boards/MNIST_F746DISCO
 
+Also: stock builds of unix and emulator (build_stock: without our C module or frozen app) and the engine as a
+dynamic native module for stock firmware (natmod: tflite.mpy per architecture).
+
 The source is `$MICROPY_DIR` when set, else a copy in the cache: a git checkout of the release tag when the network
 allows, else Debian's source package (which has no git submodules: no berkeley-db, no SSL, no micropython-lib, and
 no lib/stm32lib for the disco board). Builds live in the cache, one directory per board and checkout, and `make`
@@ -13,10 +16,12 @@ rebuilds only what changed.
 
 import fcntl
 import hashlib
+import importlib.util
 import os
 import re
 import shutil
 import subprocess
+import sys
 import tarfile
 import tempfile
 from contextlib import contextmanager
@@ -199,7 +204,12 @@ def _start_afresh_if_configuration_changed(board: str, out: Path) -> None:
     board_dir = {"emulator": EMULATOR_BOARD_DIR, "disco": DISCO_BOARD_DIR}.get(board)
     if board_dir is not None:
         inputs += sorted(p for p in board_dir.rglob("*") if p.is_file())
-    digest = hashlib.sha256(os.environ.get("MICROPY_DIR", "").encode())
+    _start_afresh_if_changed(out, inputs)
+
+
+def _start_afresh_if_changed(out: Path, inputs: list[Path], settings: str = "") -> None:
+    """Empty `out` unless it was built from these inputs' contents and settings (and the same $MICROPY_DIR)."""
+    digest = hashlib.sha256((os.environ.get("MICROPY_DIR", "") + "\0" + settings).encode())
     for path in inputs:
         digest.update(str(path).encode() + b"\0" + path.read_bytes())
     stamp = out / ".configuration"
@@ -248,14 +258,104 @@ def _disco_board_dir(src: Path, out: Path) -> Path:
     return board_dir
 
 
-def _make(port_dir: Path, out: Path, jobs: int, log, variables: list[str]) -> None:
-    """`nice make` in a port with our modules, the device code, the default model and no micropython-lib."""
+def _make(port_dir: Path, out: Path, jobs: int, log, variables: list[str], user_c_modules: bool = True) -> None:
+    """`nice make` in a port with our C modules (unless `user_c_modules` is False) and no micropython-lib; what
+    is frozen comes with `variables` (FROZEN_MANIFEST)."""
     _build_mpy_cross(port_dir.parents[1], jobs, log)
     cmd = ["nice", "make", "-C", str(port_dir), f"-j{jobs}", f"BUILD={out}",
            f"MPY_LIB_DIR={_empty_micropython_lib()}", *variables]
-    if user_c_modules_present():
+    if user_c_modules and user_c_modules_present():
         cmd.append(f"USER_C_MODULES={paths.CMODULES_DIR}")
     _run_make(cmd, log)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Stock firmware: what a board owner who builds nothing runs. Our boards without our C module and without the
+# frozen app, for the native module (tflite.mpy) to be tested against.
+
+STOCK_BOARDS = ("unix", "emulator")
+
+
+def build_stock(board: str, jobs: int = 2, log=None, native_code: bool = True) -> Path:
+    """The `board` firmware without our C modules and with nothing of ours frozen (the emulator keeps its boot
+    script, which mounts /flash); its own build directory. Returns the file to run. native_code=False (emulator
+    only): a firmware that cannot load native modules, as some boards' firmware is built."""
+    if board not in STOCK_BOARDS or (board != "emulator" and not native_code):
+        raise FirmwareError(f"no stock build for board {board!r}: choose one of {', '.join(STOCK_BOARDS)}")
+    compiler = {"emulator": ("arm-none-eabi-gcc", ARM_TOOLCHAIN_HINT), "unix": ("cc", "apt-get install gcc")}[board]
+    _require_tools({"make": "apt-get install make", compiler[0]: compiler[1]})
+    out = build_dir(f"{board}-stock" + ("" if native_code else "-no-native"))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with _locked(out.with_suffix(".lock")):
+        board_files = sorted(p for p in EMULATOR_BOARD_DIR.rglob("*") if p.is_file()) if board == "emulator" else []
+        _start_afresh_if_changed(out, board_files, settings=f"stock native_code={native_code}")
+        src = source_dir()
+        if board == "unix":
+            _make(src / "ports" / "unix", out, jobs, log,
+                  ["VARIANT=standard", "MICROPY_PY_BTREE=0", "MICROPY_PY_SSL=0", "FROZEN_MANIFEST="],
+                  user_c_modules=False)
+            return out / "micropython"
+        manifest = out / "stock_manifest.py"
+        manifest.write_text(f'freeze("{EMULATOR_BOARD_DIR / "modules"}", "_boot.py")\n')
+        no_native = [] if native_code else [
+            f"CFLAGS_EXTRA=-UMP_CONFIGFILE -DMP_CONFIGFILE='\"{_no_native_config(out)}\"'"]
+        _make(src / "ports" / "qemu", out, jobs, log,
+              [f"BOARD_DIR={EMULATOR_BOARD_DIR}", f"FROZEN_MANIFEST={manifest}", *no_native], user_c_modules=False)
+        return out / "firmware.elf"
+
+
+def _no_native_config(out: Path) -> Path:
+    """The board's configuration with the Thumb emitters off: no native architecture, so no native modules."""
+    config = out / "mpconfig_no_native.h"
+    config.write_text(f'#include "{EMULATOR_BOARD_DIR / "mpconfigboard.h"}"\n'
+                      "#undef MICROPY_EMIT_THUMB\n#define MICROPY_EMIT_THUMB (0)\n"
+                      "#undef MICROPY_EMIT_INLINE_THUMB\n#define MICROPY_EMIT_INLINE_THUMB (0)\n")
+    return config
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The engine as a dynamic native module (tflite.mpy), built with MicroPython's py/dynruntime.mk and tools/mpy_ld.py
+
+NATMOD_ARCHS = ("armv7emsp", "armv7m", "x64")
+NATMOD_DIR = paths.CMODULES_DIR / "tflite" / "natmod"
+
+
+def natmod(arch: str, out: Path | None = None, jobs: int = 2, log=None) -> Path:
+    """tflite.mpy for `arch` from the binding (cmodules/tflite/modtflite.c, registered by natmod/tflite_native.c)
+    and the engine's sources (engine.engine_sources()), built in the cache; copied to `out` when given. Returns
+    the file."""
+    from . import engine
+
+    if arch not in NATMOD_ARCHS:
+        raise FirmwareError(f"unknown arch {arch!r}: choose one of {', '.join(NATMOD_ARCHS)}")
+    compiler = "cc" if arch == "x64" else "arm-none-eabi-gcc"
+    _require_tools({"make": "apt-get install make",
+                    compiler: "apt-get install gcc" if arch == "x64" else ARM_TOOLCHAIN_HINT})
+    for module, package in (("elftools", "pyelftools"), ("ar", "ar")):  # mpy_ld.py reads objects and archives
+        if importlib.util.find_spec(module) is None:
+            raise FirmwareError(f"{package} is missing (MicroPython's mpy_ld.py needs it): pip install {package}")
+    src = source_dir()
+    build = build_dir(f"natmod-{arch}")
+    build.parent.mkdir(parents=True, exist_ok=True)
+    with _locked(build.with_suffix(".lock")):
+        # dynruntime.mk knows no header dependencies: any change to the module's files starts the build afresh
+        sources = sorted(p for p in (paths.CMODULES_DIR / "tflite").rglob("*.[ch]") if p.is_file())
+        _start_afresh_if_changed(build, [*sources, NATMOD_DIR / "Makefile"], settings=arch)
+        makefile = build / "Makefile"  # dynruntime.mk's rules want the Makefile in the directory make runs in
+        if not makefile.is_symlink():
+            makefile.symlink_to(NATMOD_DIR / "Makefile")
+        engine_src = " ".join(str(path) for path in engine.engine_sources())
+        _run_make(["nice", "make", "-C", str(build), f"-j{jobs}", f"MPY_DIR={src}", f"ARCH={arch}",
+                   f"PYTHON={sys.executable}", f"ENGINE_SRC={engine_src}"], log)
+    built = build / "tflite.mpy"
+    if out is None:
+        return built
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = out.with_name(out.name + ".part")
+    shutil.copyfile(built, staging)
+    os.replace(staging, out)
+    return out
 
 
 def _build_mpy_cross(src: Path, jobs: int, log) -> None:
