@@ -22,7 +22,7 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
-from . import paths
+from . import disco_image, paths
 
 BOARDS = ("unix", "emulator", "disco")
 EMULATOR_BOARD_DIR = paths.FIRMWARE_DIR / "boards" / "EMULATOR_M7"
@@ -231,9 +231,7 @@ def _build_disco(out: Path, jobs: int, log) -> Path:
     board_dir = _disco_board_dir(src, out)
     _make(src / "ports" / "stm32", out, jobs, log,
           [f"BOARD_DIR={board_dir}", f"FROZEN_MANIFEST={DISCO_BOARD_DIR / 'manifest.py'}"])
-    subprocess.run(["arm-none-eabi-objcopy", "-O", "binary", str(out / "firmware.elf"), str(out / "firmware.bin")],
-                   check=True)
-    return out / "firmware.bin"
+    return disco_image.make(out / "firmware.elf", out)
 
 
 def _disco_board_dir(src: Path, out: Path) -> Path:
