@@ -34,13 +34,6 @@ GIT_TIMEOUT_S = 20
 DEBIAN_SUITE = "trixie"
 DEBIAN_KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
 
-# How MicroPython 1.25's stm32 port compiles C for the STM32F746 (ports/stm32/stm32.mk and Makefile: F7 without
-# double-precision FPU, -Os release build, strict warnings). The emulator board uses the same machine flags.
-DISCO_CFLAGS = ("-mthumb", "-mtune=cortex-m7", "-mcpu=cortex-m7", "-mfpu=fpv4-sp-d16", "-mfloat-abi=hard",
-                "-mfp16-format=ieee", "-Os", "-DNDEBUG", "-fsingle-precision-constant", "-fdata-sections",
-                "-ffunction-sections", "-std=gnu99", "-nostdlib", "-Wall", "-Wpointer-arith", "-Werror",
-                "-Wdouble-promotion", "-Wfloat-conversion")
-
 ARM_TOOLCHAIN_HINT = "install it with: apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi"
 
 
@@ -228,13 +221,18 @@ def _build_emulator(out: Path, jobs: int, log) -> Path:
 def _build_disco(out: Path, jobs: int, log) -> Path:
     _require_tools({"make": "apt-get install make", "arm-none-eabi-gcc": ARM_TOOLCHAIN_HINT})
     src = source_dir(submodules=("lib/stm32lib",))
-    board_dir = _disco_board_dir(src, out)
-    _make(src / "ports" / "stm32", out, jobs, log,
-          [f"BOARD_DIR={board_dir}", f"FROZEN_MANIFEST={DISCO_BOARD_DIR / 'manifest.py'}"])
+    _build_mpy_cross(src, jobs, log)
+    _run_make(disco_make_command(src, out, jobs), log)
     return disco_image.make(out / "firmware.elf", out)
 
 
-def _disco_board_dir(src: Path, out: Path) -> Path:
+def disco_make_command(src: Path, out: Path, jobs: int = 2) -> list[str]:
+    """The stm32 port's make for our DISCO board (its board directory made fresh in the build's sibling)."""
+    return make_command(src / "ports" / "stm32", out, jobs,
+                        [f"BOARD_DIR={disco_board_dir(src, out)}", f"FROZEN_MANIFEST={DISCO_BOARD_DIR / 'manifest.py'}"])
+
+
+def disco_board_dir(src: Path, out: Path) -> Path:
     """MicroPython's STM32F7DISC board definition, copied from the source into the build directory, with our
     additions (firmware/boards/MNIST_F746DISCO) appended to its mpconfigboard.mk and mpconfigboard.h."""
     board_dir = out.with_name(out.name + "-board")
@@ -247,13 +245,17 @@ def _disco_board_dir(src: Path, out: Path) -> Path:
 
 
 def _make(port_dir: Path, out: Path, jobs: int, log, variables: list[str]) -> None:
-    """`nice make` in a port with our modules, the device code, the default model and no micropython-lib."""
     _build_mpy_cross(port_dir.parents[1], jobs, log)
+    _run_make(make_command(port_dir, out, jobs, variables), log)
+
+
+def make_command(port_dir: Path, out: Path, jobs: int, variables: list[str]) -> list[str]:
+    """`nice make` in a port with our modules, the device code, the default model and no micropython-lib."""
     cmd = ["nice", "make", "-C", str(port_dir), f"-j{jobs}", f"BUILD={out}",
            f"MPY_LIB_DIR={_empty_micropython_lib()}", *variables]
     if user_c_modules_present():
         cmd.append(f"USER_C_MODULES={paths.CMODULES_DIR}")
-    _run_make(cmd, log)
+    return cmd
 
 
 def _build_mpy_cross(src: Path, jobs: int, log) -> None:
