@@ -22,7 +22,7 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
-from . import disco_image, paths
+from . import bitmaps, disco_image, paths
 
 BOARDS = ("unix", "emulator", "disco")
 EMULATOR_BOARD_DIR = paths.FIRMWARE_DIR / "boards" / "EMULATOR_M7"
@@ -206,7 +206,7 @@ def _build_unix(out: Path, jobs: int, log) -> Path:
     _require_tools({"make": "apt-get install make", "cc": "apt-get install gcc"})
     src = source_dir()
     _make(src / "ports" / "unix", out, jobs, log,
-          ["VARIANT=standard", "MICROPY_PY_BTREE=0", "MICROPY_PY_SSL=0", f"FROZEN_MANIFEST={COMMON_MANIFEST}"])
+          ["VARIANT=standard", "MICROPY_PY_BTREE=0", "MICROPY_PY_SSL=0", f"FROZEN_MANIFEST={frozen_manifest(COMMON_MANIFEST, out)}"])
     return out / "micropython"
 
 
@@ -214,7 +214,7 @@ def _build_emulator(out: Path, jobs: int, log) -> Path:
     _require_tools({"make": "apt-get install make", "arm-none-eabi-gcc": ARM_TOOLCHAIN_HINT})
     src = source_dir()
     _make(src / "ports" / "qemu", out, jobs, log,
-          [f"BOARD_DIR={EMULATOR_BOARD_DIR}", f"FROZEN_MANIFEST={EMULATOR_BOARD_DIR / 'manifest.py'}"])
+          [f"BOARD_DIR={EMULATOR_BOARD_DIR}", f"FROZEN_MANIFEST={frozen_manifest(EMULATOR_BOARD_DIR / 'manifest.py', out)}"])
     return out / "firmware.elf"
 
 
@@ -229,7 +229,8 @@ def _build_disco(out: Path, jobs: int, log) -> Path:
 def disco_make_command(src: Path, out: Path, jobs: int = 2) -> list[str]:
     """The stm32 port's make for our DISCO board (its board directory made fresh in the build's sibling)."""
     return make_command(src / "ports" / "stm32", out, jobs,
-                        [f"BOARD_DIR={disco_board_dir(src, out)}", f"FROZEN_MANIFEST={DISCO_BOARD_DIR / 'manifest.py'}"])
+                        [f"BOARD_DIR={disco_board_dir(src, out)}",
+                         f"FROZEN_MANIFEST={frozen_manifest(DISCO_BOARD_DIR / 'manifest.py', out)}"])
 
 
 def disco_board_dir(src: Path, out: Path) -> Path:
@@ -286,11 +287,35 @@ def _empty_micropython_lib() -> Path:
 
 
 def _require_default_model() -> None:
-    missing = [name for name in (paths.MODEL_MODULE, paths.DIGITS_MODULE)
-               if not (paths.DEFAULT_MODEL_DIR / name).is_file()]
+    missing = [name for name in (paths.MODEL_FILE, paths.DIGITS_FILE) if not (paths.DEFAULT_MODEL_DIR / name).is_file()]
     if missing:
         raise FirmwareError(f"the default model is missing from {paths.DEFAULT_MODEL_DIR} ({', '.join(missing)}): "
                             "create it with `mpy-mnist export --out firmware/default_model`")
+
+
+def frozen_manifest(board_manifest: Path, out: Path) -> Path:
+    """The manifest this build freezes: the board's, plus the modules mnist_model and mnist_digits, written into the
+    build directory from the default model's model.tflite and digits.bin (the one copy of each in the repository)."""
+    from .export import digits_module, model_module  # here: export brings in numpy, which other commands skip
+
+    generated = out / "default_model"
+    generated.mkdir(parents=True, exist_ok=True)
+    labels, packed = bitmaps.read_digits_file((paths.DEFAULT_MODEL_DIR / paths.DIGITS_FILE).read_bytes())
+    _write_if_changed(generated / paths.MODEL_MODULE,
+                      model_module((paths.DEFAULT_MODEL_DIR / paths.MODEL_FILE).read_bytes()))
+    _write_if_changed(generated / paths.DIGITS_MODULE, digits_module(labels, packed))
+    manifest = out / "manifest.py"
+    _write_if_changed(manifest, "# Written by mpy-mnist (firmware.py): the board's manifest, then the default model.\n"
+                                f"include({str(board_manifest)!r})\n"
+                                + "".join(f"module({name!r}, base_path={str(generated)!r})\n"
+                                          for name in (paths.MODEL_MODULE, paths.DIGITS_MODULE)))
+    return manifest
+
+
+def _write_if_changed(path: Path, text: str) -> None:
+    """Leave an unchanged file alone, so that make does not freeze it again."""
+    if not path.is_file() or path.read_text() != text:
+        path.write_text(text)
 
 
 def _require_tools(tools: dict[str, str]) -> None:
