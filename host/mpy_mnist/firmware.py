@@ -235,13 +235,16 @@ def disco_make_command(src: Path, out: Path, jobs: int = 2) -> list[str]:
 
 def disco_board_dir(src: Path, out: Path) -> Path:
     """MicroPython's STM32F7DISC board definition, copied from the source into the build directory, with our
-    additions (firmware/boards/MNIST_F746DISCO) appended to its mpconfigboard.mk and mpconfigboard.h."""
+    additions (firmware/boards/MNIST_F746DISCO) appended to its mpconfigboard.mk and mpconfigboard.h and our C
+    files beside its own."""
     board_dir = out.with_name(out.name + "-board")
     shutil.rmtree(board_dir, ignore_errors=True)
     shutil.copytree(src / "ports" / "stm32" / "boards" / "STM32F7DISC", board_dir)
     for name in ("mpconfigboard.mk", "mpconfigboard.h"):
         with open(board_dir / name, "a") as merged:
             merged.write("\n" + (DISCO_BOARD_DIR / name).read_text())
+    for source in DISCO_BOARD_DIR.glob("*.c"):  # the port compiles every .c of the board directory
+        shutil.copy(source, board_dir / source.name)
     return board_dir
 
 

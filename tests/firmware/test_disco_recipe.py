@@ -122,3 +122,17 @@ def test_cmake_ports_put_fp_contract_off_on_the_module_only(tmp_path):
     assert ENGINE_FLAG not in commands.pop("main.c")
     assert "modtflite.c" in commands and "conv.c" in commands
     assert all(ENGINE_FLAG in command for command in commands.values())
+
+
+def test_our_board_c_compiles_with_the_ports_flags(recipe):
+    # mnist_soft_reset.c (the LCD layer off at the end of a soft reset) under make's own command, -Werror included;
+    # syntax and types only, since the real HAL and the generated headers are not here.
+    view, (ours, log), _ = recipe
+    compiled = compile_lines(log)
+    (source,) = [src for src in compiled if src.endswith("/mnist_soft_reset.c")]
+    argv = compiled[source]
+    flags = [arg for arg in argv[1:argv.index("-c")] if not arg.startswith("-M")]
+    assert "-Werror" in flags
+    result = subprocess.run(["arm-none-eabi-gcc", *flags, "-DNO_QSTR", "-fsyntax-only", source],
+                            cwd=view / "ports" / "stm32", capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr

@@ -16,3 +16,8 @@
 #undef MICROPY_HW_ETH_RMII_TX_EN
 #undef MICROPY_HW_ETH_RMII_TXD0
 #undef MICROPY_HW_ETH_RMII_TXD1
+
+// A soft reset also switches the LCD layer off (mnist_soft_reset.c): its frame buffer lived in the heap just freed.
+struct _boardctrl_state_t;
+void mnist_board_end_soft_reset(struct _boardctrl_state_t *state);
+#define MICROPY_BOARD_END_SOFT_RESET mnist_board_end_soft_reset
