@@ -206,7 +206,8 @@ def _build_unix(out: Path, jobs: int, log) -> Path:
     _require_tools({"make": "apt-get install make", "cc": "apt-get install gcc"})
     src = source_dir()
     _make(src / "ports" / "unix", out, jobs, log,
-          ["VARIANT=standard", "MICROPY_PY_BTREE=0", "MICROPY_PY_SSL=0", f"FROZEN_MANIFEST={frozen_manifest(COMMON_MANIFEST, out)}"])
+          ["VARIANT=standard", "MICROPY_PY_BTREE=0", "MICROPY_PY_SSL=0",
+           f"FROZEN_MANIFEST={frozen_manifest(COMMON_MANIFEST, out)}"])
     return out / "micropython"
 
 
@@ -214,7 +215,8 @@ def _build_emulator(out: Path, jobs: int, log) -> Path:
     _require_tools({"make": "apt-get install make", "arm-none-eabi-gcc": ARM_TOOLCHAIN_HINT})
     src = source_dir()
     _make(src / "ports" / "qemu", out, jobs, log,
-          [f"BOARD_DIR={EMULATOR_BOARD_DIR}", f"FROZEN_MANIFEST={frozen_manifest(EMULATOR_BOARD_DIR / 'manifest.py', out)}"])
+          [f"BOARD_DIR={EMULATOR_BOARD_DIR}",
+           f"FROZEN_MANIFEST={frozen_manifest(EMULATOR_BOARD_DIR / 'manifest.py', out)}"])
     return out / "firmware.elf"
 
 
@@ -223,7 +225,10 @@ def _build_disco(out: Path, jobs: int, log) -> Path:
     src = source_dir(submodules=("lib/stm32lib",))
     _build_mpy_cross(src, jobs, log)
     _run_make(disco_make_command(src, out, jobs), log)
-    return disco_image.make(out / "firmware.elf", out)
+    try:
+        return disco_image.make(out / "firmware.elf", out)
+    except disco_image.ImageError as err:
+        raise FirmwareError(str(err)) from None
 
 
 def disco_make_command(src: Path, out: Path, jobs: int = 2) -> list[str]:

@@ -6,7 +6,6 @@ import json
 import re
 import shutil
 
-import numpy as np
 import pytest
 
 from mpy_mnist import bitmaps, paths
@@ -317,15 +316,9 @@ def test_screen_draws_the_digit_and_the_results(mpy, micropython, index):
 def test_the_cache_barrier_compiles_and_runs_on_a_cortex_m7(emulator_firmware):
     # show()'s DSB/ISB go through the inline assembler, compiled at run time: on the emulated Cortex-M7 (the same
     # Thumb-2 encodings the STM32F746 runs), with the display package as the firmware freezes it.
-    import subprocess
-    import sys
-
-    from mpy_mnist import emulator
+    from mpy_mnist import board, emulator
 
     code = ("from display.disco import _data_and_instruction_barrier\n"
             "barrier = _data_and_instruction_barrier()\nprint('barrier', barrier(), barrier())\n")
-    with emulator.start(emulator_firmware) as emu:
-        proc = subprocess.run([sys.executable, "-m", "mpremote", "connect", emu.port, "exec", code],
-                              capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.split() == ["barrier", "0", "0"]
+    with emulator.start(emulator_firmware) as emu, board.connected(emu.port) as transport:
+        assert transport.exec(code).split() == [b"barrier", b"0", b"0"]

@@ -69,7 +69,8 @@ def test_the_build_splits_the_elf_into_the_two_images_and_a_hex_of_only_them(dis
     whole = disco_build / "whole.bin"
     subprocess.run(["arm-none-eabi-objcopy", "-O", "binary", str(elf), str(whole)], check=True)
     assert whole.stat().st_size > disco_image.FILESYSTEM[1] - disco_image.TEXT0.address
-    with pytest.raises(disco_image.ImageError, match="writes 0x08008000-0x0801FFFF, which lies in 0x08008000-0x0801FFFF"):
+    with pytest.raises(disco_image.ImageError,
+                       match="writes 0x08008000-0x0801FFFF, which lies in 0x08008000-0x0801FFFF"):
         disco_image.read_bins([whole])
 
 
@@ -374,7 +375,8 @@ def test_the_drive_is_refused_without_erase_filesystem_before_anything_is_writte
     result = run_cli("firmware", "flash", "--method", "stlink-drive", "--drive", str(stlink_drive),
                      "--hex", str(firmware_hex))
     assert result.returncode == 1
-    assert "the ST-LINK drive takes one .bin written from 0x08000000, so it rewrites 0x08008000-0x0801FFFF" in result.stderr
+    assert ("the ST-LINK drive takes one .bin written from 0x08000000, so it rewrites 0x08008000-0x0801FFFF"
+            in result.stderr)
     assert "--erase-filesystem" in result.stderr and "st-flash, pyocd or pio, which keep /flash" in result.stderr
     assert sorted(p.name for p in stlink_drive.iterdir()) == before
 
@@ -386,9 +388,9 @@ def test_flash_through_the_drive_then_print_the_banner(firmware_hex, stlink_driv
     stlink = StlinkDrive(stlink_drive, len(whole))
     stlink.start()
     board = repl()
-    result = run_cli("firmware", "flash", "--method", "stlink-drive", "--drive", str(stlink_drive), "--erase-filesystem",
-                     "--hex", str(firmware_hex), "--port", board.port, env={"MPY_MNIST_WORK": str(tmp_path)},
-                     timeout=120)
+    result = run_cli("firmware", "flash", "--method", "stlink-drive", "--drive", str(stlink_drive),
+                     "--erase-filesystem", "--hex", str(firmware_hex), "--port", board.port,
+                     env={"MPY_MNIST_WORK": str(tmp_path)}, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "flash: the ST-LINK drive takes one .bin" in result.stdout  # said before writing
     assert re.search(f"flash \\(stlink-drive\\): copy \\S+/firmware.bin to {stlink_drive}", result.stdout)
@@ -404,8 +406,8 @@ def test_flash_through_the_drive_then_print_the_banner(firmware_hex, stlink_driv
 
 def test_push_after_an_erasing_flash_needs_an_export_before_anything_is_written(firmware_hex, stlink_drive, tmp_path):
     before = sorted(p.name for p in stlink_drive.iterdir())
-    result = run_cli("firmware", "flash", "--method", "stlink-drive", "--drive", str(stlink_drive), "--erase-filesystem",
-                     "--push", "--hex", str(firmware_hex), env={"MPY_MNIST_WORK": str(tmp_path)})
+    result = run_cli("firmware", "flash", "--method", "stlink-drive", "--drive", str(stlink_drive),
+                     "--erase-filesystem", "--push", "--hex", str(firmware_hex), env={"MPY_MNIST_WORK": str(tmp_path)})
     assert result.returncode == 1
     assert "--push:" in result.stderr and "export a model first" in result.stderr
     assert sorted(p.name for p in stlink_drive.iterdir()) == before
