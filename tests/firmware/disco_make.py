@@ -75,3 +75,8 @@ def linked_objects(log: str, out: Path) -> list[str]:
     link = next(line for line in log.splitlines() if " -o " + str(out / "firmware.elf") in line)
     # $(BUILD)/<stem>.o, where a board file given by absolute path keeps its leading slash ($(BUILD)//abs/x.o)
     return [arg[len(str(out)) + 1:-2] for arg in shlex.split(link) if arg.endswith(".o")]
+
+
+def compiler_flags(argv: list[str]) -> list[str]:
+    """A compile line's flags, without the compiler, its -c and what follows (output, source) and the -M options."""
+    return [arg for arg in argv[1:argv.index("-c")] if not arg.startswith("-M")]

@@ -13,12 +13,13 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
-from disco_make import STM32LIB, compile_lines, dry_run, linked_objects, recipe_view
+from disco_make import STM32LIB, compile_lines, compiler_flags, dry_run, linked_objects, recipe_view
 from needs import require_tool
 
 from mpy_mnist import firmware, paths
 
 ENGINE_FLAG = "-ffp-contract=off"
+
 
 def sources_missing(view: Path, out: Path, log: str) -> list[str]:
     """Linked objects with no source in the view (the port's vpath: port dir, top, user C modules; or generated)."""
@@ -36,20 +37,17 @@ def headers_missing(view: Path, out: Path, log: str) -> dict[str, set[str]]:
     """header -> the C files that include it, for headers that exist nowhere in the view: each file preprocessed
     with make's own flags (as the port's qstr pass does, -DNO_QSTR), missing headers listed instead of fatal."""
     port = view / "ports" / "stm32"
-    groups = defaultdict(list)
-    for source, argv in compile_lines(log).items():
-        if source.endswith(".c") and not source.startswith(str(out)):  # not the generated ones (pins, frozen)
-            flags = [a for a in argv[1:argv.index("-c")] if not a.startswith(("-M", "-W"))]
-            groups[tuple(flags)].append(source)
     missing = defaultdict(set)
-    for flags, sources in groups.items():
-        for source in sources:
-            deps = subprocess.run(["arm-none-eabi-gcc", *flags, "-DNO_QSTR", "-M", "-MG", source], cwd=port,
-                                  capture_output=True, text=True, timeout=120)
-            assert deps.returncode == 0, f"{source}: {deps.stderr[-1500:]}"
-            for header in deps.stdout.replace("\\\n", " ").split()[2:]:
-                if not header.startswith("genhdr/") and not (port / header).exists():
-                    missing[header].add(source)
+    for source, argv in compile_lines(log).items():
+        if not source.endswith(".c") or source.startswith(str(out)):  # not the generated ones (pins, frozen)
+            continue
+        flags = [arg for arg in compiler_flags(argv) if not arg.startswith("-W")]  # warnings are the compiler's
+        deps = subprocess.run(["arm-none-eabi-gcc", *flags, "-DNO_QSTR", "-M", "-MG", source], cwd=port,
+                              capture_output=True, text=True, timeout=120)
+        assert deps.returncode == 0, f"{source}: {deps.stderr[-1500:]}"
+        for header in deps.stdout.replace("\\\n", " ").split()[2:]:
+            if not header.startswith("genhdr/") and not (port / header).exists():
+                missing[header].add(source)
     return missing
 
 
@@ -130,8 +128,7 @@ def test_our_board_c_compiles_with_the_ports_flags(recipe):
     view, (ours, log), _ = recipe
     compiled = compile_lines(log)
     (source,) = [src for src in compiled if src.endswith("/mnist_soft_reset.c")]
-    argv = compiled[source]
-    flags = [arg for arg in argv[1:argv.index("-c")] if not arg.startswith("-M")]
+    flags = compiler_flags(compiled[source])
     assert "-Werror" in flags
     result = subprocess.run(["arm-none-eabi-gcc", *flags, "-DNO_QSTR", "-fsyntax-only", source],
                             cwd=view / "ports" / "stm32", capture_output=True, text=True, timeout=120)

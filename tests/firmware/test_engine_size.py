@@ -4,7 +4,7 @@ import re
 import shutil
 import subprocess
 
-from disco_make import compile_lines, dry_run, recipe_view
+from disco_make import compile_lines, compiler_flags, dry_run, recipe_view
 from needs import require_tool
 
 from mpy_mnist import firmware, paths
@@ -33,9 +33,8 @@ def test_engine_compiles_cleanly_with_the_disco_flags_and_fits(tmp_path, emulato
                                        *TFLITE_DIR.glob("engine/kernels/arm/*.c")])
     objects = []
     for source in engine_sources:
-        argv = compiled[source]
         obj = tmp_path / (source.replace("/", "_") + ".o")
-        argv = [arg for arg in argv[:argv.index("-c")] if not arg.startswith("-M")] + ["-c", source, "-o", str(obj)]
+        argv = [compiled[source][0], *compiler_flags(compiled[source]), "-c", source, "-o", str(obj)]
         assert "-Werror" in argv and "-ffp-contract=off" in argv and "-fno-single-precision-constant" in argv
         result = subprocess.run(argv, cwd=port, capture_output=True, text=True)
         assert result.returncode == 0, f"{source}:\n{result.stderr}"
