@@ -322,3 +322,17 @@ def test_the_cache_barrier_compiles_and_runs_on_a_cortex_m7(emulator_firmware):
             "barrier = _data_and_instruction_barrier()\nprint('barrier', barrier(), barrier())\n")
     with emulator.start(emulator_firmware) as emu, board.connected(emu.port) as transport:
         assert transport.exec(code).split() == [b"barrier", b"0", b"0"]
+
+
+def test_the_boot_state_has_the_boards_own_pins():
+    # The model's SDRAM, REPL and I2C3 pins are STM32F7DISC's, read from MicroPython's own board header.
+    from mpy_mnist import firmware
+    from unix.fake_stm32 import BOOT_PINS, SDRAM_PINS
+
+    header = (firmware.source_dir() / "ports" / "stm32" / "boards" / "STM32F7DISC" / "mpconfigboard.h").read_text()
+    pins = dict(re.findall(r"#define MICROPY_HW_(\w+)\s+\(pin_([A-K]\d+)\)", header))
+    fmc = {pin for name, pin in pins.items() if name.startswith("FMC_")}
+    assert {f"{port}{pin}" for port, numbers in SDRAM_PINS for pin in numbers} == fmc
+    modelled = {f"{port}{pin}" for port, pin, *_ in BOOT_PINS}
+    for name in ("UART1_TX", "UART1_RX", "I2C3_SCL", "I2C3_SDA", "LED1", "USRSW_PIN", "USB_OTG_ID_PIN"):
+        assert pins[name] in modelled, name
