@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEBIAN_PACKAGES=(gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm dpkg-dev xz-utils make gcc clang libclang-rt-dev stlink-tools libffi-dev pkg-config)
+DEBIAN_PACKAGES=(gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm dpkg-dev xz-utils make gcc clang libclang-rt-dev stlink-tools libffi-dev pkg-config cmake)
 
 missing=()
 for pkg in "${DEBIAN_PACKAGES[@]}"; do

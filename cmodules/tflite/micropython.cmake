@@ -18,7 +18,10 @@ target_include_directories(usermod_tflite INTERFACE
     ${CMAKE_CURRENT_LIST_DIR}
 )
 
-# Float kernels must round each product and each sum as the reference kernels do (no fused multiply-add).
-target_compile_options(usermod_tflite INTERFACE -ffp-contract=off)
+# Float kernels must round each product and each sum as the reference kernels do (no fused multiply-add). On these
+# sources only: an INTERFACE option of usermod_tflite would reach every file of the firmware that links it. (The
+# port includes this file into its own directory, where its firmware target sees the source properties.)
+set_source_files_properties(${CMAKE_CURRENT_LIST_DIR}/modtflite.c ${TFLITE_ENGINE_SOURCES}
+    PROPERTIES COMPILE_OPTIONS -ffp-contract=off)
 
 target_link_libraries(usermod INTERFACE usermod_tflite)

@@ -11,5 +11,6 @@ SRC_USERMOD_LIB_C += $(wildcard $(TFLITE_MOD_DIR)/engine/kernels/arm/*.c)
 CFLAGS_USERMOD += -I$(TFLITE_MOD_DIR)
 
 # Float kernels must round each product and each sum as the reference kernels do to match TFLM bit for bit; under
-# -std=gnu99 GCC would fuse a*b+c into one VFMA on the Cortex-M7 FPU.
-CFLAGS_USERMOD += -ffp-contract=off
+# -std=gnu99 GCC would fuse a*b+c into one VFMA on the Cortex-M7 FPU. Only this module's objects (the port builds
+# them as $(BUILD)/tflite/...): CFLAGS_USERMOD would put the flag on every MicroPython file.
+$(BUILD)/$(notdir $(TFLITE_MOD_DIR))/%.o: CFLAGS += -ffp-contract=off

@@ -1,8 +1,13 @@
 # The STM32F746G-DISCO's 4.3" RK043FN48H panel (480x272, parallel RGB) driven by the LTDC, in MicroPython.
 # Register addresses and bits: RM0385 (STM32F75x/74x reference manual); pins: UM1907 (the DISCO user manual) and
-# the board schematic; panel timings: the RK043FN48H data sheet as used by ST's board support package.
+# the board schematic; panel timings and every register value: as ST's board support package sets them
+# (stm32746g_discovery_lcd.c, rk043fn48h.h, the F7 HAL's LTDC driver), in the HAL's order: the controller is
+# enabled first, then layer 1 is loaded and its shadow registers reloaded. Only the bits this driver owns are
+# written; the SDRAM, USART1 (the REPL), I2C3 and USB pins share these ports and clocks.
 # The frame buffer is an ordinary bytearray: MicroPython's stm32 port puts this board's heap in the SDRAM
 # (0xC0000000), so the LTDC reads it from there. The D-cache is write-back over the SDRAM, so show() cleans it.
+# A soft reset frees the heap: the mpy-mnist firmware switches the layer off then (MNIST_F746DISCO's
+# mnist_soft_reset.c), and deinit() does the same.
 
 import framebuf
 import uctypes
@@ -49,6 +54,7 @@ LTDC_BPCR = const(LTDC + 0x0C)
 LTDC_AWCR = const(LTDC + 0x10)
 LTDC_TWCR = const(LTDC + 0x14)
 LTDC_GCR = const(LTDC + 0x18)
+GCR_POLARITIES = const(0xF << 28)  # HSPOL, VSPOL, DEPOL, PCPOL: all 0 (active low, clock not inverted)
 LTDC_SRCR = const(LTDC + 0x24)
 LTDC_BCCR = const(LTDC + 0x2C)
 L1CR = const(LTDC + 0x84)
@@ -63,8 +69,11 @@ L1CFBLR = const(LTDC + 0xB0)
 L1CFBLNR = const(LTDC + 0xB4)
 GCR_LTDCEN = const(1)
 SRCR_IMR = const(1)
+L1CR_LEN = const(1)
 PF_RGB565 = const(2)
-BF_CONSTANT_ALPHA = const(0x0405)  # BF1 = constant alpha, BF2 = 1 - constant alpha
+# BF1 = pixel alpha x constant alpha, BF2 = 1 - that (ST's BSP: LTDC_BLENDING_FACTOR1_PAxCA | FACTOR2_PAxCA). RGB565
+# has no alpha of its own (pixel alpha 255), so with CACR 255 the layer is opaque.
+BF_PIXEL_TIMES_CONSTANT_ALPHA = const(0x0607)
 
 # Cortex-M7 system control block: cache geometry and D-cache clean by set/way.
 SCB_CCSIDR = const(0xE000ED80)
@@ -107,10 +116,11 @@ def pllsai_settings(vco_in_hz, target_hz=PIXEL_CLOCK_HZ):
 class Display(framebuf.FrameBuffer):
     name = "disco"
 
-    def __init__(self, mem32=None):
+    def __init__(self, mem32=None, barrier=None):
         if mem32 is None:
             from machine import mem32
         self._mem = mem32
+        self._barrier = barrier or _data_and_instruction_barrier()
         self.width = WIDTH
         self.height = HEIGHT
         try:
@@ -165,6 +175,8 @@ class Display(framebuf.FrameBuffer):
             self._set_pin((letter, pin), 0)
             self._modify(base + MODER, 3 << 2 * pin, 1 << 2 * pin)  # output
             self._modify(base + OTYPER, 1 << pin, 0)
+            self._modify(base + OSPEEDR, 3 << 2 * pin, 2 << 2 * pin)
+            self._modify(base + PUPDR, 3 << 2 * pin, 0)  # MicroPython's board init left a pull-up on PK3
 
     def _set_pin(self, pin, on):
         letter, n = pin
@@ -179,26 +191,34 @@ class Display(framebuf.FrameBuffer):
         m[LTDC_BPCR] = ahbp << 16 | avbp
         m[LTDC_AWCR] = (ahbp + WIDTH) << 16 | (avbp + HEIGHT)
         m[LTDC_TWCR] = (ahbp + WIDTH + HFP) << 16 | (avbp + HEIGHT + VFP)
-        m[LTDC_GCR] = 0  # sync and enable signals active low, pixel clock not inverted, controller off
+        self._modify(LTDC_GCR, GCR_POLARITIES, 0)
         m[LTDC_BCCR] = 0  # black background
-        # Layer 1 covers the whole active area.
+        self._modify(LTDC_GCR, 0, GCR_LTDCEN)
+        # Layer 1 covers the whole active area. Its registers are shadowed: they take effect at the reload, which
+        # the running controller performs (HAL_LTDC_ConfigLayer's order).
         m[L1WHPCR] = (ahbp + WIDTH) << 16 | (ahbp + 1)
         m[L1WVPCR] = (avbp + HEIGHT) << 16 | (avbp + 1)
         m[L1PFCR] = PF_RGB565
         m[L1CACR] = 255
         m[L1DCCR] = 0
-        m[L1BFCR] = BF_CONSTANT_ALPHA
+        m[L1BFCR] = BF_PIXEL_TIMES_CONSTANT_ALPHA
         m[L1CFBAR] = self.address
         m[L1CFBLR] = (WIDTH * 2) << 16 | (WIDTH * 2 + 3)  # pitch, line length + 3 (RM0385)
         m[L1CFBLNR] = HEIGHT
-        m[L1CR] = 1  # layer on
+        self._modify(L1CR, 0, L1CR_LEN)
         m[LTDC_SRCR] = SRCR_IMR  # load the shadow registers now
-        self._modify(LTDC_GCR, 0, GCR_LTDCEN)
+
+    def deinit(self):
+        """Switch the layer off: the LTDC stops reading the frame buffer (do this before the buffer is freed)."""
+        self._modify(L1CR, L1CR_LEN, 0)
+        self._mem[LTDC_SRCR] = SRCR_IMR
 
     def show(self):
-        """Write the frame buffer out of the D-cache so the LTDC sees it: clean every set and way."""
+        """Write the frame buffer out of the D-cache so the LTDC sees it: clean every set and way, with the
+        barriers CMSIS's SCB_CleanDCache has (after selecting the cache, and once the cleaning is done)."""
         m = self._mem
         m[SCB_CSSELR] = 0  # level 1 data cache
+        self._barrier()
         ccsidr = m[SCB_CCSIDR]
         sets = (ccsidr >> 13 & 0x7FFF) + 1
         ways = (ccsidr >> 3 & 0x3FF) + 1
@@ -209,3 +229,18 @@ class Display(framebuf.FrameBuffer):
         for way in range(ways):
             for s in range(sets):
                 m[SCB_DCCSW] = way << way_shift | s << line_shift
+        self._barrier()
+
+
+def _data_and_instruction_barrier():
+    """DSB SY then ISB SY, through the inline assembler (which the stm32 port has). Compiled when a display is
+    opened, so that this module still imports where there is none (the unix port runs it in the tests)."""
+    import micropython
+
+    namespace = {"micropython": micropython}
+    exec("@micropython.asm_thumb\n"
+         "def barrier():\n"
+         "    data(2, 0xF3BF, 0x8F4F)\n"  # DSB SY
+         "    data(2, 0xF3BF, 0x8F6F)\n",  # ISB SY
+         namespace)
+    return namespace["barrier"]

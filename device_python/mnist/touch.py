@@ -1,8 +1,11 @@
-# Drawing a digit with a finger on the DISCO's touch panel (FocalTech FT5336 on I2C3: PH7 SCL, PH8 SDA).
-# The chip answers register reads at I2C address 0x38: TD_STATUS (0x02) holds the number of touches in its low
-# nibble, then touch 1 is P1_XH, P1_XL, P1_YH, P1_YL (0x03-0x06), 12-bit coordinates whose top 4 bits sit in the
-# low nibble of the H registers. On this board the panel's X runs along the screen's Y and the other way round,
-# and coordinates are already in pixels. We poll; the chip's INT line (PI13) is not used.
+# Drawing a digit with a finger on the DISCO's touch panel (FocalTech FT5336 on I2C3: PH7 SCL, PH8 SDA), as ST's
+# board support package drives it (ft5336.c, stm32746g_discovery_ts.c). The chip answers at I2C address 0x38,
+# on a bus run at 100 kHz as the BSP runs it: TD_STATUS (0x02) holds the number of touches in its low nibble
+# (more than 5 means none), then touch 1 is P1_XH, P1_XL, P1_YH, P1_YL (0x03-0x06), 12-bit coordinates whose top
+# 4 bits sit in the low nibble of the H registers, the event (put down, lift up, contact) in P1_XH's top two bits.
+# On this board the panel's X runs along the screen's Y and the other way round (the BSP's TS_SWAP_XY), and
+# coordinates are already in pixels. We poll: G_MODE (0xA4) is set to polling, as the BSP's start does; the
+# chip's INT line (PI13) is not used.
 
 import framebuf
 import time
@@ -13,9 +16,13 @@ from .screen import DIGIT_SCALE, DIGIT_X, DIGIT_Y, WHITE, Screen
 
 ADDRESS = const(0x38)
 TD_STATUS = const(0x02)
+G_MODE = const(0xA4)
+G_MODE_POLLING = const(0x00)
 CHIP_ID = const(0xA8)
 FT5336_ID = const(0x51)
 MAX_TOUCHES = const(5)
+EVENT_LIFT_UP = const(1)
+I2C_HZ = const(100_000)
 
 _CANVAS = const(112)  # the stroke is kept at half the 224x224 screen box
 _PEN = const(12)  # canvas pixels: ink about as thick, relative to the digit, as MNIST's
@@ -34,13 +41,14 @@ class FT5336:
             raise OSError("no touch controller answers at I2C address 0x38 (the DISCO's I2C3, PH7/PH8)")
         if chip != FT5336_ID:
             raise OSError("touch controller at 0x38 has id 0x%02x, expected FT5336 (0x51)" % chip)
+        i2c.writeto_mem(ADDRESS, G_MODE, bytes((G_MODE_POLLING,)))
 
     def touched(self):
         """True while a finger is on the panel; its screen position is then in self.x, self.y."""
         r = self._regs
         self.i2c.readfrom_mem_into(ADDRESS, TD_STATUS, r)
         n = r[0] & 0x0F
-        if n == 0 or n > MAX_TOUCHES:
+        if n == 0 or n > MAX_TOUCHES or r[1] >> 6 == EVENT_LIFT_UP:
             return False
         self.y = (r[1] & 0x0F) << 8 | r[2]
         self.x = (r[3] & 0x0F) << 8 | r[4]
@@ -102,7 +110,7 @@ def draw(classifier, rounds=None, display=None, i2c=None):
     if i2c is None:
         from machine import I2C
 
-        i2c = I2C(3)  # the board's I2C3: PH7/PH8
+        i2c = I2C(3, freq=I2C_HZ)  # the board's I2C3: PH7/PH8
     panel = FT5336(i2c)
     screen = Screen(display)
     screen.clear()

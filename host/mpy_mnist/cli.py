@@ -303,24 +303,32 @@ def firmware_natmod(arch, out, jobs):
 
 @firmware.command("flash")
 @click.option("--method", type=click.Choice(flash.METHODS),
-              help="How to reach the board (default: the first found of pio, stlink-drive, st-flash, pyocd).")
-@click.option("--bin", "bin_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Firmware image to write at 0x08000000 (default: the disco build in the cache).")
+              help="How to reach the board (default: the first found of pio, st-flash, pyocd, stlink-drive).")
+@click.option("--hex", "hex_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Firmware as an Intel HEX file holding the two images (default: the disco build in the cache).")
+@click.option("--bin", "bin_paths", type=click.Path(dir_okay=False, path_type=Path), multiple=True,
+              help="Firmware as two .bin files, given twice: firmware0.bin (0x08000000), then firmware1.bin "
+                   "(0x08020000).")
 @click.option("--drive", type=click.Path(file_okay=False, path_type=Path),
               help="Mount point of the ST-LINK drive (default: found by its label DIS_F746NG).")
-@click.option("--pio-env", type=click.Choice(flash.PIO_ENVS), default="stlink", show_default=True,
-              help="PlatformIO env of firmware/disco/platformio.ini: stlink (OpenOCD) or mbed (the ST-LINK drive).")
+@click.option("--erase-filesystem", is_flag=True,
+              help="Allow a method that erases /flash (the ST-LINK drive): the pushed model and files are lost.")
+@click.option("--push", "push_again", is_flag=True,
+              help="After a flash that erased /flash, push the last export (build/export) again.")
 @click.option("--port", help="Serial port of the board's REPL (default: the first one `mpy-mnist ports` lists).")
-@click.option("--dry-run", is_flag=True, help="Only print the method and the command it would run.")
-def firmware_flash(method, bin_path, drive, pio_env, port, dry_run):
+@click.option("--dry-run", is_flag=True, help="Only check the image and print the commands it would run.")
+def firmware_flash(method, hex_path, bin_paths, drive, erase_filesystem, push_again, port, dry_run):
     """Write the disco firmware onto an STM32F746G-DISCO and print the banner of its REPL.
 
-    Reads the .bin (--bin, default: what `firmware build --board disco` printed); runs PlatformIO on
-    firmware/disco, copies onto the ST-LINK drive, or runs st-flash or pyocd, with their output live; then waits
-    for MicroPython on the board's serial port.
+    Reads the two images (TEXT0 at 0x08000000, TEXT1 at 0x08020000; default: what `firmware build --board disco`
+    made) and writes only them, so /flash keeps its files: runs PlatformIO on firmware/disco, st-flash or pyocd with
+    their output live (or copies onto the ST-LINK drive, which erases /flash: --erase-filesystem); then waits for
+    MicroPython on the board's serial port.
     """
+    if hex_path and bin_paths:
+        raise click.UsageError("give --hex or --bin, not both")
     try:
-        banner = flash.flash(bin_path or flash.default_bin(), method, drive, pio_env, port, dry_run,
+        banner = flash.flash(hex_path, bin_paths, method, drive, port, dry_run, erase_filesystem, push_again,
                              log=click.echo)
     except flash.FlashError as exc:
         raise click.ClickException(str(exc)) from None

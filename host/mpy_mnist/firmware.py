@@ -27,7 +27,7 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
-from . import paths
+from . import bitmaps, disco_image, paths
 
 BOARDS = ("unix", "emulator", "disco")
 EMULATOR_BOARD_DIR = paths.FIRMWARE_DIR / "boards" / "EMULATOR_M7"
@@ -38,13 +38,6 @@ GIT_URL = "https://github.com/micropython/micropython.git"
 GIT_TIMEOUT_S = 20
 DEBIAN_SUITE = "trixie"
 DEBIAN_KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
-
-# How MicroPython 1.25's stm32 port compiles C for the STM32F746 (ports/stm32/stm32.mk and Makefile: F7 without
-# double-precision FPU, -Os release build, strict warnings). The emulator board uses the same machine flags.
-DISCO_CFLAGS = ("-mthumb", "-mtune=cortex-m7", "-mcpu=cortex-m7", "-mfpu=fpv4-sp-d16", "-mfloat-abi=hard",
-                "-mfp16-format=ieee", "-Os", "-DNDEBUG", "-fsingle-precision-constant", "-fdata-sections",
-                "-ffunction-sections", "-std=gnu99", "-nostdlib", "-Wall", "-Wpointer-arith", "-Werror",
-                "-Wdouble-promotion", "-Wfloat-conversion")
 
 ARM_TOOLCHAIN_HINT = "install it with: apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi"
 
@@ -223,7 +216,8 @@ def _build_unix(out: Path, jobs: int, log) -> Path:
     _require_tools({"make": "apt-get install make", "cc": "apt-get install gcc"})
     src = source_dir()
     _make(src / "ports" / "unix", out, jobs, log,
-          ["VARIANT=standard", "MICROPY_PY_BTREE=0", "MICROPY_PY_SSL=0", f"FROZEN_MANIFEST={COMMON_MANIFEST}"])
+          ["VARIANT=standard", "MICROPY_PY_BTREE=0", "MICROPY_PY_SSL=0",
+           f"FROZEN_MANIFEST={frozen_manifest(COMMON_MANIFEST, out)}"])
     return out / "micropython"
 
 
@@ -231,42 +225,57 @@ def _build_emulator(out: Path, jobs: int, log) -> Path:
     _require_tools({"make": "apt-get install make", "arm-none-eabi-gcc": ARM_TOOLCHAIN_HINT})
     src = source_dir()
     _make(src / "ports" / "qemu", out, jobs, log,
-          [f"BOARD_DIR={EMULATOR_BOARD_DIR}", f"FROZEN_MANIFEST={EMULATOR_BOARD_DIR / 'manifest.py'}"])
+          [f"BOARD_DIR={EMULATOR_BOARD_DIR}",
+           f"FROZEN_MANIFEST={frozen_manifest(EMULATOR_BOARD_DIR / 'manifest.py', out)}"])
     return out / "firmware.elf"
 
 
 def _build_disco(out: Path, jobs: int, log) -> Path:
     _require_tools({"make": "apt-get install make", "arm-none-eabi-gcc": ARM_TOOLCHAIN_HINT})
     src = source_dir(submodules=("lib/stm32lib",))
-    board_dir = _disco_board_dir(src, out)
-    _make(src / "ports" / "stm32", out, jobs, log,
-          [f"BOARD_DIR={board_dir}", f"FROZEN_MANIFEST={DISCO_BOARD_DIR / 'manifest.py'}"])
-    subprocess.run(["arm-none-eabi-objcopy", "-O", "binary", str(out / "firmware.elf"), str(out / "firmware.bin")],
-                   check=True)
-    return out / "firmware.bin"
+    _build_mpy_cross(src, jobs, log)
+    _run_make(disco_make_command(src, out, jobs), log)
+    try:
+        return disco_image.make(out / "firmware.elf", out)
+    except disco_image.ImageError as err:
+        raise FirmwareError(str(err)) from None
 
 
-def _disco_board_dir(src: Path, out: Path) -> Path:
+def disco_make_command(src: Path, out: Path, jobs: int = 2) -> list[str]:
+    """The stm32 port's make for our DISCO board (its board directory made fresh in the build's sibling)."""
+    return make_command(src / "ports" / "stm32", out, jobs,
+                        [f"BOARD_DIR={disco_board_dir(src, out)}",
+                         f"FROZEN_MANIFEST={frozen_manifest(DISCO_BOARD_DIR / 'manifest.py', out)}"])
+
+
+def disco_board_dir(src: Path, out: Path) -> Path:
     """MicroPython's STM32F7DISC board definition, copied from the source into the build directory, with our
-    additions (firmware/boards/MNIST_F746DISCO) appended to its mpconfigboard.mk and mpconfigboard.h."""
+    additions (firmware/boards/MNIST_F746DISCO) appended to its mpconfigboard.mk and mpconfigboard.h and our C
+    files beside its own."""
     board_dir = out.with_name(out.name + "-board")
     shutil.rmtree(board_dir, ignore_errors=True)
     shutil.copytree(src / "ports" / "stm32" / "boards" / "STM32F7DISC", board_dir)
     for name in ("mpconfigboard.mk", "mpconfigboard.h"):
         with open(board_dir / name, "a") as merged:
             merged.write("\n" + (DISCO_BOARD_DIR / name).read_text())
+    for source in DISCO_BOARD_DIR.glob("*.c"):  # the port compiles every .c of the board directory
+        shutil.copy(source, board_dir / source.name)
     return board_dir
 
 
 def _make(port_dir: Path, out: Path, jobs: int, log, variables: list[str], user_c_modules: bool = True) -> None:
+    _build_mpy_cross(port_dir.parents[1], jobs, log)
+    _run_make(make_command(port_dir, out, jobs, variables, user_c_modules), log)
+
+
+def make_command(port_dir: Path, out: Path, jobs: int, variables: list[str], user_c_modules: bool = True) -> list[str]:
     """`nice make` in a port with our C modules (unless `user_c_modules` is False) and no micropython-lib; what
     is frozen comes with `variables` (FROZEN_MANIFEST)."""
-    _build_mpy_cross(port_dir.parents[1], jobs, log)
     cmd = ["nice", "make", "-C", str(port_dir), f"-j{jobs}", f"BUILD={out}",
            f"MPY_LIB_DIR={_empty_micropython_lib()}", *variables]
     if user_c_modules and user_c_modules_present():
         cmd.append(f"USER_C_MODULES={paths.CMODULES_DIR}")
-    _run_make(cmd, log)
+    return cmd
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -386,11 +395,35 @@ def _empty_micropython_lib() -> Path:
 
 
 def _require_default_model() -> None:
-    missing = [name for name in (paths.MODEL_MODULE, paths.DIGITS_MODULE)
-               if not (paths.DEFAULT_MODEL_DIR / name).is_file()]
+    missing = [name for name in (paths.MODEL_FILE, paths.DIGITS_FILE) if not (paths.DEFAULT_MODEL_DIR / name).is_file()]
     if missing:
         raise FirmwareError(f"the default model is missing from {paths.DEFAULT_MODEL_DIR} ({', '.join(missing)}): "
                             "create it with `mpy-mnist export --out firmware/default_model`")
+
+
+def frozen_manifest(board_manifest: Path, out: Path) -> Path:
+    """The manifest this build freezes: the board's, plus the modules mnist_model and mnist_digits, written into the
+    build directory from the default model's model.tflite and digits.bin (the one copy of each in the repository)."""
+    from .export import digits_module, model_module  # here: export brings in numpy, which other commands skip
+
+    generated = out / "default_model"
+    generated.mkdir(parents=True, exist_ok=True)
+    labels, packed = bitmaps.read_digits_file((paths.DEFAULT_MODEL_DIR / paths.DIGITS_FILE).read_bytes())
+    _write_if_changed(generated / paths.MODEL_MODULE,
+                      model_module((paths.DEFAULT_MODEL_DIR / paths.MODEL_FILE).read_bytes()))
+    _write_if_changed(generated / paths.DIGITS_MODULE, digits_module(labels, packed))
+    manifest = out / "manifest.py"
+    _write_if_changed(manifest, "# Written by mpy-mnist (firmware.py): the board's manifest, then the default model.\n"
+                                f"include({str(board_manifest)!r})\n"
+                                + "".join(f"module({name!r}, base_path={str(generated)!r})\n"
+                                          for name in (paths.MODEL_MODULE, paths.DIGITS_MODULE)))
+    return manifest
+
+
+def _write_if_changed(path: Path, text: str) -> None:
+    """Leave an unchanged file alone, so that make does not freeze it again."""
+    if not path.is_file() or path.read_text() != text:
+        path.write_text(text)
 
 
 def _require_tools(tools: dict[str, str]) -> None:

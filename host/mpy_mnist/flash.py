@@ -1,30 +1,36 @@
 """Flash MicroPython firmware onto the STM32F746G-DISCO from this machine, then wait for the board's REPL.
 
-Four ways onto the board, in this order of preference when none is named (the first one found is used):
-  pio           PlatformIO, project firmware/disco (env `stlink`: the board's ST-LINK through OpenOCD)
-  stlink-drive  copy the .bin onto the ST-LINK's USB drive DIS_F746NG; the ST-LINK programs the chip itself
-  st-flash      the open-source stlink tools
-  pyocd         pyOCD over the ST-LINK
+The firmware is two images (disco_image: TEXT0 at 0x08000000, TEXT1 at 0x08020000) with MicroPython's /flash
+filesystem between them; every method writes those two images only, so the model and files that `push` put on
+/flash stay. Four ways onto the board, in this order of preference when none is named (the first one found is used):
+  pio           PlatformIO, project firmware/disco (the board's ST-LINK through OpenOCD, one `program` per image)
+  st-flash      the open-source stlink tools, one `write` per image
+  pyocd         pyOCD over the ST-LINK, both images in one `load`, erasing sector by sector
+  stlink-drive  copy a .bin onto the ST-LINK's USB drive DIS_F746NG; the ST-LINK programs the chip itself. The drive
+                takes one .bin written from the start of flash, so this one erases /flash and needs
+                --erase-filesystem.
 Every wait has a timeout. Failures are FlashError with a message naming what was looked for and how to get it.
 """
 
 import os
 import shutil
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
 import serial
 
-from . import firmware, paths
+from . import disco_image, firmware, paths
+from .disco_image import PARTS
 
-METHODS = ("pio", "stlink-drive", "st-flash", "pyocd")
-FLASH_ADDRESS = "0x08000000"  # start of the STM32F746's internal flash: where a MicroPython .bin begins
-FLASH_SIZE = 1024 * 1024
+METHODS = ("pio", "st-flash", "pyocd", "stlink-drive")
+ERASING_METHODS = ("stlink-drive",)  # methods that cannot write the two images without the filesystem between them
 
 PIO_PROJECT = paths.FIRMWARE_DIR / "disco"
-PIO_ENVS = ("stlink", "mbed")  # the envs of firmware/disco/platformio.ini, one per upload protocol
-PIO_BIN_VARIABLE = "MPY_MNIST_FIRMWARE_BIN"  # read by firmware/disco/prebuilt_firmware.py
+PIO_ENV = "stlink"  # the env of firmware/disco/platformio.ini: the board's ST-LINK/V2-1 through OpenOCD
+# Read by firmware/disco/prebuilt_firmware.py (TEXT0) and openocd_two_images.py (TEXT1), in PARTS' order.
+PIO_IMAGE_VARIABLES = ("MPY_MNIST_FIRMWARE0", "MPY_MNIST_FIRMWARE1")
 
 # The ST-LINK/V2-1 on the DISCO shows a USB drive with this label holding these files; it reports a failed
 # programming by a FAIL.TXT on the drive once it has re-enumerated.
@@ -32,6 +38,7 @@ DRIVE_LABEL = "DIS_F746NG"
 DRIVE_MARKERS = ("MBED.HTM", "DETAILS.TXT")
 DRIVE_FAIL_FILE = "FAIL.TXT"
 DRIVE_MOUNT_ROOTS = ("/media", "/run/media", "/mnt", "/Volumes")
+DRIVE_IMAGE_NAME = "firmware.bin"
 
 PYOCD_TARGET = "stm32f746nghx"  # the part pyOCD names for the DISCO's board id; its support comes in a CMSIS pack
 
@@ -59,22 +66,42 @@ class FlashError(Exception):
     """Flashing cannot go on; the message says what is missing and how to get it."""
 
 
-# --- the firmware image ----------------------------------------------------------------------------------------
+# --- the firmware images ---------------------------------------------------------------------------------------
 
 
-def default_bin() -> Path:
-    """Where `mpy-mnist firmware build --board disco` leaves the image."""
-    return firmware.build_dir("disco") / "firmware.bin"
+def default_images() -> list[Path]:
+    """Where `mpy-mnist firmware build --board disco` leaves the two images."""
+    return [firmware.build_dir("disco") / part.name for part in PARTS]
 
 
-def check_bin(path: Path) -> None:
+def images(hex_path: Path | None, bin_paths: list[Path], staging: Path, dry_run: bool = False) -> list[Path]:
+    """The two image files to write (TEXT0's, then TEXT1's), each checked to be this board's, from --hex, --bin or
+    the disco build; a .hex is split into staging. With dry_run a build not made yet is named all the same."""
+    try:
+        if hex_path is not None:
+            _require_file(hex_path)
+            split = disco_image.read_hex(hex_path)
+            written = [staging / part.name for part in PARTS]
+            for part, path in zip(PARTS, written):
+                path.write_bytes(split[part])
+            return written
+        named = list(bin_paths) or default_images()
+        if not bin_paths and dry_run and not all(path.is_file() for path in named):
+            return named  # what the build will make, where it will make it
+        for path in named:
+            _require_file(path, built=not bin_paths)
+        disco_image.read_bins(named)
+        return named
+    except disco_image.ImageError as err:
+        raise FlashError(str(err)) from None
+
+
+def _require_file(path: Path, built: bool = False) -> None:
     if not path.is_file():
-        raise FlashError(
-            f"no firmware image at {path}: build it with `mpy-mnist firmware build --board disco` (it needs a "
-            f"MicroPython checkout with lib/stm32lib: MICROPY_DIR=/path/to/micropython), or name one with --bin")
-    size = path.stat().st_size
-    if not 0 < size <= FLASH_SIZE:
-        raise FlashError(f"{path} is {size} bytes: a firmware image for the STM32F746 is 1 to {FLASH_SIZE} bytes")
+        how = ("build it with `mpy-mnist firmware build --board disco` (it needs a MicroPython checkout with "
+               "lib/stm32lib: MICROPY_DIR=/path/to/micropython), or name one with --hex or --bin") if built else \
+              "check the path"
+        raise FlashError(f"no firmware image at {path}: {how}")
 
 
 # --- finding the ways onto the board ---------------------------------------------------------------------------
@@ -95,6 +122,11 @@ def is_stlink_drive(path: Path) -> bool:
     except OSError:
         return False
     return any(marker in names for marker in DRIVE_MARKERS)
+
+
+def require_stlink_drive(path: Path) -> None:
+    if not is_stlink_drive(path):
+        raise FlashError(f"{path} is not an ST-LINK drive: it holds neither of {', '.join(DRIVE_MARKERS)}")
 
 
 def pio_executable() -> str | None:
@@ -130,27 +162,30 @@ def choose_method(requested: str | None, drive: Path | None) -> str:
 # --- the command lines, each as its tool documents it ----------------------------------------------------------
 
 
-def command(method: str, bin_path: Path, pio_env: str = "stlink") -> list[str]:
-    """The command that writes `bin_path` to the start of flash and resets the board."""
+def commands(method: str, image_paths: list[Path]) -> list[list[str]]:
+    """The commands that write each image at its own address (and nothing between) and then reset the board."""
+    placed = list(zip(PARTS, image_paths))
     if method == "pio":
-        if pio_env not in PIO_ENVS:
-            raise FlashError(f"unknown PlatformIO env {pio_env!r}: choose one of {', '.join(PIO_ENVS)}")
-        # The image travels in PIO_BIN_VARIABLE (see tool_environment); `nobuild` makes PlatformIO take it as built.
-        return [pio_executable() or "pio", "run", "-d", str(PIO_PROJECT), "-e", pio_env, "-t", "nobuild",
-                "-t", "upload"]
+        # The images travel in PIO_IMAGE_VARIABLES (see tool_environment); `nobuild`: take them as built.
+        return [[pio_executable() or "pio", "run", "-d", str(PIO_PROJECT), "-e", PIO_ENV, "-t", "nobuild",
+                 "-t", "upload"]]
     if method == "st-flash":
-        return ["st-flash", "--reset", "write", str(bin_path), FLASH_ADDRESS]
+        # `write` erases only the sectors it writes; --reset (before and after) on the last write only, so the board
+        # never starts with one image new and the other old.
+        return [["st-flash", *(["--reset"] if part is PARTS[-1] else []), "write", str(path), f"0x{part.address:08x}"]
+                for part, path in placed]
     if method == "pyocd":
-        # --no-wait: without it pyOCD waits forever for a probe to be plugged in.
-        return ["pyocd", "flash", "--no-wait", "--target", PYOCD_TARGET, "--base-address", FLASH_ADDRESS,
-                str(bin_path)]
+        # FILE@ADDRESS places each .bin; --erase sector: only the sectors written (never a chip erase); --no-wait:
+        # without it pyOCD waits forever for a probe to be plugged in.
+        return [["pyocd", "flash", "--no-wait", "--target", PYOCD_TARGET, "--erase", "sector",
+                 *(f"{path}@0x{part.address:08x}" for part, path in placed)]]
     raise FlashError(f"{method} is not run as a command")
 
 
-def tool_environment(method: str, bin_path: Path) -> dict[str, str]:
+def tool_environment(method: str, image_paths: list[Path]) -> dict[str, str]:
     env = dict(os.environ)
     if method == "pio":
-        env[PIO_BIN_VARIABLE] = str(bin_path.resolve())
+        env.update({name: str(path.resolve()) for name, path in zip(PIO_IMAGE_VARIABLES, image_paths)})
     return env
 
 
@@ -171,10 +206,25 @@ def run_tool(method: str, argv: list[str], env: dict[str, str], timeout: float =
 # --- the ST-LINK drive -----------------------------------------------------------------------------------------
 
 
+# ST's drive takes a .bin, written from the first byte of flash (and, with recent ST-LINK firmware, a .hex): nothing
+# ST documents says which sectors it erases, and a .bin holding both images covers the filesystem between them. So
+# this method copies one .bin of TEXT0, the filesystem's sectors erased, then TEXT1, and only with --erase-filesystem.
+DRIVE_ERASES = (f"the ST-LINK drive takes one .bin written from 0x{PARTS[0].address:08X}, so it rewrites "
+                f"{disco_image.FILESYSTEM_TEXT}, MicroPython's /flash filesystem: the model and files pushed there are "
+                "erased")
+
+
+def drive_image(image_paths: list[Path], staging: Path, dry_run: bool = False) -> Path:
+    """The one .bin the drive takes, made in staging from the two images (named only, when dry_run and not built)."""
+    whole = staging / DRIVE_IMAGE_NAME
+    if not (dry_run and not all(path.is_file() for path in image_paths)):
+        whole.write_bytes(disco_image.whole(dict(zip(PARTS, (path.read_bytes() for path in image_paths)))))
+    return whole
+
+
 def copy_to_drive(bin_path: Path, drive: Path, timeout: float = DRIVE_TIMEOUT_S, log=print) -> None:
     """Copy the image onto the ST-LINK drive, wait until the ST-LINK has taken it, and read its verdict."""
-    if not is_stlink_drive(drive):
-        raise FlashError(f"{drive} is not an ST-LINK drive: it holds neither of {', '.join(DRIVE_MARKERS)}")
+    require_stlink_drive(drive)
     copied = drive / bin_path.name
     with open(bin_path, "rb") as source, open(copied, "wb") as target:
         shutil.copyfileobj(source, target)
@@ -263,31 +313,67 @@ def repl_banner(text: str) -> str | None:
 # --- the whole job ---------------------------------------------------------------------------------------------
 
 
-def choose(bin_path: Path, method: str | None, drive: Path | None) -> tuple[str, Path | None]:
-    """(method, ST-LINK drive) for this image on this machine, without touching the board."""
-    check_bin(bin_path)
+def describe(method: str, image_paths: list[Path], drive: Path | None) -> list[str]:
+    """What flashing will do, as lines a user could run by hand."""
+    if method == "stlink-drive":
+        return [f"copy {image_paths[0]} to {drive}"]
+    prefix = "".join(f"{name}={path.resolve()} " for name, path in zip(PIO_IMAGE_VARIABLES, image_paths)) \
+        if method == "pio" else ""
+    return [prefix + " ".join(argv) for argv in commands(method, image_paths)]
+
+
+def flash(hex_path: Path | None = None, bin_paths: list[Path] = (), method: str | None = None,
+          drive: Path | None = None, port: str | None = None, dry_run: bool = False, erase_filesystem: bool = False,
+          push: bool = False, log=print) -> str | None:
+    """Flash the images and return the banner of the REPL that comes up; dry_run only says what it would do.
+    A method that erases /flash runs only with erase_filesystem; after it, push sends the last export again."""
+    if drive is not None:
+        require_stlink_drive(drive)
     drive = drive or find_stlink_drive()
-    return choose_method(method, drive), drive
-
-
-def describe(method: str, bin_path: Path, drive: Path | None, pio_env: str) -> str:
-    """What flashing will do, as a line a user could run by hand."""
-    if method == "stlink-drive":
-        return f"copy {bin_path} to {drive}"
-    prefix = f"{PIO_BIN_VARIABLE}={bin_path.resolve()} " if method == "pio" else ""
-    return prefix + " ".join(command(method, bin_path, pio_env))
-
-
-def flash(bin_path: Path, method: str | None = None, drive: Path | None = None, pio_env: str = "stlink",
-          port: str | None = None, dry_run: bool = False, log=print) -> str | None:
-    """Flash the image and return the banner of the REPL that comes up; dry_run only says what it would do."""
-    method, drive = choose(bin_path, method, drive)
-    log(f"flash ({method}): {describe(method, bin_path, drive, pio_env)}")
-    if dry_run:
-        return None
-    if method == "stlink-drive":
-        copy_to_drive(bin_path, drive, log=log)
-    else:
-        run_tool(method, command(method, bin_path, pio_env), tool_environment(method, bin_path))
+    with tempfile.TemporaryDirectory(prefix="mpy-mnist-flash-") as staging:
+        image_paths = images(hex_path, list(bin_paths), Path(staging), dry_run)
+        method = choose_method(method, drive)
+        erases = method in ERASING_METHODS
+        if erases and not erase_filesystem:
+            raise FlashError(f"{DRIVE_ERASES}. Pass --erase-filesystem to flash this way anyway (with --push to push "
+                             "the last export again afterwards), or use st-flash, pyocd or pio, which keep /flash")
+        plan = _push_plan() if erases and push else None  # a missing export fails here, before anything is written
+        if method == "stlink-drive":
+            image_paths = [drive_image(image_paths, Path(staging), dry_run)]
+            log(f"flash: {DRIVE_ERASES}")
+        for line in describe(method, image_paths, drive):
+            log(f"flash ({method}): {line}")
+        if dry_run:
+            return None
+        if method == "stlink-drive":
+            copy_to_drive(image_paths[0], drive, log=log)
+        else:
+            for argv in commands(method, image_paths):
+                run_tool(method, argv, tool_environment(method, image_paths))
     log("flash: done; waiting for the MicroPython REPL")
-    return wait_for_repl(port)
+    banner = wait_for_repl(port)
+    if plan is not None:
+        _push_again(port or find_repl_port(), plan, log)
+    elif erases:
+        log("flash: /flash was erased; put the model back with `mpy-mnist push`")
+    return banner
+
+
+def _push_plan():
+    from . import board
+    from .export import default_out_dir
+
+    try:
+        return board.push_plan(default_out_dir())
+    except board.BoardError as err:
+        raise FlashError(f"--push: {err}") from None
+
+
+def _push_again(port: str, plan, log) -> None:
+    from . import board
+
+    log(f"flash: pushing the last export again ({len(plan)} files) to the new /flash")
+    try:
+        board.push(port, plan)
+    except board.BoardError as err:
+        raise FlashError(f"flashed, but pushing the export again failed: {err}") from None

@@ -1,7 +1,6 @@
 """The mnist app on the unix port built with our tflite module, with the default model and digit set
 (firmware/default_model), checked against the TFLM runtime on the host for the same bitmaps."""
 
-import ast
 import json
 import re
 import shutil
@@ -12,7 +11,7 @@ import time
 import numpy as np
 import pytest
 
-from mpy_mnist import bitmaps, paths
+from mpy_mnist import bitmaps, firmware, paths
 
 from device_support import allocated_bytes, allocation_script, check_screen, screen_pixels
 from test_device_touch import ONE
@@ -22,16 +21,13 @@ pytestmark = pytest.mark.unix
 
 def default_model():
     """(model bytes, labels, packed bitmaps) frozen into every firmware."""
-    found = {}
-    for name in (paths.MODEL_MODULE, paths.DIGITS_MODULE):
-        module = paths.DEFAULT_MODEL_DIR / name
-        if not module.is_file():
-            pytest.fail(f"{module} missing: create it with `mpy-mnist export --out firmware/default_model`",
+    files = [paths.DEFAULT_MODEL_DIR / name for name in (paths.MODEL_FILE, paths.DIGITS_FILE)]
+    for path in files:
+        if not path.is_file():
+            pytest.fail(f"{path} missing: create it with `mpy-mnist export --out firmware/default_model`",
                         pytrace=False)
-        for node in ast.parse(module.read_text()).body:
-            if isinstance(node, ast.Assign):
-                found[node.targets[0].id] = ast.literal_eval(node.value)
-    return found["MODEL"], found["LABELS"], found["BITMAPS"]
+    labels, packed = bitmaps.read_digits_file(files[1].read_bytes())
+    return files[0].read_bytes(), labels, packed
 
 
 @pytest.fixture(scope="module")
@@ -40,10 +36,12 @@ def model():
 
 
 @pytest.fixture
-def app(mpy):
-    """The unix port with the default model and digits as the firmware freezes them."""
+def app(mpy, tmp_path_factory):
+    """The unix port with the default model and digits as the firmware freezes them (the modules the build writes)."""
+    build = tmp_path_factory.mktemp("build")
+    firmware.frozen_manifest(firmware.COMMON_MANIFEST, build)
     for name in (paths.MODEL_MODULE, paths.DIGITS_MODULE):
-        shutil.copy(paths.DEFAULT_MODEL_DIR / name, mpy.workdir / name)
+        shutil.copy(build / "default_model" / name, mpy.workdir / name)
     return mpy
 
 

@@ -99,6 +99,24 @@ except OSError as e:
     assert "ERR touch controller at 0x38 has id 0x11, expected FT5336 (0x51)" in out
 
 
+def test_the_panel_is_polled_and_a_lifted_finger_is_no_touch(mpy):
+    script = """
+from fake_ft5336 import I2C
+from mnist.touch import FT5336
+bus = I2C([[(100, 50), (101, 52)]], lift_reads=2)
+panel = FT5336(bus)
+print("G_MODE", bus.regs[0xA4])
+print([(panel.touched(), panel.x, panel.y) for _ in range(5)])
+bus.frames = [((300, 200), 1)]  # a lift reported somewhere else: not a touch there
+bus.reads = 0
+print(panel.touched(), panel.x, panel.y)
+"""
+    out = mpy.output(script).splitlines()
+    assert out[0] == "G_MODE 0", "the BSP's polling mode (0) not set"
+    assert out[1] == "[(True, 100, 50), (True, 101, 52), (False, 101, 52), (False, 101, 52), (False, 101, 52)]"
+    assert out[2] == "False 101 52"
+
+
 def test_strokes_with_short_lifts_make_one_digit(mpy):
     plus = [[(128, y) for y in range(60, 200, 4)], [(x, 128) for x in range(60, 200, 4)]]
     out = json.loads(mpy.output(STROKE.format(strokes=plus)))

@@ -4,17 +4,12 @@ import re
 import shutil
 import subprocess
 
-import pytest
+from disco_make import compile_lines, compiler_flags, dry_run, recipe_view
+from needs import require_tool
 
 from mpy_mnist import firmware, paths
 
 TFLITE_DIR = paths.CMODULES_DIR / "tflite"
-# The sources micropython.mk compiles into the firmware (engine/host/ is the host-only test build).
-ENGINE_SOURCES = sorted([*TFLITE_DIR.glob("engine/*.c"), *TFLITE_DIR.glob("engine/kernels/*.c"),
-                         *TFLITE_DIR.glob("engine/kernels/arm/*.c")])
-# Our boards compile the engine without -fsingle-precision-constant (its quantisation maths is double, like
-# TFLM's), and micropython.mk adds -ffp-contract=off.
-ENGINE_FLAGS = [*firmware.DISCO_CFLAGS, "-fno-single-precision-constant", "-ffp-contract=off", f"-I{TFLITE_DIR}"]
 FLASH_BUDGET = 160 * 1024  # of the board's 1 MiB, next to MicroPython's ~500 KiB and the frozen model
 
 
@@ -26,12 +21,22 @@ def text_and_data(size_exe: str, objects) -> int:
 
 def test_engine_compiles_cleanly_with_the_disco_flags_and_fits(tmp_path, emulator_firmware):
     # The emulator_firmware fixture has required the ARM toolchain (gcc and its binutils) already.
-    gcc, size_exe = shutil.which("arm-none-eabi-gcc"), shutil.which("arm-none-eabi-size")
+    require_tool("make", "apt-get install make")
+    size_exe = shutil.which("arm-none-eabi-size")
+    # The stm32 port's own command line for each engine file (make -n of the disco build: the port's flags, -Werror,
+    # our board's and micropython.mk's additions), run here with only the output file changed.
+    view = recipe_view(firmware.source_dir(), tmp_path / "micropython")
+    port = view / "ports" / "stm32"
+    compiled = compile_lines(dry_run(view, tmp_path / "disco"))
+    engine_sources = [src for src in compiled if src.startswith(str(TFLITE_DIR / "engine"))]
+    assert len(engine_sources) == len([*TFLITE_DIR.glob("engine/*.c"), *TFLITE_DIR.glob("engine/kernels/*.c"),
+                                       *TFLITE_DIR.glob("engine/kernels/arm/*.c")])
     objects = []
-    for source in ENGINE_SOURCES:
-        obj = tmp_path / (source.relative_to(TFLITE_DIR).as_posix().replace("/", "_") + ".o")
-        result = subprocess.run([gcc, *ENGINE_FLAGS, "-c", str(source), "-o", str(obj)], capture_output=True,
-                                text=True)
+    for source in engine_sources:
+        obj = tmp_path / (source.replace("/", "_") + ".o")
+        argv = [compiled[source][0], *compiler_flags(compiled[source]), "-c", source, "-o", str(obj)]
+        assert "-Werror" in argv and "-ffp-contract=off" in argv and "-fno-single-precision-constant" in argv
+        result = subprocess.run(argv, cwd=port, capture_output=True, text=True)
         assert result.returncode == 0, f"{source}:\n{result.stderr}"
         objects.append(obj)
     engine = text_and_data(size_exe, objects)

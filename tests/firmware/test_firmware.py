@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mpy_mnist import firmware, paths
+from mpy_mnist import bitmaps, disco_image, firmware, paths
 
 DEVICE_PACKAGES = sorted(p.name for p in paths.DEVICE_PYTHON_DIR.glob("*") if (p / "__init__.py").is_file())
 C_MODULES = sorted(p.parent.name for p in paths.CMODULES_DIR.glob("*/micropython.mk"))
@@ -34,8 +34,28 @@ def test_micropy_dir_must_be_a_micropython_tree(monkeypatch, tmp_path):
 
 def test_missing_default_model_names_the_command_that_makes_it(monkeypatch, tmp_path):
     monkeypatch.setattr(paths, "DEFAULT_MODEL_DIR", tmp_path)
-    with pytest.raises(firmware.FirmwareError, match=r"mnist_model\.py.*mpy-mnist export --out firmware/default_model"):
+    with pytest.raises(firmware.FirmwareError, match=r"model\.tflite, digits\.bin\): create it with `mpy-mnist export "
+                                                     r"--out firmware/default_model`"):
         firmware.build("unix")
+
+
+def test_the_frozen_model_modules_are_generated_from_the_default_model(tmp_path):
+    manifest = firmware.frozen_manifest(firmware.COMMON_MANIFEST, tmp_path)
+    text = manifest.read_text()
+    assert f"include({str(firmware.COMMON_MANIFEST)!r})" in text
+    namespace = {}
+    for name in (paths.MODEL_MODULE, paths.DIGITS_MODULE):
+        assert f"module({name!r}, base_path={str(tmp_path / 'default_model')!r})" in text
+        exec((tmp_path / "default_model" / name).read_text(), namespace)
+    assert namespace["MODEL"] == (paths.DEFAULT_MODEL_DIR / paths.MODEL_FILE).read_bytes()
+    digits = bitmaps.digits_file_bytes(namespace["LABELS"], namespace["BITMAPS"])
+    assert digits == (paths.DEFAULT_MODEL_DIR / paths.DIGITS_FILE).read_bytes()
+    # Generated, not committed: the model has one source in the repository.
+    assert not (paths.DEFAULT_MODEL_DIR / paths.MODEL_MODULE).exists()
+    assert not (paths.DEFAULT_MODEL_DIR / paths.DIGITS_MODULE).exists()
+    before = (tmp_path / "default_model" / paths.MODEL_MODULE).stat().st_mtime_ns
+    firmware.frozen_manifest(firmware.COMMON_MANIFEST, tmp_path)
+    assert (tmp_path / "default_model" / paths.MODEL_MODULE).stat().st_mtime_ns == before, "rewritten unchanged"
 
 
 def test_debian_mirror_is_read_from_the_apt_configuration():
@@ -54,11 +74,12 @@ def test_build_dirs_are_per_board_and_inside_the_cache():
 @pytest.mark.slow
 def test_disco_build_needs_stm32lib():
     """With Debian's source (no submodules) the disco build stops naming lib/stm32lib; with a full checkout it
-    builds a .bin."""
+    builds the two images and the .hex of only them."""
     src = firmware.source_dir()
     stm32lib = src / "lib" / "stm32lib"
     if stm32lib.is_dir() and any(stm32lib.iterdir()):
-        assert firmware.build("disco").stat().st_size > 100_000
+        images = disco_image.read_hex(firmware.build("disco"))
+        assert len(images[disco_image.TEXT1]) > 100_000
     else:
         with pytest.raises(firmware.FirmwareError, match=r"(?s)lib/stm32lib.*submodule update --init lib/stm32lib"):
             firmware.build("disco")
@@ -66,11 +87,9 @@ def test_disco_build_needs_stm32lib():
 
 @pytest.mark.unix
 def test_unix_build_freezes_the_default_model(unix_micropython, tmp_path):
-    namespace = {}
-    exec((paths.DEFAULT_MODEL_DIR / paths.MODEL_MODULE).read_text(), namespace)
     out = run_unix(unix_micropython, "import hashlib, binascii, mnist_model; "
                    "print(binascii.hexlify(hashlib.sha256(mnist_model.MODEL).digest()).decode())", tmp_path)
-    assert out.strip() == hashlib.sha256(namespace["MODEL"]).hexdigest()
+    assert out.strip() == hashlib.sha256((paths.DEFAULT_MODEL_DIR / paths.MODEL_FILE).read_bytes()).hexdigest()
     digits = run_unix(unix_micropython, "import mnist_digits; print(len(mnist_digits.BITMAPS) // 112, "
                       "len(mnist_digits.LABELS))", tmp_path).split()
     assert digits[0] == digits[1] != "0"

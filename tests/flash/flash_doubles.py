@@ -84,12 +84,55 @@ def run_cli(*args, env=None, timeout=300):
 # Fixtures: test modules import them by name.
 
 
+# A stand-in for the disco firmware (which needs lib/stm32lib): a tiny program linked with MicroPython's own STM32F746
+# layout (ports/stm32/boards/stm32f746.ld + common_ifs.ld, the ISR-in-RAM variant STM32F7DISC uses, the port's
+# linker flags), so its ELF has the real firmware's sections at the real addresses: .isr_vector in RAM loaded at
+# 0x08000000, .text and .data's load image from 0x08020000.
+SYNTHETIC_FIRMWARE_C = r"""
+extern unsigned long _estack;
+void Reset_Handler(void);
+__attribute__((section(".isr_vector"), used)) const void *const vectors[] = {&_estack, Reset_Handler};
+volatile int counter = 42;  /* .data: initialised from flash, after .text */
+void Reset_Handler(void) { for (;;) counter++; }
+"""
+
+
+def link_synthetic_firmware(out_dir: Path) -> Path:
+    from mpy_mnist import firmware
+
+    boards = firmware.source_dir() / "ports" / "stm32" / "boards"
+    source = out_dir / "synthetic.c"
+    source.write_text(SYNTHETIC_FIRMWARE_C)
+    elf = out_dir / "firmware.elf"
+    subprocess.run(["arm-none-eabi-gcc", "-mthumb", "-mcpu=cortex-m7", "-Os", "-nostdlib", "-ffunction-sections",
+                    "-fdata-sections", "-L", str(boards), "-L", str(boards / "common_isr_ram"),
+                    "-T", "stm32f746.ld", "-T", "common_ifs.ld", "-Wl,--defsym=_estack_reserve=8",
+                    "-Wl,--gc-sections", "-o", str(elf), str(source)], check=True)
+    return elf
+
+
+@pytest.fixture(scope="session")
+def disco_build(tmp_path_factory):
+    """A directory laid out like the disco build: firmware.elf, then what firmware.py makes of it (firmware0.bin,
+    firmware1.bin, firmware.hex), made by the real image-making code."""
+    from mpy_mnist import disco_image
+
+    from needs import require_tool
+
+    require_tool("arm-none-eabi-gcc", "apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi")
+    out = tmp_path_factory.mktemp("disco-build")
+    disco_image.make(link_synthetic_firmware(out), out)
+    return out
+
+
 @pytest.fixture
-def firmware_bin(tmp_path):
-    """A stand-in image: the real disco firmware cannot be built here (no lib/stm32lib)."""
-    path = tmp_path / "firmware.bin"
-    path.write_bytes(os.urandom(300 * 1024))
-    return path
+def firmware_hex(disco_build):
+    return disco_build / "firmware.hex"
+
+
+@pytest.fixture
+def firmware_bins(disco_build):
+    return [disco_build / "firmware0.bin", disco_build / "firmware1.bin"]
 
 
 @pytest.fixture
