@@ -1,6 +1,6 @@
-# The tflite user C module (make-based ports): the binding and its registration, plus every engine and kernel source, found by wildcard
-# so a new kernel file needs no edit here (LIB_C: compiled, not scanned for qstrs). kernels/arm/*.c: Cortex-M
-# DSP variants, chosen at compile time.
+# The tflite user C module (make-based ports): the binding and its registration, plus every engine and kernel
+# source, found by wildcard so a new kernel file needs no edit here (LIB_C: compiled, not scanned for qstrs).
+# kernels/arm/*.c: Cortex-M DSP variants, chosen at compile time.
 TFLITE_MOD_DIR := $(USERMOD_DIR)
 
 SRC_USERMOD += $(TFLITE_MOD_DIR)/modtflite.c $(TFLITE_MOD_DIR)/tflite_builtin.c
