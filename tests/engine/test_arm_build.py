@@ -17,7 +17,7 @@ def test_engine_compiles_for_cortex_m7_with_the_firmware_flags(tmp_path):
     gcc = require_tool("arm-none-eabi-gcc", "apt-get install gcc-arm-none-eabi (scripts/setup.sh does)")
     failures, objects = [], []
     for source in engine.engine_sources():
-        obj = tmp_path / (source.stem + ".o")
+        obj = tmp_path / (source.relative_to(engine.paths.ENGINE_DIR).as_posix().replace("/", "_") + ".o")
         result = subprocess.run([gcc, *ARM_FLAGS, "-c", str(source), "-o", str(obj)], capture_output=True, text=True)
         if result.returncode != 0:
             failures.append(f"{source.name}:\n{result.stderr[:1500]}")

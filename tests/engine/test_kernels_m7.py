@@ -12,7 +12,7 @@ import pytest
 import kernel_models
 import test_kernels
 from needs import require_tool
-from mpy_mnist import baremetal, bench, paths
+from mpy_mnist import baremetal, bench, engine, paths
 
 HERE = paths.REPO_ROOT / "tests" / "engine" / "m7"
 # as cmodules/tflite/micropython.mk and the boards (firmware/boards/*/mpconfigboard.mk) add them
@@ -72,7 +72,7 @@ def test_kernel_on_cortex_m7_matches_tflm(spec):
 
     program = os.path.relpath(HERE / "run_model", baremetal.HARNESS_DIR)  # build() names programs from there
     elf = baremetal.build(program, [bench._model_source(model), _inputs_source(inputs)],
-                          bench.engine_sources(), cflags=CFLAGS)
+                          engine.engine_sources(), cflags=CFLAGS)
     output = baremetal.run(elf, count=False).output
     got = bytes(int(line.split()[1]) & 0xFF for line in output.splitlines() if line.startswith("out "))
     assert got == want, f"M7 output differs from TFLM: {np.frombuffer(got, np.uint8)[:16]} vs " \

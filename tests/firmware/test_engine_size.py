@@ -6,12 +6,9 @@ import subprocess
 
 import pytest
 
-from mpy_mnist import firmware, paths
+from mpy_mnist import engine, firmware, paths
 
 TFLITE_DIR = paths.CMODULES_DIR / "tflite"
-# The sources micropython.mk compiles into the firmware (engine/host/ is the host-only test build).
-ENGINE_SOURCES = sorted([*TFLITE_DIR.glob("engine/*.c"), *TFLITE_DIR.glob("engine/kernels/*.c"),
-                         *TFLITE_DIR.glob("engine/kernels/arm/*.c")])
 # Our boards compile the engine without -fsingle-precision-constant (its quantisation maths is double, like
 # TFLM's), and micropython.mk adds -ffp-contract=off.
 ENGINE_FLAGS = [*firmware.DISCO_CFLAGS, "-fno-single-precision-constant", "-ffp-contract=off", f"-I{TFLITE_DIR}"]
@@ -28,7 +25,7 @@ def test_engine_compiles_cleanly_with_the_disco_flags_and_fits(tmp_path, emulato
     # The emulator_firmware fixture has required the ARM toolchain (gcc and its binutils) already.
     gcc, size_exe = shutil.which("arm-none-eabi-gcc"), shutil.which("arm-none-eabi-size")
     objects = []
-    for source in ENGINE_SOURCES:
+    for source in engine.engine_sources():  # what micropython.mk compiles
         obj = tmp_path / (source.relative_to(TFLITE_DIR).as_posix().replace("/", "_") + ".o")
         result = subprocess.run([gcc, *ENGINE_FLAGS, "-c", str(source), "-o", str(obj)], capture_output=True,
                                 text=True)

@@ -78,6 +78,7 @@ typedef struct {
     int32_t batches, in_h, in_w, in_c, out_h, out_w, out_c, filter_h, filter_w;
     int32_t multiplier; /* output channels per input channel: DEPTHWISE_CONV_2D's depth multiplier */
     int32_t stride_h, stride_w, dilation_h, dilation_w;
+    int32_t pad_h, pad_w; /* leading padding (top, left) */
 } tfl_window_shape;
 
 tfl_window_shape tfl_window_shape_of(const tfl_tensor *input, const tfl_tensor *filter, const tfl_tensor *output,

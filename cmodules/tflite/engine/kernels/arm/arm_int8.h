@@ -11,14 +11,21 @@
  * are computed at once so that every loaded pair of int16 inputs and weights feeds two SMLADs. At prepare the
  * weights are widened to int16 and reordered into the layout the inner loop reads (persistent memory, 2 bytes
  * per weight) and the input zero point is folded into the bias: sum((x - zx) * w) = sum(x * w) - zx * sum(w).
+ *
+ * One file per op family, as in kernels/: conv.c, fully_connected.c, depthwise_conv.c, pooling.c; the matrix
+ * product they share in gemm.c and its assembly loop in gemm_2x2.c. Each op's prepare runs the reference prepare
+ * first (its checks, multipliers and activation range in node->user_data, see ../reference.h) and hangs its own
+ * data on it; kernels/registry.c puts these kernels in the table in place of the reference's.
  */
 #ifndef TFL_ARM_INT8_H
 #define TFL_ARM_INT8_H
 
-#include "../../tfl_kernel.h"
+#include "../reference.h"
 
 #if defined(__ARM_FEATURE_DSP) && !defined(TFL_NO_DSP)
 #define TFL_ARM_DSP 1
+
+#include <arm_acle.h>
 
 /* Per output channel, everything the requantisation needs. */
 typedef struct {
@@ -56,7 +63,7 @@ enum { TFL_ARM_HEAD = 2, TFL_ARM_TAIL = 7 };
 /* Two positions x every full channel pair of a conv whose outputs take the fast requantisation, clamped to the
  * whole int8 range with an output offset of -128 (what int8 ReLU layers are): there a negative rounded product
  * ends at -128 whichever way its half rounds, so the requantisation is SMMLAR, ASR, SSAT. Written in assembly
- * (arm_gemm_2x2.c) so that the fourteen registers the loop needs are all free: per two k-pairs one 4-word load
+ * (gemm_2x2.c) so that the fourteen registers the loop needs are all free: per two k-pairs one 4-word load
  * of the patch, one of the weights, eight SMLADs. */
 typedef struct {
     const uint32_t *weights; /* the first channel pair's block */
@@ -77,82 +84,88 @@ void tfl_arm_gemm_2x2_done(void);
  * row r+1). */
 enum { TFL_ARM_ROWS, TFL_ARM_FULLY_CONNECTED, TFL_ARM_SINGLE_CHANNEL };
 
-/* Geometry of a convolution, NHWC input and output, OHWI filter. */
-typedef struct {
-    int32_t batches, input_h, input_w, input_c, output_h, output_w;
-    int32_t filter_h, filter_w, stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_left;
-    int32_t input_zero_point; /* the value of padding: it contributes 0 to sum((x - zx) * w) */
-} tfl_arm_conv_shape;
-
 /* Fill `gemm` for weights[channels][rows * row_len] (int8, any alignment; conv: rows = filter_h, row_len =
- * filter_w * input_c; FC: rows = 1), bias[channels] (int32 little-endian, any alignment, or NULL) and the
+ * filter_w * in_c; FC: rows = 1), bias[channels] (int32 little-endian, any alignment, or NULL) and the
  * reference's per-channel multiplier and shift arrays. Allocates the packed weights from the persistent arena. */
 tfl_status tfl_arm_gemm_prepare(tfl_context *ctx, tfl_arm_gemm *gemm, int layout, const int8_t *weights,
-    const uint8_t *bias, int32_t channels, int32_t rows, int32_t row_len, int32_t input_offset,
-    const int32_t *multiplier, const int32_t *shift, int32_t output_offset, int32_t act_min, int32_t act_max);
+    const uint8_t *bias, int32_t channels, int32_t rows, int32_t row_len, const tfl_int8_io *io,
+    const int32_t *multiplier, const int32_t *shift);
 
-/* Whether a convolution of this shape takes the single-channel path (and its layout). */
-int tfl_arm_conv_single_channel(const tfl_arm_conv_shape *shape);
+/* Multiply the widened positions in `x` (one, or two when `two`) by every channel and write the requantised
+ * outputs: position 0's to out0, position 1's to out1. */
+void tfl_arm_gemm_multiply(const tfl_arm_gemm *gemm, const uint32_t *x, int two, int8_t *out0, int8_t *out1);
+/* Two positions, the fastest way the layer allows (the assembly loop when gemm->assembly). */
+void tfl_arm_gemm_multiply_two(const tfl_arm_gemm *gemm, const uint32_t *x, int8_t *out0, int8_t *out1);
 
-/* Scratch bytes of the evals: the widened (and padded) input image for conv, and two widened positions. */
-uint32_t tfl_arm_conv_scratch_bytes(const tfl_arm_gemm *gemm, const tfl_arm_conv_shape *shape);
-uint32_t tfl_arm_fully_connected_scratch_bytes(const tfl_arm_gemm *gemm);
+/* Channel n's requantisation from the reference's figures and its `count` weights, `stride` apart
+ * (tfl_arm_channel_init; returns whether the fast path holds for it), then, once every channel is known, the
+ * pre-scaling of the fast path (tfl_arm_channel_finish; returns the factor the channel's packed weights carry). */
+int tfl_arm_channel_init(tfl_arm_channel *c, const uint8_t *bias, int32_t n, const int8_t *weights, int32_t count,
+    int32_t stride, int32_t input_offset, int32_t multiplier, int32_t shift);
+int32_t tfl_arm_channel_finish(tfl_arm_channel *c, int fast, int32_t output_offset);
 
-/* `scratch` is 4-aligned. */
-void tfl_arm_conv_eval(const tfl_arm_gemm *gemm, const tfl_arm_conv_shape *shape, const int8_t *input,
-    int8_t *output, uint32_t *scratch);
-
-/* rows x depth input -> rows x channels output. */
-void tfl_arm_fully_connected_eval(const tfl_arm_gemm *gemm, int32_t rows, const int8_t *input, int8_t *output,
-    uint32_t *scratch);
-
-/* The two hooks each reference kernel (conv.c, fully_connected.c) calls: prepare after its own int8 prepare,
- * with what it computed (padding, multipliers, zero points, activation range); run in place of its int8 eval.
- * prepare sets node->scratch_bytes and *dsp (persistent). */
+/* The input image of a windowed op widened to int16 with its padding (the input zero point), so that every
+ * window lies inside it. */
 typedef struct {
-    int32_t input_offset, output_offset, act_min, act_max;
-    const int32_t *multipliers, *shifts;
-} tfl_arm_quant;
+    int32_t height, width, channels;
+} tfl_arm_padded_image;
 
-typedef struct tfl_arm_conv tfl_arm_conv;
-tfl_status tfl_arm_conv_prepare(tfl_context *ctx, tfl_node *node, int32_t pad_top, int32_t pad_left,
-    const tfl_arm_quant *quant, tfl_arm_conv **dsp);
-tfl_status tfl_arm_conv_run(const tfl_arm_conv *dsp, tfl_context *ctx, tfl_node *node);
+tfl_arm_padded_image tfl_arm_padded_size(const tfl_window_shape *s);
+/* int16 values of the padded image, plus one spare so that the last row's even-length copy stays inside. */
+uint32_t tfl_arm_image_halves(const tfl_window_shape *s);
+void tfl_arm_widen_image(int16_t *image16, const tfl_arm_padded_image *image, const tfl_window_shape *s,
+    int32_t input_zero_point, const int8_t *input);
+/* Where output position p's window starts in the padded image. */
+const int16_t *tfl_arm_window_of(const tfl_window_shape *s, const tfl_arm_padded_image *image,
+    const int16_t *image16, int32_t p);
 
-typedef struct tfl_arm_fully_connected tfl_arm_fully_connected;
-tfl_status tfl_arm_fully_connected_prepare(tfl_context *ctx, tfl_node *node, int32_t batches,
-    const tfl_arm_quant *quant, tfl_arm_fully_connected **dsp);
-tfl_status tfl_arm_fully_connected_run(const tfl_arm_fully_connected *dsp, tfl_context *ctx, tfl_node *node);
+/* The variants' kernels, which registry.c puts in the table in place of the reference's: each prepare runs the
+ * reference prepare first and then its own; each eval runs the reference eval where the variant does not apply. */
+TFL_DECLARE_KERNEL(tfl_arm_conv)
+TFL_DECLARE_KERNEL(tfl_arm_depthwise_conv)
+TFL_DECLARE_KERNEL(tfl_arm_fully_connected)
+TFL_DECLARE_KERNEL(tfl_arm_max_pool)
 
-/* DEPTHWISE_CONV_2D with depth multiplier 1: two taps x two channels per pair of SMLADs. */
-typedef struct {
-    tfl_arm_conv_shape shape;  /* input_c: the channels */
-    int32_t tap_pairs;
-    int32_t *offsets;          /* per tap (2 x tap_pairs), bytes from the window's origin */
-    uint32_t *weights;         /* per channel pair, per tap pair: channel A's (tap a, tap b), then channel B's */
-    tfl_arm_channel *channel;
-    int32_t output_offset, act_min, act_max;
-    uint8_t fast_requant;
-} tfl_arm_depthwise;
+/* round(a * b / 2^32), halves upwards: the reference's doubling high multiply of a/2 and b. */
+static inline int32_t tfl_arm_smmulr(int32_t a, int32_t b) {
+    int32_t result;
+    __asm__("smmulr %0, %1, %2" : "=r"(result) : "r"(a), "r"(b));
+    return result;
+}
 
-tfl_status tfl_arm_depthwise_prepare(tfl_context *ctx, tfl_node *node, int32_t pad_top, int32_t pad_left,
-    const tfl_arm_quant *quant, tfl_arm_depthwise **dsp);
-/* The kernel under the node glue: `dw->shape` filled, the rest set up here. */
-tfl_status tfl_arm_depthwise_setup(tfl_context *ctx, tfl_arm_depthwise *dw, const int8_t *filter,
-    const uint8_t *bias, const tfl_arm_quant *quant);
-uint32_t tfl_arm_depthwise_scratch_bytes(const tfl_arm_depthwise *dw);
-void tfl_arm_depthwise_eval(const tfl_arm_depthwise *dw, const int8_t *input, int8_t *output, int16_t *scratch);
-tfl_status tfl_arm_depthwise_run(const tfl_arm_depthwise *dsp, tfl_context *ctx, tfl_node *node);
+/* Bytes 1 and 3 sign-extended into the two halves (the compiler does not fold the rotation itself). */
+static inline uint32_t tfl_arm_sxtb16_ror8(uint32_t x) {
+    uint32_t result;
+    __asm__("sxtb16 %0, %1, ror #8" : "=r"(result) : "r"(x));
+    return result;
+}
 
-/* MAX_POOL_2D, int8, channels a multiple of 4 (the caller checks): four channels at a time with the byte-wise
- * SIMD compare (SSUB8 sets a flag per byte, SEL picks per byte). Windows clipped to the input as the
- * reference does; the result clamped to [act_min, act_max]. */
-typedef struct {
-    int32_t batches, in_h, in_w, channels, out_h, out_w, pad_h, pad_w;
-    int32_t stride_h, stride_w, filter_h, filter_w, act_min, act_max;
-} tfl_arm_pool_shape;
+/* The reference's requantisation plus output offset in four instructions, for a pre-scaled accumulator: valid
+ * when the channels' fast_requant holds. (x + half + (x < 0 ? -1 : 0)) >> right rounds halves away from zero. */
+static inline int32_t tfl_arm_requantize_fast(int32_t acc, int32_t multiplier, int32_t round, int32_t right_shift) {
+    int32_t x = tfl_arm_smmulr(acc, multiplier);
+    return (x + round + (x >> 31)) >> right_shift;
+}
 
-void tfl_arm_max_pool(const tfl_arm_pool_shape *shape, const int8_t *input, int8_t *output);
+/* Requantised, offset and clamped output of channel c for accumulator acc; `op` has output_offset, act_min and
+ * act_max. */
+#define tfl_arm_output_of(acc, c, op, fast, full_range) \
+    tfl_arm_output_with((acc), (c), (op)->output_offset, (op)->act_min, (op)->act_max, (fast), (full_range))
+
+static inline __attribute__((always_inline)) int8_t tfl_arm_output_with(int32_t acc, const tfl_arm_channel *c,
+    int32_t output_offset, int32_t act_min, int32_t act_max, int fast, int full_range) {
+    int32_t x;
+    if (fast) {
+        x = tfl_arm_requantize_fast(acc, c->multiplier, c->round, c->right_shift);
+    } else {
+        x = tfl_multiply_by_quantized_multiplier(acc, c->multiplier, c->shift) + output_offset;
+    }
+    if (full_range) {
+        return (int8_t)__ssat(x, 8);
+    }
+    x = x < act_min ? act_min : x;
+    return (int8_t)(x > act_max ? act_max : x);
+}
 
 #endif /* TFL_ARM_DSP */
 #endif /* TFL_ARM_INT8_H */

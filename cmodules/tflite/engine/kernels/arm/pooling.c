@@ -1,4 +1,6 @@
-/* MAX_POOL_2D with byte-wise SIMD (see arm_int8.h). */
+/* MAX_POOL_2D, int8, channels a multiple of 4: four channels at a time with the byte-wise SIMD compare (SSUB8
+ * sets a flag per byte, SEL picks per byte). Windows clipped to the input as the reference does; the result
+ * clamped to the activation's range. */
 #include "arm_int8.h"
 
 #if defined(TFL_ARM_DSP)
@@ -16,17 +18,17 @@ static inline uint32_t splat(int32_t value) {
     return 0x01010101u * (uint8_t)value;
 }
 
-void tfl_arm_max_pool(const tfl_arm_pool_shape *s, const int8_t *input, int8_t *output) {
+static void max_pool(const tfl_pool_data *s, const tfl_pool_options *o, const int8_t *input, int8_t *output) {
     uint32_t low = splat(s->act_min), high = splat(s->act_max);
     int32_t row = s->in_w * s->channels;
     for (int32_t b = 0; b < s->batches; b++) {
         const int8_t *image = input + (size_t)b * s->in_h * row;
         for (int32_t oy = 0; oy < s->out_h; oy++) {
-            int32_t iy = oy * s->stride_h - s->pad_h;
-            int32_t y0 = iy < 0 ? 0 : iy, y1 = iy + s->filter_h < s->in_h ? iy + s->filter_h : s->in_h;
+            int32_t iy = oy * o->stride_h - s->pad_h;
+            int32_t y0 = iy < 0 ? 0 : iy, y1 = iy + o->filter_h < s->in_h ? iy + o->filter_h : s->in_h;
             for (int32_t ox = 0; ox < s->out_w; ox++, output += s->channels) {
-                int32_t ix = ox * s->stride_w - s->pad_w;
-                int32_t x0 = ix < 0 ? 0 : ix, x1 = ix + s->filter_w < s->in_w ? ix + s->filter_w : s->in_w;
+                int32_t ix = ox * o->stride_w - s->pad_w;
+                int32_t x0 = ix < 0 ? 0 : ix, x1 = ix + o->filter_w < s->in_w ? ix + o->filter_w : s->in_w;
                 for (int32_t c = 0; c < s->channels; c += 4) {
                     uint32_t m = splat(-128);
                     for (int32_t y = y0; y < y1; y++) {
@@ -44,6 +46,20 @@ void tfl_arm_max_pool(const tfl_arm_pool_shape *s, const int8_t *input, int8_t *
             }
         }
     }
+}
+
+tfl_status tfl_arm_max_pool_prepare(tfl_context *ctx, tfl_node *node) {
+    return tfl_max_pool_prepare(ctx, node);
+}
+
+tfl_status tfl_arm_max_pool_eval(tfl_context *ctx, tfl_node *node) {
+    const tfl_tensor *input = tfl_input(ctx, node, 0);
+    const tfl_pool_data *data = node->user_data;
+    if (input->type != TFL_TYPE_INT8 || data->channels % 4 != 0) {
+        return tfl_max_pool_eval(ctx, node);
+    }
+    max_pool(data, &node->options.pool, (const int8_t *)input->data, (int8_t *)tfl_output(ctx, node, 0)->data);
+    return TFL_OK;
 }
 
 #endif /* TFL_ARM_DSP */
