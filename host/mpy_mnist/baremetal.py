@@ -11,14 +11,15 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import engine, insn_plugin, paths
+from . import engine, firmware, insn_plugin, paths
 
 HARNESS_DIR = paths.REPO_ROOT / "benchmarks" / "baremetal"
 CFLAGS = ["-mcpu=cortex-m7", "-mthumb", "-O2", "-std=c99", "-Wall", "-Wextra", "-ffunction-sections"]
-# As the firmware compiles the engine (MicroPython's qemu port: -Os; the board's FPU flags).
-FIRMWARE_CFLAGS = ["-mcpu=cortex-m7", "-mthumb", "-mfpu=fpv5-sp-d16", "-mfloat-abi=hard", "-Os", "-DNDEBUG",
-                   "-std=gnu99", "-Wall", "-ffunction-sections", "-fdata-sections",
-                   "-ffp-contract=off"]  # as cmodules/tflite/micropython.mk: no fused multiply-adds, like TFLM
+# Exactly as the firmware compiles the engine: the boards' flags (firmware.DISCO_CFLAGS; the emulator board uses
+# the same machine flags), -fno-single-precision-constant as both boards give the tflite objects (its quantisation
+# maths is double, like TFLM's) and -ffp-contract=off as cmodules/tflite/micropython.mk adds (no fused
+# multiply-adds, like TFLM). Harness files compile with them too.
+FIRMWARE_CFLAGS = [*firmware.DISCO_CFLAGS, "-fno-single-precision-constant", "-ffp-contract=off"]
 QEMU_TIMEOUT = 600
 
 

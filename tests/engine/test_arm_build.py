@@ -5,12 +5,11 @@ import subprocess
 
 from needs import require_tool
 
-from mpy_mnist import engine
+from mpy_mnist import baremetal, engine
 
-# firmware/boards/*/mpconfigboard.mk: the STM32F746's single-precision FPU, where every unsuffixed floating
-# constant is a float and any silent promotion to double is an error.
-ARM_FLAGS = ["-std=c99", "-mcpu=cortex-m7", "-mthumb", "-mfpu=fpv5-sp-d16", "-mfloat-abi=hard", "-O2", "-Wall",
-             "-Wextra", "-Werror", "-Wdouble-promotion", "-Wfloat-conversion", "-fsingle-precision-constant"]
+# The firmware's own flags (the STM32F746's single-precision FPU, -Werror, any silent promotion to double an
+# error), plus -Wextra.
+ARM_FLAGS = [*baremetal.FIRMWARE_CFLAGS, "-Wextra"]
 
 
 def test_engine_compiles_for_cortex_m7_with_the_firmware_flags(tmp_path):

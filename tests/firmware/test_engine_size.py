@@ -6,12 +6,10 @@ import subprocess
 
 import pytest
 
-from mpy_mnist import engine, firmware, paths
+from mpy_mnist import baremetal, engine, firmware, paths
 
 TFLITE_DIR = paths.CMODULES_DIR / "tflite"
-# Our boards compile the engine without -fsingle-precision-constant (its quantisation maths is double, like
-# TFLM's), and micropython.mk adds -ffp-contract=off.
-ENGINE_FLAGS = [*firmware.DISCO_CFLAGS, "-fno-single-precision-constant", "-ffp-contract=off", f"-I{TFLITE_DIR}"]
+ENGINE_FLAGS = [*baremetal.FIRMWARE_CFLAGS, f"-I{TFLITE_DIR}"]
 FLASH_BUDGET = 160 * 1024  # of the board's 1 MiB, next to MicroPython's ~500 KiB and the frozen model
 
 
