@@ -29,32 +29,41 @@
 
 /* Per output channel, everything the requantisation needs. */
 typedef struct {
-    int32_t bias;        /* bias + input_offset * sum(w), times 2^left on the fast path: the accumulator's start */
+    int32_t bias;        /* bias + input_offset * sum(w): the accumulator's start */
     int32_t multiplier;  /* Q31 mantissa and exponent as the reference kernel computed them */
     int32_t shift;
     int32_t right_shift; /* -shift when shift < 0, else 0 */
     int32_t round;       /* fast path: half the right shift's divisor plus output_offset * 2^right_shift */
+    int32_t left;        /* fast path: the accumulator's left shift before SMMULR (max(shift, 0) + 1) */
 } tfl_arm_channel;
 
+/* The weights stay where the model has them (int8); eval widens a tile of `tile` channels at a time into the
+ * layout the inner loop reads (scratch), with the tile's channel records. */
 typedef struct {
     int32_t channels;  /* N */
     int32_t rows, row_len, row_len2; /* depth = rows x row_len (conv: filter rows); row_len2: row_len made even */
-    int32_t kpairs;    /* int16 pairs per channel in the packed weights; conv: made odd by a zero k-pair at the end */
-    uint8_t layout;          /* TFL_ARM_ROWS, TFL_ARM_FULLY_CONNECTED or TFL_ARM_SINGLE_CHANNEL, below */
+    int32_t kpairs;    /* int16 pairs per channel in the packed weights, made odd by a zero k-pair at the end */
+    uint8_t layout;          /* TFL_ARM_ROWS, TFL_ARM_GROUPS or TFL_ARM_SINGLE_CHANNEL, below */
     uint8_t fast_requant;    /* every accumulator provably fits the short requantisation (SMMULR) */
     uint8_t assembly;        /* two positions run through tfl_arm_gemm_2x2 (see below) */
     uint32_t block_words;    /* one channel pair's block in `weights`: head, k-pairs, tail */
+    uint32_t entry;          /* tfl_arm_gemm_2x2: where this depth's run through the unrolled groups starts */
+    int32_t tile;            /* channels widened at a time: all, or an even number */
+    const int8_t *source;    /* the model's weights [channels][depth], any alignment */
+    int32_t *bias;           /* per channel: the accumulator's start (persistent) */
+    const int32_t *multipliers; /* the reference's, per channel */
+    const tfl_shift *shifts;
+    int32_t output_offset, act_min, act_max;
+    /* the tile being run (tfl_arm_gemm_pack): */
     uint32_t *weights;       /* per channel pair a block: TFL_ARM_HEAD words, then per k-pair channel A's word
                               * (two int16) then channel B's, then TFL_ARM_TAIL words */
-    uint32_t entry;          /* tfl_arm_gemm_2x2: where this depth's run through the unrolled groups starts */
     tfl_arm_channel *channel;
-    int32_t output_offset, act_min, act_max;
 } tfl_arm_gemm;
 
-/* A channel pair's block in tfl_arm_gemm.weights, for the assembly loop: the head holds the two pre-scaled
- * biases (A, B), the tail the fast requantisation of A and of B (multiplier, rounding constant, right shift) and
- * where the loop goes next (the next pair, or out). */
-enum { TFL_ARM_HEAD = 2, TFL_ARM_TAIL = 7 };
+/* A channel pair's block in tfl_arm_gemm.weights, for the assembly loop: the head holds the two biases (A, B),
+ * the tail the fast requantisation of A and of B (multiplier, rounding constant, right shift), the left shifts
+ * of A and B, and where the loop goes next (the next pair, or out). */
+enum { TFL_ARM_HEAD = 2, TFL_ARM_TAIL = 9 };
 
 /* The most k-pair groups (two k-pairs each) tfl_arm_gemm_2x2 unrolls: a conv depth up to 2 * (1 + 2 * 128)
  * values; deeper layers take the C loop. */
@@ -78,18 +87,26 @@ void tfl_arm_gemm_2x2_groups_end(void);
 void tfl_arm_gemm_2x2_done(void);
 
 /* How the depth is paired. ROWS (conv): (k, k+1) in natural order, each filter row padded to even.
- * FULLY_CONNECTED: (k, k+2) in groups of four, the order SXTB16 widens bytes in. SINGLE_CHANNEL (conv of a
+ * GROUPS (FC, and conv whose input channels come in fours): (k, k+2) in groups of four, the order SXTB16 widens
+ * bytes in, so that four int8 weights or inputs become two words with two instructions. SINGLE_CHANNEL (conv of a
  * one-channel input): each filter row's first 2 * (filter_w / 2) taps as (j, j+1), row after row; for an odd
  * filter_w, after every even row r, its last column's tap paired with row r+1's (a zero weight when there is no
  * row r+1). */
-enum { TFL_ARM_ROWS, TFL_ARM_FULLY_CONNECTED, TFL_ARM_SINGLE_CHANNEL };
+enum { TFL_ARM_ROWS, TFL_ARM_GROUPS, TFL_ARM_SINGLE_CHANNEL };
 
-/* Fill `gemm` for weights[channels][rows * row_len] (int8, any alignment; conv: rows = filter_h, row_len =
- * filter_w * in_c; FC: rows = 1), bias[channels] (int32 little-endian, any alignment, or NULL) and the
- * reference's per-channel multiplier and shift arrays. Allocates the packed weights from the persistent arena. */
+/* Fill `gemm` for weights[channels][rows * row_len] (int8, any alignment, used in place; conv: rows = filter_h,
+ * row_len = filter_w * in_c; GROUPS: rows = 1), bias[channels] (int32 little-endian, any alignment, or NULL) and
+ * the reference's per-channel multiplier and shift arrays. Allocates the folded biases (4 bytes a channel) from
+ * the persistent arena; the tile is all channels until the caller sets it. */
 tfl_status tfl_arm_gemm_prepare(tfl_context *ctx, tfl_arm_gemm *gemm, int layout, const int8_t *weights,
     const uint8_t *bias, int32_t channels, int32_t rows, int32_t row_len, const tfl_int8_io *io,
-    const int32_t *multiplier, const int32_t *shift);
+    const int32_t *multiplier, const tfl_shift *shift);
+
+/* Scratch bytes of one tile: its channel records, then its blocks. */
+uint32_t tfl_arm_gemm_tile_bytes(const tfl_arm_gemm *gemm);
+/* Widen channels [first, first + count) into `scratch` (tfl_arm_gemm_tile_bytes, 4-aligned) and point
+ * gemm->weights and gemm->channel there; gemm->channels becomes `count`. */
+void tfl_arm_gemm_pack(tfl_arm_gemm *gemm, const tfl_arm_gemm *whole, int32_t first, int32_t count, void *scratch);
 
 /* Multiply the widened positions in `x` (one, or two when `two`) by every channel and write the requantised
  * outputs: position 0's to out0, position 1's to out1. */
@@ -97,12 +114,13 @@ void tfl_arm_gemm_multiply(const tfl_arm_gemm *gemm, const uint32_t *x, int two,
 /* Two positions, the fastest way the layer allows (the assembly loop when gemm->assembly). */
 void tfl_arm_gemm_multiply_two(const tfl_arm_gemm *gemm, const uint32_t *x, int8_t *out0, int8_t *out1);
 
-/* Channel n's requantisation from the reference's figures and its `count` weights, `stride` apart
- * (tfl_arm_channel_init; returns whether the fast path holds for it), then, once every channel is known, the
- * pre-scaling of the fast path (tfl_arm_channel_finish; returns the factor the channel's packed weights carry). */
-int tfl_arm_channel_init(tfl_arm_channel *c, const uint8_t *bias, int32_t n, const int8_t *weights, int32_t count,
-    int32_t stride, int32_t input_offset, int32_t multiplier, int32_t shift);
-int32_t tfl_arm_channel_finish(tfl_arm_channel *c, int fast, int32_t output_offset);
+/* Channel n's bias folded with the input offset, from its `count` weights `stride` apart (tfl_arm_fold_bias;
+ * returns whether the fast requantisation holds for every accumulator it can produce), and its requantisation
+ * record (tfl_arm_channel_init). */
+int tfl_arm_fold_bias(int32_t *folded, const uint8_t *bias, int32_t n, const int8_t *weights, int32_t count,
+    int32_t stride, int32_t input_offset, int32_t shift);
+void tfl_arm_channel_init(tfl_arm_channel *c, int32_t bias, int32_t multiplier, int32_t shift,
+    int32_t output_offset);
 
 /* The input image of a windowed op widened to int16 with its padding (the input zero point), so that every
  * window lies inside it. */
@@ -156,7 +174,7 @@ static inline __attribute__((always_inline)) int8_t tfl_arm_output_with(int32_t 
     int32_t output_offset, int32_t act_min, int32_t act_max, int fast, int full_range) {
     int32_t x;
     if (fast) {
-        x = tfl_arm_requantize_fast(acc, c->multiplier, c->round, c->right_shift);
+        x = tfl_arm_requantize_fast((int32_t)((uint32_t)acc << c->left), c->multiplier, c->round, c->right_shift);
     } else {
         x = tfl_multiply_by_quantized_multiplier(acc, c->multiplier, c->shift) + output_offset;
     }

@@ -1,11 +1,31 @@
-/* CONV_2D, int8, with the DSP matrix product (gemm.c): widen the input image once (with its padding), then copy
- * each patch a word at a time; a single-channel first layer reads its patches from strips in place. */
+/* CONV_2D, int8, with the DSP matrix product (gemm.c), reading the int8 weights in place (gemm.c widens a tile of
+ * channels at a time into scratch). Three ways to lay out the positions' patches, chosen in prepare by the input:
+ * - input channels in fours (GROUPS): each window row is a run of the int8 input (or staged, where the window
+ *   overhangs the padding), widened with SXTB16 straight into the patch; when the layer has few positions all
+ *   their patches are kept, so that each weight is widened once;
+ * - one input channel, unit column stride, no dilation (SINGLE_CHANNEL, a first layer): per output row, the
+ *   filter_h padded image rows it reads are widened into a band, and each pair of positions' patch is copied from
+ *   the band a word at a time;
+ * - otherwise (ROWS): the whole padded image widened once, each patch copied from it row by row.
+ */
 #include "arm_int8.h"
 
 #if defined(TFL_ARM_DSP)
 
 /* The firmware is built for size (-Os); these loops are where the inference spends its time. */
 #pragma GCC optimize("O2")
+
+/* Scratch of a GROUPS layer beyond its patches: the widened tile of channels takes at most this much, which the
+ * gaps of a small CNN's activation plan hold. All patches are kept when they take at most TFL_ARM_PATCHES_BYTES. */
+#define TFL_ARM_TILE_BYTES 4096
+#define TFL_ARM_PATCHES_BYTES 8192
+
+typedef struct {
+    tfl_arm_gemm gemm;
+    tfl_window_shape shape;
+    int32_t input_zero_point;
+    uint8_t all_patches; /* GROUPS: every position's patch built first */
+} arm_conv;
 
 tfl_arm_padded_image tfl_arm_padded_size(const tfl_window_shape *s) {
     tfl_arm_padded_image image;
@@ -21,51 +41,6 @@ tfl_arm_padded_image tfl_arm_padded_size(const tfl_window_shape *s) {
 uint32_t tfl_arm_image_halves(const tfl_window_shape *s) {
     tfl_arm_padded_image image = tfl_arm_padded_size(s);
     return (uint32_t)(image.height * image.width * image.channels + 2);
-}
-
-/* A single-channel input (the first layer of an image model) with unit column stride and no dilation: its
- * filter rows (filter_w values) are too short for the row copies below to pay, and padding an odd row wastes a
- * multiply in every row. So the widened image is laid out once more, as "strips", one per pair of output
- * columns (x even, x + 1), in which every patch of the pair is one run of words in exactly the order the 2x2
- * product reads, and the product reads it in place. Per image row y a strip holds the words
- * (v[x+j], v[x+j+1]) for j = 0 .. 2 * (filter_w / 2) - 1: the taps (2k, 2k+1) of position x (j even) and of
- * x + 1 (j odd). For an odd filter_w the last column's taps of two filter rows are paired instead, as words
- * (v[y][c], v[y+1][c]) of the columns c of positions x and x + 1; since which image rows pair up depends on the
- * window's first row, there are two strips per column pair, one for windows starting on even rows, one for odd,
- * each with these two words after every row of its parity. The k-pairs follow (the SINGLE_CHANNEL layout,
- * arm_int8.h). A 5x5 filter takes 13 k-pairs instead of 15, and no copying per position. */
-static int single_channel(const tfl_window_shape *s) {
-    return s->in_c == 1 && s->stride_w == 1 && s->dilation_w == 1 && s->dilation_h == 1 && s->out_w >= 2;
-}
-
-typedef struct {
-    int32_t run;          /* words per image row: 2 * (filter_w / 2) */
-    int32_t stacked;      /* 1 for an odd filter_w: the stacked words and two strips per column pair */
-    int32_t words;        /* of one strip */
-    int32_t count;        /* strips */
-} strip_layout;
-
-static strip_layout strips_of(const tfl_arm_gemm *gemm, const tfl_arm_padded_image *image,
-    const tfl_window_shape *s) {
-    strip_layout l;
-    l.run = 2 * (gemm->row_len / 2);
-    l.stacked = gemm->row_len & 1;
-    l.words = image->height * l.run + l.stacked * 2 * ((image->height + 1) / 2);
-    l.count = (s->out_w + 1) / 2 * (1 + l.stacked);
-    return l;
-}
-
-/* Bytes of the widened image: int16 values (4-aligned), then for single-channel inputs the strips (plus the
- * zero k-pair's two words past the last, see tfl_arm_gemm.kpairs) and a row of outputs that an odd last position's
- * partner writes into. Otherwise the patch of two positions follows. */
-static uint32_t scratch_bytes(const tfl_arm_gemm *gemm, const tfl_window_shape *shape) {
-    uint32_t bytes = (tfl_arm_image_halves(shape) * 2 + 3) & ~3u;
-    if (gemm->layout == TFL_ARM_SINGLE_CHANNEL) {
-        tfl_arm_padded_image image = tfl_arm_padded_size(shape);
-        strip_layout l = strips_of(gemm, &image, shape);
-        return bytes + 4 * (uint32_t)(l.count * l.words + 2) + (((uint32_t)gemm->channels + 3) & ~3u);
-    }
-    return bytes + 2 * 4 * (uint32_t)gemm->kpairs;
 }
 
 /* int8 -> int16, natural order, `count` values. */
@@ -151,148 +126,227 @@ static void gather_dilated(uint32_t *patch, int32_t step, const tfl_arm_gemm *ge
     }
 }
 
-/* Where image row y starts in a strip of the given parity: every earlier row's run, and two stacked words after
- * each earlier row of that parity. */
-static int32_t strip_row_offset(const strip_layout *l, int32_t y, int32_t parity) {
-    return y * l->run + l->stacked * 2 * ((y + 1 - parity) >> 1);
+/* ---- GROUPS: window rows widened with SXTB16 ---- */
+
+/* Window row fy of position p as int8: the input itself when the row lies inside it, else staged (taps in the
+ * padding hold the input zero point, which contributes 0 to sum((x - zx) * w)). */
+static const int8_t *window_row(const arm_conv *conv, const int8_t *input, int32_t p, int32_t fy, int8_t *staging) {
+    const tfl_window_shape *s = &conv->shape;
+    int32_t iy = (p / s->out_w) * s->stride_h - s->pad_h + fy * s->dilation_h;
+    int32_t ix0 = (p % s->out_w) * s->stride_w - s->pad_w;
+    int row_inside = iy >= 0 && iy < s->in_h;
+    if (row_inside && s->dilation_w == 1 && ix0 >= 0 && ix0 + s->filter_w <= s->in_w) {
+        return input + ((size_t)iy * s->in_w + (size_t)ix0) * s->in_c;
+    }
+    for (int32_t fx = 0; fx < s->filter_w; fx++) {
+        int32_t ix = ix0 + fx * s->dilation_w;
+        int8_t *to = staging + (size_t)fx * s->in_c;
+        if (row_inside && ix >= 0 && ix < s->in_w) {
+            memcpy(to, input + ((size_t)iy * s->in_w + (size_t)ix) * s->in_c, (size_t)s->in_c);
+        } else {
+            memset(to, conv->input_zero_point, (size_t)s->in_c);
+        }
+    }
+    return staging;
 }
 
-/* Row y of every strip, for a 5-wide filter (the common first layer) when row y + 1 exists: per column pair, the
- * four run words (two of them unaligned loads) into both parities' strips, and the stacked words of the last
- * columns into the strip of row y's parity. */
-static void strip_row_5(uint32_t *with_stacked, uint32_t *without, const int16_t *row, const int16_t *below,
-    int32_t column_pairs, uint32_t strip_pair_bytes) {
-    __asm__ volatile(
-        "1: ldr r4, [%[row]]\n"
-        "ldr r5, [%[row], #2]\n"
-        "ldr r6, [%[row], #4]\n"
-        "ldr r8, [%[row], #6]\n"
-        "stmia %[with], {r4, r5, r6, r8}\n"
-        "stmia %[without], {r4, r5, r6, r8}\n"
-        "ldr r4, [%[row], #8]\n"          /* columns x + 4 and x + 5 of row y ... */
-        "ldr r5, [%[below], #8]\n"        /* ... and of row y + 1 */
-        "pkhbt r6, r4, r5, lsl #16\n"
-        "pkhtb r8, r5, r4, asr #16\n"
-        "strd r6, r8, [%[with], #16]\n"
-        "adds %[row], %[row], #4\n"
-        "adds %[below], %[below], #4\n"
-        "add %[with], %[with], %[step]\n"
-        "add %[without], %[without], %[step]\n"
-        "subs %[n], %[n], #1\n"
-        "bne 1b\n"
-        : [row] "+r"(row), [below] "+r"(below), [with] "+r"(with_stacked), [without] "+r"(without),
-          [n] "+r"(column_pairs)
-        : [step] "r"(strip_pair_bytes)
-        : "r4", "r5", "r6", "r8", "cc", "memory");
-}
-
-/* The strips of the widened image (see tfl_arm_conv_single_channel), row by row. A run ends with a value one past
- * the last column of an odd last position's partner, which reads the next row's first value or the image's
- * spare. */
-static void build_strips(uint32_t *strips, const strip_layout *l, const int16_t *image16, const tfl_arm_padded_image *image,
-    int32_t last_column) {
-    int32_t width = image->width, height = image->height, parities = 1 + l->stacked;
-    int32_t column_pairs = l->count / parities;
-    size_t strip_pair = (size_t)parities * l->words; /* words from a column pair's strips to the next's */
-    for (int32_t y = 0; y < height; y++) {
-        const int16_t *row = image16 + (size_t)y * width;
-        int32_t own = y & 1; /* the parity whose strips take row y's stacked words */
-        uint32_t *first[2] = {strips + strip_row_offset(l, y, 0), strips + l->words + strip_row_offset(l, y, 1)};
-        if (l->stacked && l->run == 4 && y + 1 < height) {
-            strip_row_5(first[own], first[1 - own], row, row + width, column_pairs, 4 * (uint32_t)strip_pair);
+/* The patch of positions p and p + 1 (`two`) or of p alone: per group of four values, position 0's two words and
+ * then position 1's, k-pair by k-pair; then the zero k-pair. */
+static uint32_t *groups_patch(uint32_t *patch, const arm_conv *conv, const int8_t *input, int32_t p, int two,
+    int8_t *staging) {
+    const tfl_window_shape *s = &conv->shape;
+    int32_t row_len = s->filter_w * s->in_c;
+    uint32_t *words = patch;
+    for (int32_t fy = 0; fy < s->filter_h; fy++) {
+        const int8_t *row0 = window_row(conv, input, p, fy, staging);
+        if (!two) {
+            for (int32_t k = 0; k < row_len; k += 4, words += 2) {
+                uint32_t a;
+                memcpy(&a, row0 + k, 4);
+                words[0] = __sxtb16(a);
+                words[1] = tfl_arm_sxtb16_ror8(a);
+            }
             continue;
         }
-        for (int32_t x = 0; x < 2 * column_pairs; x += 2) {
-            for (int32_t parity = 0; parity < parities; parity++) {
-                uint32_t *words = first[parity] + (size_t)(x / 2) * strip_pair;
-                for (int32_t j = 0; j < l->run; j++) { /* odd j: an unaligned load */
-                    memcpy(words++, row + x + j, 4);
-                }
-                if (l->stacked && parity == own) { /* the last columns of x and x + 1, rows y and y + 1 */
-                    uint32_t top, bottom = 0;
-                    memcpy(&top, row + x + last_column, 4);
-                    if (y + 1 < height) {
-                        memcpy(&bottom, row + width + x + last_column, 4);
-                    }
-                    words[0] = (top & 0xffff) | bottom << 16;       /* PKHBT */
-                    words[1] = (bottom & 0xffff0000) | top >> 16;   /* PKHTB */
-                }
+        const int8_t *row1 = window_row(conv, input, p + 1, fy, staging + row_len);
+        for (int32_t k = 0; k < row_len; k += 4, words += 4) {
+            uint32_t a, b;
+            memcpy(&a, row0 + k, 4);
+            memcpy(&b, row1 + k, 4);
+            words[0] = __sxtb16(a);
+            words[1] = __sxtb16(b);
+            words[2] = tfl_arm_sxtb16_ror8(a);
+            words[3] = tfl_arm_sxtb16_ror8(b);
+        }
+    }
+    for (int32_t pairs = (int32_t)(words - patch) / (two ? 2 : 1); pairs < conv->gemm.kpairs; pairs++) {
+        *words++ = 0; /* the zero k-pair */
+        if (two) {
+            *words++ = 0;
+        }
+    }
+    return patch;
+}
+
+/* ---- SINGLE_CHANNEL: a band of widened rows per output row ---- */
+
+/* Padded image rows y0 .. y0 + filter_h - 1, widened, one after another, plus two spare values (a patch of an odd
+ * last position's partner reads one past its row). */
+static void widen_band(int16_t *band, const arm_conv *conv, const tfl_arm_padded_image *image, const int8_t *input,
+    int32_t y0) {
+    const tfl_window_shape *s = &conv->shape;
+    for (int32_t r = 0; r < s->filter_h; r++, band += image->width) {
+        int32_t iy = y0 + r - s->pad_h;
+        if (iy < 0 || iy >= s->in_h || image->width != s->in_w) {
+            for (int32_t x = 0; x < image->width; x++) {
+                band[x] = (int16_t)conv->input_zero_point;
             }
         }
+        if (iy >= 0 && iy < s->in_h) {
+            widen_natural(band + s->pad_w, input + (size_t)iy * s->in_w, s->in_w);
+        }
+    }
+    band[0] = band[1] = 0;
+}
+
+/* The patch of positions x and x + 1 of the band (the SINGLE_CHANNEL layout, arm_int8.h): per filter row its
+ * run of tap pairs, word by word alternately position x's and x + 1's (consecutive values of the row); for an
+ * odd filter_w, after every even row, the last column's taps of that row and the next, stacked. */
+static void single_channel_patch(uint32_t *patch, const tfl_arm_gemm *gemm, const int16_t *band, int32_t width,
+    int32_t x) {
+    int32_t run = 2 * (gemm->row_len / 2), last = gemm->row_len - 1;
+    uint32_t *words = patch;
+    for (int32_t r = 0; r < gemm->rows; r++) {
+        const int16_t *row = band + (size_t)r * width + x;
+        for (int32_t i = 0; i < run; i++) { /* odd i: an unaligned load */
+            memcpy(words++, row + i, 4);
+        }
+        if ((gemm->row_len & 1) && (r & 1) == 0) {
+            uint32_t top, bottom = 0;
+            memcpy(&top, row + last, 4);
+            if (r + 1 < gemm->rows) {
+                memcpy(&bottom, row + width + last, 4);
+            }
+            *words++ = (top & 0xffff) | bottom << 16;       /* PKHBT */
+            *words++ = (bottom & 0xffff0000) | top >> 16;   /* PKHTB */
+        }
+    }
+    if (words < patch + 2 * gemm->kpairs) {
+        words[0] = words[1] = 0;
     }
 }
 
-/* Two positions at a time (x, x + 1) straight from the strips; an odd last position goes with a partner whose
- * outputs land in a spare row. */
-static void conv_single_channel(const tfl_arm_gemm *gemm, const tfl_window_shape *s, const tfl_arm_padded_image *image,
-    const int16_t *image16, uint32_t *strips, int8_t *out) {
-    strip_layout l = strips_of(gemm, image, s);
-    build_strips(strips, &l, image16, image, gemm->row_len - 1);
-    int8_t *spare = (int8_t *)(strips + l.count * l.words + 2);
-    int direct = gemm->assembly && (gemm->channels & 1) == 0; /* nothing but the assembly loop's call per pair */
-    tfl_arm_gemm_job job = {gemm->weights, NULL, gemm->entry, NULL, NULL};
-    for (int32_t oy = 0; oy < s->out_h; oy++) {
-        int32_t y0 = oy * s->stride_h, parity = l.stacked ? y0 & 1 : 0;
-        const uint32_t *patch = strips + parity * l.words + strip_row_offset(&l, y0, parity);
-        int8_t *out0 = out + (size_t)oy * s->out_w * gemm->channels;
-        for (int32_t x = 0; x < s->out_w; x += 2, patch += (1 + l.stacked) * l.words, out0 += 2 * gemm->channels) {
-            int8_t *out1 = x + 1 < s->out_w ? out0 + gemm->channels : spare;
-            if (direct) {
-                job.patch = patch;
-                job.out0 = out0;
-                job.out1 = out1;
-                tfl_arm_gemm_2x2(&job);
-            } else {
-                tfl_arm_gemm_multiply_two(gemm, patch, out0, out1);
-            }
-        }
+/* ---- scratch and eval ---- */
+
+static int layout_of(const tfl_window_shape *s) {
+    if (s->in_c % 4 == 0) {
+        return TFL_ARM_GROUPS;
     }
+    if (s->in_c == 1 && s->stride_w == 1 && s->dilation_w == 1 && s->dilation_h == 1 && s->out_w >= 2) {
+        return TFL_ARM_SINGLE_CHANNEL;
+    }
+    return TFL_ARM_ROWS;
 }
 
-static void eval(const tfl_arm_gemm *gemm, const tfl_window_shape *shape, int32_t input_zero_point,
-    const int8_t *input, int8_t *output, uint32_t *scratch) {
-    tfl_arm_padded_image image = tfl_arm_padded_size(shape);
-    int16_t *image16 = (int16_t *)scratch;
-    uint32_t *after_image = scratch + (tfl_arm_image_halves(shape) * 2 + 3) / 4; /* the patch, or the strips */
-    uint32_t *patch = after_image;
-    int32_t positions = shape->out_h * shape->out_w;
-    int32_t row_step = shape->dilation_h * image.width * image.channels;
-    for (int32_t b = 0; b < shape->batches; b++) {
-        tfl_arm_widen_image(image16, &image, shape, input_zero_point,
-            input + (size_t)b * shape->in_h * shape->in_w * shape->in_c);
-        int8_t *out = output + (size_t)b * positions * gemm->channels;
-        if (gemm->layout == TFL_ARM_SINGLE_CHANNEL) {
-            conv_single_channel(gemm, shape, &image, image16, after_image, out);
-            continue;
+/* Scratch after the tile: GROUPS: the patches (all positions', or two positions'), then two staged window rows;
+ * SINGLE_CHANNEL: the band, the patch of two positions and a row of outputs for an odd last position's partner;
+ * ROWS: the widened image, then the patch of two positions. */
+static uint32_t patch_bytes(const arm_conv *conv) {
+    const tfl_window_shape *s = &conv->shape;
+    uint32_t pair = 2 * 4 * (uint32_t)conv->gemm.kpairs;
+    if (conv->gemm.layout == TFL_ARM_GROUPS) {
+        uint32_t patches = conv->all_patches ? (uint32_t)(s->out_h * s->out_w) * pair / 2 : pair;
+        return patches + 2 * (((uint32_t)(s->filter_w * s->in_c) + 3) & ~3u);
+    }
+    tfl_arm_padded_image image = tfl_arm_padded_size(s);
+    if (conv->gemm.layout == TFL_ARM_SINGLE_CHANNEL) {
+        uint32_t band = ((uint32_t)(s->filter_h * image.width + 2) * 2 + 3) & ~3u;
+        return band + pair + (((uint32_t)conv->gemm.channels + 3) & ~3u);
+    }
+    return ((tfl_arm_image_halves(s) * 2 + 3) & ~3u) + pair;
+}
+
+static void eval_groups(const arm_conv *conv, const int8_t *input, int8_t *output, uint8_t *scratch) {
+    const tfl_window_shape *s = &conv->shape;
+    const tfl_arm_gemm *gemm = &conv->gemm;
+    int32_t positions = s->out_h * s->out_w, channels = gemm->channels, pair_words = 2 * gemm->kpairs;
+    uint32_t *patches = (uint32_t *)(void *)(scratch + tfl_arm_gemm_tile_bytes(gemm));
+    int8_t *staging = (int8_t *)(patches + (conv->all_patches ? (positions * pair_words) / 2 : pair_words));
+    if (conv->all_patches) {
+        for (int32_t p = 0; p < positions; p += 2) {
+            groups_patch(patches + (p / 2) * pair_words, conv, input, p, p + 1 < positions, staging);
         }
+    }
+    tfl_arm_gemm tile;
+    for (int32_t first = 0; first < channels; first += gemm->tile) {
+        int32_t count = channels - first < gemm->tile ? channels - first : gemm->tile;
+        tfl_arm_gemm_pack(&tile, gemm, first, count, scratch);
         for (int32_t p = 0; p < positions; p += 2) {
             int two = p + 1 < positions;
-            const int16_t *window0 = tfl_arm_window_of(shape, &image, image16, p);
-            const int16_t *window1 = two ? tfl_arm_window_of(shape, &image, image16, p + 1) : NULL;
-            if (shape->dilation_w == 1) {
-                gather_rows(patch, window0, window1, shape->filter_h, gemm->row_len2 / 2, row_step);
-            } else {
-                gather_dilated(patch, two ? 2 : 1, gemm, shape, &image, window0);
-                if (two) {
-                    gather_dilated(patch + 1, 2, gemm, shape, &image, window1);
-                }
-            }
-            int8_t *out0 = out + (size_t)p * gemm->channels;
+            const uint32_t *patch = conv->all_patches ? patches + (p / 2) * pair_words :
+                groups_patch(patches, conv, input, p, two, staging);
+            int8_t *out0 = output + (size_t)p * channels + first;
             if (two) {
-                tfl_arm_gemm_multiply_two(gemm, patch, out0, out0 + gemm->channels);
+                tfl_arm_gemm_multiply_two(&tile, patch, out0, out0 + channels);
             } else {
-                tfl_arm_gemm_multiply(gemm, patch, 0, out0, out0);
+                tfl_arm_gemm_multiply(&tile, patch, 0, out0, out0);
             }
         }
     }
 }
 
-/* ---- the node: the reference prepare's checks and figures, then the packed weights ---- */
+static void eval_single_channel(const arm_conv *conv, const int8_t *input, int8_t *output, uint8_t *scratch) {
+    const tfl_window_shape *s = &conv->shape;
+    tfl_arm_padded_image image = tfl_arm_padded_size(s);
+    tfl_arm_gemm tile;
+    tfl_arm_gemm_pack(&tile, &conv->gemm, 0, conv->gemm.channels, scratch);
+    int16_t *band = (int16_t *)(void *)(scratch + tfl_arm_gemm_tile_bytes(&conv->gemm));
+    uint32_t *patch = (uint32_t *)(void *)((uint8_t *)band + (((s->filter_h * image.width + 2) * 2 + 3) & ~3));
+    int8_t *spare = (int8_t *)(patch + 2 * tile.kpairs);
+    int32_t channels = tile.channels;
+    for (int32_t oy = 0; oy < s->out_h; oy++) {
+        widen_band(band, conv, &image, input, oy * s->stride_h);
+        int8_t *row = output + (size_t)oy * s->out_w * channels;
+        for (int32_t x = 0; x < s->out_w; x += 2) {
+            single_channel_patch(patch, &tile, band, image.width, x);
+            int8_t *out0 = row + (size_t)x * channels;
+            tfl_arm_gemm_multiply_two(&tile, patch, out0, x + 1 < s->out_w ? out0 + channels : spare);
+        }
+    }
+}
 
-typedef struct {
-    tfl_arm_gemm gemm;
-    tfl_window_shape shape;
-} arm_conv;
+static void eval_rows(const arm_conv *conv, const int8_t *input, int8_t *output, uint8_t *scratch) {
+    const tfl_window_shape *shape = &conv->shape;
+    tfl_arm_padded_image image = tfl_arm_padded_size(shape);
+    tfl_arm_gemm tile;
+    tfl_arm_gemm_pack(&tile, &conv->gemm, 0, conv->gemm.channels, scratch);
+    int16_t *image16 = (int16_t *)(void *)(scratch + tfl_arm_gemm_tile_bytes(&conv->gemm));
+    uint32_t *patch = (uint32_t *)(void *)((uint8_t *)image16 + ((tfl_arm_image_halves(shape) * 2 + 3) & ~3u));
+    int32_t positions = shape->out_h * shape->out_w, channels = tile.channels;
+    int32_t row_step = shape->dilation_h * image.width * image.channels;
+    tfl_arm_widen_image(image16, &image, shape, conv->input_zero_point, input);
+    for (int32_t p = 0; p < positions; p += 2) {
+        int two = p + 1 < positions;
+        const int16_t *window0 = tfl_arm_window_of(shape, &image, image16, p);
+        const int16_t *window1 = two ? tfl_arm_window_of(shape, &image, image16, p + 1) : NULL;
+        if (shape->dilation_w == 1) {
+            gather_rows(patch, window0, window1, shape->filter_h, tile.row_len2 / 2, row_step);
+        } else {
+            gather_dilated(patch, two ? 2 : 1, &tile, shape, &image, window0);
+            if (two) {
+                gather_dilated(patch + 1, 2, &tile, shape, &image, window1);
+            }
+        }
+        int8_t *out0 = output + (size_t)p * channels;
+        if (two) {
+            tfl_arm_gemm_multiply_two(&tile, patch, out0, out0 + channels);
+        } else {
+            tfl_arm_gemm_multiply(&tile, patch, 0, out0, out0);
+        }
+    }
+}
+
+/* ---- the node: the reference prepare's checks and figures, then the DSP kernel's ---- */
 
 tfl_status tfl_arm_conv_prepare(tfl_context *ctx, tfl_node *node) {
     tfl_status status = tfl_conv_prepare(ctx, node);
@@ -307,14 +361,26 @@ tfl_status tfl_arm_conv_prepare(tfl_context *ctx, tfl_node *node) {
         return tfl_fail(ctx, TFL_ERR_ARENA, "arena too small for CONV_2D");
     }
     conv->shape = tfl_window_shape_of(input, filter, tfl_output(ctx, node, 0), &node->options.conv);
+    conv->input_zero_point = -data->io.input_offset;
     const tfl_window_shape *s = &conv->shape;
-    status = tfl_arm_gemm_prepare(ctx, &conv->gemm, single_channel(s) ? TFL_ARM_SINGLE_CHANNEL : TFL_ARM_ROWS,
-        (const int8_t *)filter->data, bias != NULL ? bias->data : NULL, s->out_c, s->filter_h,
-        s->filter_w * s->in_c, &data->io, data->multipliers, data->shifts);
+    int layout = layout_of(s), groups = layout == TFL_ARM_GROUPS; /* GROUPS: the depth as one row */
+    int32_t row_len = s->filter_w * s->in_c;
+    status = tfl_arm_gemm_prepare(ctx, &conv->gemm, layout, (const int8_t *)filter->data,
+        bias != NULL ? bias->data : NULL, s->out_c, groups ? 1 : s->filter_h, groups ? s->filter_h * row_len : row_len,
+        &data->io, data->multipliers, data->shifts);
     if (status != TFL_OK) {
         return status;
     }
-    node->scratch_bytes = scratch_bytes(&conv->gemm, s); /* in place of the reference eval's */
+    if (layout == TFL_ARM_GROUPS) {
+        uint32_t pair_bytes = 2 * 4 * (uint32_t)conv->gemm.kpairs, channel_pair = conv->gemm.block_words * 4 +
+            2 * sizeof(tfl_arm_channel);
+        uint32_t patches = (uint32_t)(s->out_h * s->out_w) * pair_bytes / 2;
+        conv->all_patches = patches <= TFL_ARM_PATCHES_BYTES;
+        uint32_t pairs = conv->all_patches ? 1 : TFL_ARM_TILE_BYTES / channel_pair;
+        int32_t tile = 2 * (int32_t)(pairs > 0 ? pairs : 1);
+        conv->gemm.tile = tile < conv->gemm.channels ? tile : conv->gemm.channels;
+    }
+    node->scratch_bytes = tfl_arm_gemm_tile_bytes(&conv->gemm) + patch_bytes(conv); /* in place of the reference's */
     data->variant = conv;
     return TFL_OK;
 }
@@ -325,8 +391,19 @@ tfl_status tfl_arm_conv_eval(tfl_context *ctx, tfl_node *node) {
     if (conv == NULL) {
         return tfl_conv_eval(ctx, node);
     }
-    eval(&conv->gemm, &conv->shape, -data->io.input_offset, (const int8_t *)tfl_input(ctx, node, 0)->data,
-        (int8_t *)tfl_output(ctx, node, 0)->data, node->scratch);
+    const tfl_window_shape *s = &conv->shape;
+    const int8_t *input = (const int8_t *)tfl_input(ctx, node, 0)->data;
+    int8_t *output = (int8_t *)tfl_output(ctx, node, 0)->data;
+    size_t in_size = (size_t)s->in_h * s->in_w * s->in_c, out_size = (size_t)s->out_h * s->out_w * s->out_c;
+    for (int32_t b = 0; b < s->batches; b++, input += in_size, output += out_size) {
+        if (conv->gemm.layout == TFL_ARM_GROUPS) {
+            eval_groups(conv, input, output, node->scratch);
+        } else if (conv->gemm.layout == TFL_ARM_SINGLE_CHANNEL) {
+            eval_single_channel(conv, input, output, node->scratch);
+        } else {
+            eval_rows(conv, input, output, node->scratch);
+        }
+    }
     return TFL_OK;
 }
 

@@ -95,17 +95,19 @@ static tfl_status setup(tfl_context *ctx, tfl_arm_depthwise *dw, const int8_t *f
     }
     int fast = 1;
     for (int32_t c = 0; c < channels; c++) {
-        fast &= tfl_arm_channel_init(&dw->channel[c], bias, c, filter + c, taps, channels, quant->io.input_offset,
-            quant->multipliers[c], quant->shifts[c]);
+        int32_t folded;
+        fast &= tfl_arm_fold_bias(&folded, bias, c, filter + c, taps, channels, quant->io.input_offset,
+            quant->shifts[c]);
+        tfl_arm_channel_init(&dw->channel[c], folded, quant->multipliers[c], quant->shifts[c],
+            quant->io.output_offset);
     }
     dw->fast_requant = (uint8_t)fast;
     int16_t *packed = (int16_t *)dw->weights;
     memset(packed, 0, 4 * words);
     for (int32_t c = 0; c < channels; c++) {
-        int32_t scale = tfl_arm_channel_finish(&dw->channel[c], fast, quant->io.output_offset);
         int16_t *channel_words = packed + (size_t)(c / 2) * 4 * dw->tap_pairs + 2 * (c & 1);
         for (int32_t t = 0; t < taps; t++) {
-            channel_words[(t / 2) * 4 + (t & 1)] = (int16_t)(filter[t * channels + c] * scale);
+            channel_words[(t / 2) * 4 + (t & 1)] = filter[t * channels + c];
         }
     }
     return TFL_OK;

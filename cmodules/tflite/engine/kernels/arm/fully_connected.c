@@ -1,5 +1,6 @@
-/* FULLY_CONNECTED, int8, with the DSP matrix product (gemm.c): widen each input row with SXTB16 (the weights are
- * in its order). */
+/* FULLY_CONNECTED, int8: widen each input row with SXTB16 once (the GROUPS order, arm_int8.h), then per pair of
+ * output channels read the int8 weights in place, four at a time, widened in registers the same way: a lone
+ * input row has no other position to share a widened weight with, so widening it anywhere else costs more. */
 #include "arm_int8.h"
 
 #if defined(TFL_ARM_DSP)
@@ -37,15 +38,64 @@ static void widen_row(uint32_t *words, const int8_t *row, int32_t depth) {
     }
 }
 
+/* sum_k x[k] * (w0[k], w1[k]) over the widened row x (GROUPS words) and two channels' int8 weights, from acc. */
+static inline __attribute__((always_inline)) void dot_in_place(const uint32_t *x, const int8_t *w0,
+    const int8_t *w1, int32_t depth, int32_t acc[2]) {
+    int32_t a0 = acc[0], a1 = acc[1], k = 0;
+    for (; k + 8 <= depth; k += 8, x += 4) {
+        uint32_t u0, u1, v0, v1;
+        memcpy(&u0, w0 + k, 4);
+        memcpy(&v0, w1 + k, 4);
+        memcpy(&u1, w0 + k + 4, 4);
+        memcpy(&v1, w1 + k + 4, 4);
+        a0 = __smlad(x[0], __sxtb16(u0), a0);
+        a1 = __smlad(x[0], __sxtb16(v0), a1);
+        a0 = __smlad(x[1], tfl_arm_sxtb16_ror8(u0), a0);
+        a1 = __smlad(x[1], tfl_arm_sxtb16_ror8(v0), a1);
+        a0 = __smlad(x[2], __sxtb16(u1), a0);
+        a1 = __smlad(x[2], __sxtb16(v1), a1);
+        a0 = __smlad(x[3], tfl_arm_sxtb16_ror8(u1), a0);
+        a1 = __smlad(x[3], tfl_arm_sxtb16_ror8(v1), a1);
+    }
+    for (; k < depth; k += 4, x += 2) { /* the rest: the row's padding is zero, the weights' tail is cut off */
+        uint32_t u = 0, v = 0;
+        memcpy(&u, w0 + k, (size_t)(depth - k < 4 ? depth - k : 4));
+        memcpy(&v, w1 + k, (size_t)(depth - k < 4 ? depth - k : 4));
+        a0 = __smlad(x[0], __sxtb16(u), a0);
+        a1 = __smlad(x[0], __sxtb16(v), a1);
+        a0 = __smlad(x[1], tfl_arm_sxtb16_ror8(u), a0);
+        a1 = __smlad(x[1], tfl_arm_sxtb16_ror8(v), a1);
+    }
+    acc[0] = a0;
+    acc[1] = a1;
+}
+
+static int8_t output_of(const tfl_arm_gemm *gemm, int32_t n, int32_t acc) {
+    tfl_arm_channel c;
+    tfl_arm_channel_init(&c, 0, gemm->multipliers[n], gemm->shifts[n], gemm->output_offset);
+    return tfl_arm_output_of(acc, &c, gemm, gemm->fast_requant, 0);
+}
+
 static void eval(const tfl_arm_gemm *gemm, int32_t rows, const int8_t *input, int8_t *output, uint32_t *scratch) {
+    int32_t depth = gemm->row_len, channels = gemm->channels;
     for (int32_t r = 0; r < rows; r++) {
-        int8_t *out = output + (size_t)r * gemm->channels;
-        widen_row(scratch, input + (size_t)r * gemm->row_len, gemm->row_len);
-        tfl_arm_gemm_multiply(gemm, scratch, 0, out, out);
+        int8_t *out = output + (size_t)r * channels;
+        widen_row(scratch, input + (size_t)r * depth, depth);
+        for (int32_t n = 0; n < channels; n += 2) {
+            const int8_t *w0 = gemm->source + (size_t)n * depth;
+            int two = n + 1 < channels; /* a lone last channel: its partner's weights are its own */
+            int32_t acc[2] = {gemm->bias[n], gemm->bias[two ? n + 1 : n]};
+            dot_in_place(scratch, w0, two ? w0 + depth : w0, depth, acc);
+            int8_t first = output_of(gemm, n, acc[0]);
+            if (two) {
+                out[n + 1] = output_of(gemm, n + 1, acc[1]);
+            }
+            out[n] = first;
+        }
     }
 }
 
-/* ---- the node: the reference prepare's checks and figures, then the packed weights ---- */
+/* ---- the node: the reference prepare's checks and figures, then the folded biases ---- */
 
 tfl_status tfl_arm_fully_connected_prepare(tfl_context *ctx, tfl_node *node) {
     tfl_status status = tfl_fully_connected_prepare(ctx, node);
@@ -59,7 +109,7 @@ tfl_status tfl_arm_fully_connected_prepare(tfl_context *ctx, tfl_node *node) {
     if (gemm == NULL) {
         return tfl_fail(ctx, TFL_ERR_ARENA, "arena too small for FULLY_CONNECTED");
     }
-    status = tfl_arm_gemm_prepare(ctx, gemm, TFL_ARM_FULLY_CONNECTED, (const int8_t *)weights->data,
+    status = tfl_arm_gemm_prepare(ctx, gemm, TFL_ARM_GROUPS, (const int8_t *)weights->data,
         bias != NULL ? bias->data : NULL, data->units, 1, data->depth, &data->io, data->multipliers, data->shifts);
     if (status != TFL_OK) {
         return status;

@@ -6,16 +6,17 @@
  * indices one SMLAD multiplies:
  * - Conv: k-pairs are (k, k+1) in natural order; each filter row (filter_w * input_c values) is padded to an even
  *   length with zero weights, so that a row of the widened input image is copied into a patch a word at a time.
- * - FC: depth padded to a multiple of 4; in each group of four the pairs are (k0, k2) and (k1, k3), what SXTB16
- *   makes of four input bytes, so an input row is widened with two SXTB16s per word and nothing else.
- * - Conv k-pairs are made odd with a zero k-pair at the end (the assembly loop takes one, then groups of two).
- * - Weights: for each pair of output channels a block: head (the biases), for each k-pair channel A's word then
- *   channel B's, tail (requantisation and the assembly loop's next branch); see TFL_ARM_HEAD in arm_int8.h.
+ * - Groups (FC; conv whose input channels come in fours): depth padded to a multiple of 4; in each group of four
+ *   the pairs are (k0, k2) and (k1, k3), what SXTB16 makes of four bytes, so that an input row or a window row
+ *   and the int8 weights are widened with two SXTB16s per word and nothing else.
+ * - K-pairs are made odd with a zero k-pair at the end (the assembly loop takes one, then groups of two).
+ * - Weights: the model's int8 weights, used in place; eval widens a tile of channels at a time into scratch, for
+ *   each pair of output channels a block: head (the biases), for each k-pair channel A's word then channel B's,
+ *   tail (requantisation and the assembly loop's next branch); see TFL_ARM_HEAD in arm_int8.h.
  * - Patch (scratch, or a single-channel input's strips) for two positions: for each k-pair: position 0's word,
  *   then position 1's; for one position the words are consecutive.
  * The inner loops walk both arrays forwards with post-incremented multiple loads.
  */
-#include "arm_int8.h"
 #include "arm_int8.h"
 
 #if defined(TFL_ARM_DSP)
@@ -25,9 +26,9 @@
 
 /* Whether the fast requantisation (requantize_fast) gives the reference's result for every accumulator this
  * channel can produce. SMMULR(acc * 2^left, m) is the reference's rounding doubling high multiply of
- * acc * 2^(left - 1) when the scaled accumulator cannot overflow; the weights carry the 2^left (so they must
- * still fit int16); the rounding shortcut needs a right shift of at least 1, and folding the output offset into
- * the rounding constant needs offset * 2^right to stay far from overflow. */
+ * acc * 2^(left - 1) when the scaled accumulator cannot overflow; the rounding shortcut needs a right shift of at
+ * least 1, and folding the output offset into the rounding constant needs offset * 2^right to stay far from
+ * overflow. */
 static int fast_requant_holds(int32_t bias, int32_t weight_magnitude, int32_t left, int32_t right) {
     int64_t bound = ((bias < 0 ? -(int64_t)bias : (int64_t)bias) + 128 * (int64_t)weight_magnitude) << left;
     return bound < ((int64_t)1 << 31) && left <= 8 && right >= 1 && right <= 22;
@@ -37,8 +38,8 @@ static uint32_t code_address(void (*label)(void)) {
     return (uint32_t)(uintptr_t)label | 1u; /* a Thumb branch target */
 }
 
-int tfl_arm_channel_init(tfl_arm_channel *c, const uint8_t *bias, int32_t n, const int8_t *weights, int32_t count,
-    int32_t stride, int32_t input_offset, int32_t multiplier, int32_t shift) {
+int tfl_arm_fold_bias(int32_t *folded, const uint8_t *bias, int32_t n, const int8_t *weights, int32_t count,
+    int32_t stride, int32_t input_offset, int32_t shift) {
     int32_t weight_sum = 0, weight_magnitude = 0;
     for (int32_t i = 0; i < count; i++) {
         int32_t w = weights[(size_t)i * stride];
@@ -46,30 +47,25 @@ int tfl_arm_channel_init(tfl_arm_channel *c, const uint8_t *bias, int32_t n, con
         weight_magnitude += w < 0 ? -w : w;
     }
     /* wrapping like the reference's int32 sum (a malformed model may overflow it), without undefined behaviour */
-    uint32_t folded = (uint32_t)input_offset * (uint32_t)weight_sum;
-    c->bias = (int32_t)((uint32_t)(bias ? tfl_read_i32(bias + 4 * (size_t)n) : 0) + folded);
+    *folded = (int32_t)((uint32_t)(bias ? tfl_read_i32(bias + 4 * (size_t)n) : 0) +
+        (uint32_t)input_offset * (uint32_t)weight_sum);
+    return fast_requant_holds(*folded, weight_magnitude, (shift > 0 ? shift : 0) + 1, shift > 0 ? 0 : -shift);
+}
+
+void tfl_arm_channel_init(tfl_arm_channel *c, int32_t bias, int32_t multiplier, int32_t shift,
+    int32_t output_offset) {
+    c->bias = bias;
     c->multiplier = multiplier;
     c->shift = shift;
     c->right_shift = shift > 0 ? 0 : -shift;
-    return fast_requant_holds(c->bias, weight_magnitude, (shift > 0 ? shift : 0) + 1, c->right_shift);
-}
-
-/* Once every channel is known: on the fast path pre-scale the bias by 2^left and fold the output offset into
- * the rounding constant. Returns the factor the channel's packed weights carry. */
-int32_t tfl_arm_channel_finish(tfl_arm_channel *c, int fast, int32_t output_offset) {
-    if (!fast) {
-        return 1;
-    }
-    int32_t scale = 1 << ((c->shift > 0 ? c->shift : 0) + 1);
-    c->bias *= scale;
+    c->left = (shift > 0 ? shift : 0) + 1;
     c->round = (int32_t)(((1u << c->right_shift) >> 1) + ((uint32_t)output_offset << c->right_shift));
-    return scale;
 }
 
 /* Where logical depth index k (row r, index j in the row) sits: k-pair number and half (0 low, 1 high). */
 static void place(const tfl_arm_gemm *gemm, int32_t r, int32_t j, int32_t *pair, int32_t *half) {
     int32_t row_pairs = gemm->row_len / 2;
-    if (gemm->layout == TFL_ARM_FULLY_CONNECTED) {
+    if (gemm->layout == TFL_ARM_GROUPS) {
         *pair = (j & ~3) / 2 + (j & 1);
         *half = (j >> 1) & 1;
     } else if (gemm->layout == TFL_ARM_SINGLE_CHANNEL && j < 2 * row_pairs) {
@@ -88,63 +84,119 @@ static void place(const tfl_arm_gemm *gemm, int32_t r, int32_t j, int32_t *pair,
 
 tfl_status tfl_arm_gemm_prepare(tfl_context *ctx, tfl_arm_gemm *gemm, int layout, const int8_t *weights,
     const uint8_t *bias, int32_t channels, int32_t rows, int32_t row_len, const tfl_int8_io *io,
-    const int32_t *multiplier, const int32_t *shift) {
-    int32_t input_offset = io->input_offset, output_offset = io->output_offset;
-    int32_t act_min = io->act_min, act_max = io->act_max;
+    const int32_t *multiplier, const tfl_shift *shift) {
     int32_t depth = rows * row_len;
     gemm->channels = channels;
     gemm->rows = rows;
     gemm->row_len = row_len;
     gemm->row_len2 = (row_len + 1) & ~1;
     gemm->layout = (uint8_t)layout;
-    if (layout == TFL_ARM_FULLY_CONNECTED) {
-        gemm->kpairs = ((row_len + 3) & ~3) / 2;
+    if (layout == TFL_ARM_GROUPS) {
+        gemm->kpairs = (((depth + 3) & ~3) / 2) | 1;
     } else if (layout == TFL_ARM_SINGLE_CHANNEL) {
         gemm->kpairs = (rows * (row_len / 2) + (row_len & 1) * (rows + 1) / 2) | 1;
     } else {
         gemm->kpairs = (rows * gemm->row_len2 / 2) | 1;
     }
-    gemm->output_offset = output_offset;
-    gemm->act_min = act_min;
-    gemm->act_max = act_max;
+    gemm->output_offset = io->output_offset;
+    gemm->act_min = io->act_min;
+    gemm->act_max = io->act_max;
     gemm->block_words = TFL_ARM_HEAD + 2 * (uint32_t)gemm->kpairs + TFL_ARM_TAIL;
-    size_t packed_words = (size_t)(channels + 1) / 2 * gemm->block_words;
-    gemm->weights = tfl_alloc_persistent(ctx, packed_words * 4);
-    gemm->channel = tfl_alloc_persistent(ctx, (size_t)channels * sizeof(tfl_arm_channel));
-    if (gemm->weights == NULL || gemm->channel == NULL) {
-        return tfl_fail(ctx, TFL_ERR_ARENA, "arena too small for the DSP kernel's reordered weights");
+    gemm->tile = channels;
+    gemm->source = weights;
+    gemm->multipliers = multiplier;
+    gemm->shifts = shift;
+    gemm->weights = NULL;
+    gemm->channel = NULL;
+    gemm->bias = tfl_alloc_persistent(ctx, sizeof(int32_t) * (size_t)channels);
+    if (gemm->bias == NULL) {
+        return tfl_fail(ctx, TFL_ERR_ARENA, "arena too small for the DSP kernel's biases");
     }
     int fast = 1;
     for (int32_t n = 0; n < channels; n++) {
-        fast &= tfl_arm_channel_init(&gemm->channel[n], bias, n, weights + (size_t)n * depth, depth, 1, input_offset,
-            multiplier[n], shift[n]);
+        fast &= tfl_arm_fold_bias(&gemm->bias[n], bias, n, weights + (size_t)n * depth, depth, 1, io->input_offset,
+            shift[n]);
     }
     gemm->fast_requant = (uint8_t)fast;
     int32_t groups = (gemm->kpairs - 1) / 2;
-    gemm->assembly = (uint8_t)(fast && layout != TFL_ARM_FULLY_CONNECTED && act_min == -128 && act_max == 127 &&
-        output_offset == -128 && groups <= TFL_ARM_MAX_GROUPS);
+    gemm->assembly = (uint8_t)(fast && io->act_min == -128 && io->act_max == 127 && io->output_offset == -128 &&
+        groups <= TFL_ARM_MAX_GROUPS);
     gemm->entry = code_address(tfl_arm_gemm_2x2_groups_end) - 40u * (uint32_t)groups; /* 40 bytes a group */
-    memset(gemm->weights, 0, packed_words * 4);
-    for (int32_t n = 0; n < channels; n++) {
+    return TFL_OK;
+}
+
+uint32_t tfl_arm_gemm_tile_bytes(const tfl_arm_gemm *gemm) {
+    return (uint32_t)(sizeof(tfl_arm_channel) * (size_t)gemm->tile + (size_t)(gemm->tile + 1) / 2 *
+        gemm->block_words * 4);
+}
+
+/* Two channels' int8 weights (b NULL: a lone channel, zero weights) as GROUPS k-pair words, A's then B's. */
+static void widen_groups(uint32_t *words, const int8_t *a, const int8_t *b, int32_t depth) {
+    int32_t k = 0;
+    for (; k + 4 <= depth; k += 4, words += 4) {
+        uint32_t wa, wb = 0;
+        memcpy(&wa, a + k, 4);
+        if (b != NULL) {
+            memcpy(&wb, b + k, 4);
+        }
+        words[0] = __sxtb16(wa);
+        words[1] = __sxtb16(wb);
+        words[2] = tfl_arm_sxtb16_ror8(wa);
+        words[3] = tfl_arm_sxtb16_ror8(wb);
+    }
+    if (k < depth) { /* the last group, zero-padded */
+        uint32_t wa = 0, wb = 0;
+        memcpy(&wa, a + k, (size_t)(depth - k));
+        if (b != NULL) {
+            memcpy(&wb, b + k, (size_t)(depth - k));
+        }
+        words[0] = __sxtb16(wa);
+        words[1] = __sxtb16(wb);
+        words[2] = tfl_arm_sxtb16_ror8(wa);
+        words[3] = tfl_arm_sxtb16_ror8(wb);
+    }
+}
+
+void tfl_arm_gemm_pack(tfl_arm_gemm *gemm, const tfl_arm_gemm *whole, int32_t first, int32_t count, void *scratch) {
+    *gemm = *whole;
+    gemm->channels = count;
+    gemm->channel = scratch;
+    gemm->weights = (uint32_t *)(void *)(gemm->channel + gemm->tile);
+    int32_t depth = gemm->rows * gemm->row_len, pairs = (count + 1) / 2;
+    const int8_t *source = gemm->source + (size_t)first * depth;
+    if (gemm->layout != TFL_ARM_GROUPS) {
+        memset(gemm->weights, 0, (size_t)pairs * gemm->block_words * 4);
+    }
+    for (int32_t n = 0; n < count; n++) {
         tfl_arm_channel *c = &gemm->channel[n];
-        int32_t scale = tfl_arm_channel_finish(c, fast, output_offset);
+        tfl_arm_channel_init(c, gemm->bias[first + n], gemm->multipliers[first + n], gemm->shifts[first + n],
+            gemm->output_offset);
         uint32_t *block = gemm->weights + (size_t)(n / 2) * gemm->block_words;
         block[n & 1] = (uint32_t)c->bias;
-        int16_t *channel_words = (int16_t *)(block + TFL_ARM_HEAD) + 2 * (n & 1);
-        for (int32_t r = 0; r < rows; r++) {
-            for (int32_t j = 0; j < row_len; j++) {
-                int32_t pair, half;
-                place(gemm, r, j, &pair, &half);
-                channel_words[pair * 4 + half] = (int16_t)(weights[(size_t)n * depth + r * row_len + j] * scale);
-            }
-        }
         uint32_t *tail = block + TFL_ARM_HEAD + 2 * gemm->kpairs;
         tail[3 * (n & 1)] = (uint32_t)c->multiplier;
         tail[3 * (n & 1) + 1] = (uint32_t)c->round;
         tail[3 * (n & 1) + 2] = (uint32_t)c->right_shift;
-        tail[6] = code_address(n / 2 + 1 < channels / 2 ? tfl_arm_gemm_2x2_next : tfl_arm_gemm_2x2_done);
+        tail[6 + (n & 1)] = (uint32_t)c->left;
+        tail[8] = code_address(n / 2 + 1 < count / 2 ? tfl_arm_gemm_2x2_next : tfl_arm_gemm_2x2_done);
+        if (gemm->layout == TFL_ARM_GROUPS) {
+            if ((n & 1) == 0) {
+                uint32_t *words = block + TFL_ARM_HEAD;
+                widen_groups(words, source + (size_t)n * depth, n + 1 < count ? source + (size_t)(n + 1) * depth : NULL,
+                    depth);
+                memset(words + 2 * (((depth + 3) & ~3) / 2), 0, 4 * (size_t)(2 * gemm->kpairs - ((depth + 3) & ~3)));
+            }
+            continue;
+        }
+        int16_t *channel_words = (int16_t *)(block + TFL_ARM_HEAD) + 2 * (n & 1);
+        for (int32_t r = 0; r < gemm->rows; r++) {
+            for (int32_t j = 0; j < gemm->row_len; j++) {
+                int32_t pair, half;
+                place(gemm, r, j, &pair, &half);
+                channel_words[pair * 4 + half] = source[(size_t)n * depth + r * gemm->row_len + j];
+            }
+        }
     }
-    return TFL_OK;
 }
 
 /* The inner loops are assembly so that each k-pair costs exactly its share of loads and SMLADs: multiple loads
