@@ -108,11 +108,21 @@ uint32_t tfl_arm_gemm_tile_bytes(const tfl_arm_gemm *gemm);
  * gemm->weights and gemm->channel there; gemm->channels becomes `count`. */
 void tfl_arm_gemm_pack(tfl_arm_gemm *gemm, const tfl_arm_gemm *whole, int32_t first, int32_t count, void *scratch);
 
+/* `groups` groups of four int8 values from each of a and b (any alignment) as GROUPS words, interleaved: per group
+ * a's (v0, v2), b's, a's (v1, v3), b's. */
+void tfl_arm_widen_two(uint32_t *words, const int8_t *a, const int8_t *b, int32_t groups);
+
 /* Multiply the widened positions in `x` (one, or two when `two`) by every channel and write the requantised
  * outputs: position 0's to out0, position 1's to out1. */
 void tfl_arm_gemm_multiply(const tfl_arm_gemm *gemm, const uint32_t *x, int two, int8_t *out0, int8_t *out1);
 /* Two positions, the fastest way the layer allows (the assembly loop when gemm->assembly). */
 void tfl_arm_gemm_multiply_two(const tfl_arm_gemm *gemm, const uint32_t *x, int8_t *out0, int8_t *out1);
+
+/* Whether the fast requantisation (SMMULR of the accumulator shifted left) gives the reference's result for every
+ * accumulator channel n can produce: its bias (in place, or NULL) plus its `count` weights `stride` apart times
+ * inputs of magnitude at most `input_magnitude`. */
+int tfl_arm_fast_requant_holds(const uint8_t *bias, int32_t n, const int8_t *weights, int32_t count,
+    int32_t stride, int32_t input_magnitude, int32_t shift);
 
 /* Channel n's bias folded with the input offset, from its `count` weights `stride` apart (tfl_arm_fold_bias;
  * returns whether the fast requantisation holds for every accumulator it can produce), and its requantisation

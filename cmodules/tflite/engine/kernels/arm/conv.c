@@ -150,6 +150,17 @@ static const int8_t *window_row(const arm_conv *conv, const int8_t *input, int32
     return staging;
 }
 
+/* Where position p's window starts in the input, when the whole window lies inside it (no dilation across
+ * columns); NULL otherwise. */
+static const int8_t *window_inside(const tfl_window_shape *s, const int8_t *input, int32_t p) {
+    int32_t iy = (p / s->out_w) * s->stride_h - s->pad_h, ix = (p % s->out_w) * s->stride_w - s->pad_w;
+    if (iy < 0 || iy + (s->filter_h - 1) * s->dilation_h >= s->in_h || ix < 0 || ix + s->filter_w > s->in_w ||
+        s->dilation_w != 1) {
+        return NULL;
+    }
+    return input + ((size_t)iy * s->in_w + (size_t)ix) * s->in_c;
+}
+
 /* The patch of positions p and p + 1 (`two`) or of p alone: per group of four values, position 0's two words and
  * then position 1's, k-pair by k-pair; then the zero k-pair. */
 static uint32_t *groups_patch(uint32_t *patch, const arm_conv *conv, const int8_t *input, int32_t p, int two,
@@ -157,26 +168,26 @@ static uint32_t *groups_patch(uint32_t *patch, const arm_conv *conv, const int8_
     const tfl_window_shape *s = &conv->shape;
     int32_t row_len = s->filter_w * s->in_c;
     uint32_t *words = patch;
-    for (int32_t fy = 0; fy < s->filter_h; fy++) {
-        const int8_t *row0 = window_row(conv, input, p, fy, staging);
-        if (!two) {
-            for (int32_t k = 0; k < row_len; k += 4, words += 2) {
-                uint32_t a;
-                memcpy(&a, row0 + k, 4);
-                words[0] = __sxtb16(a);
-                words[1] = tfl_arm_sxtb16_ror8(a);
-            }
-            continue;
+    const int8_t *inside0 = window_inside(s, input, p), *inside1 = two ? window_inside(s, input, p + 1) : NULL;
+    if (inside0 != NULL && inside1 != NULL) { /* the common case: window rows straight from the input */
+        size_t step = (size_t)s->dilation_h * s->in_w * s->in_c;
+        for (int32_t fy = 0; fy < s->filter_h; fy++, words += row_len) {
+            tfl_arm_widen_two(words, inside0 + fy * step, inside1 + fy * step, row_len / 4);
         }
-        const int8_t *row1 = window_row(conv, input, p + 1, fy, staging + row_len);
-        for (int32_t k = 0; k < row_len; k += 4, words += 4) {
-            uint32_t a, b;
-            memcpy(&a, row0 + k, 4);
-            memcpy(&b, row1 + k, 4);
-            words[0] = __sxtb16(a);
-            words[1] = __sxtb16(b);
-            words[2] = tfl_arm_sxtb16_ror8(a);
-            words[3] = tfl_arm_sxtb16_ror8(b);
+    } else {
+        for (int32_t fy = 0; fy < s->filter_h; fy++) {
+            const int8_t *row0 = window_row(conv, input, p, fy, staging);
+            if (!two) {
+                for (int32_t k = 0; k < row_len; k += 4, words += 2) {
+                    uint32_t a;
+                    memcpy(&a, row0 + k, 4);
+                    words[0] = __sxtb16(a);
+                    words[1] = tfl_arm_sxtb16_ror8(a);
+                }
+                continue;
+            }
+            tfl_arm_widen_two(words, row0, window_row(conv, input, p + 1, fy, staging + row_len), row_len / 4);
+            words += row_len;
         }
     }
     for (int32_t pairs = (int32_t)(words - patch) / (two ? 2 : 1); pairs < conv->gemm.kpairs; pairs++) {
@@ -212,26 +223,70 @@ static void widen_band(int16_t *band, const arm_conv *conv, const tfl_arm_padded
 /* The patch of positions x and x + 1 of the band (the SINGLE_CHANNEL layout, arm_int8.h): per filter row its
  * run of tap pairs, word by word alternately position x's and x + 1's (consecutive values of the row); for an
  * odd filter_w, after every even row, the last column's taps of that row and the next, stacked. */
+/* Rows r and r + 1 of a 5-wide filter's patch, `pairs` times down the band: row r's run (four words, two of them
+ * unaligned loads), the stacked last-column words of r and r + 1, row r + 1's run. */
+static uint32_t *patch_row_pairs_5(uint32_t *words, const int16_t *row, int32_t width, int32_t pairs) {
+    const int16_t *below = row + width;
+    uint32_t step = 4 * (uint32_t)width; /* two rows, in bytes */
+    __asm__ volatile(
+        "1: ldr r4, [%[row]]\n"
+        "ldr r5, [%[row], #2]\n"
+        "ldr r6, [%[row], #4]\n"
+        "ldr r8, [%[row], #6]\n"
+        "stmia %[words]!, {r4, r5, r6, r8}\n"
+        "ldr r4, [%[row], #8]\n"
+        "ldr r5, [%[below], #8]\n"
+        "pkhbt r6, r4, r5, lsl #16\n"
+        "pkhtb r8, r5, r4, asr #16\n"
+        "strd r6, r8, [%[words]], #8\n"
+        "ldr r4, [%[below]]\n"
+        "ldr r5, [%[below], #2]\n"
+        "ldr r6, [%[below], #4]\n"
+        "ldr r8, [%[below], #6]\n"
+        "stmia %[words]!, {r4, r5, r6, r8}\n"
+        "add %[row], %[row], %[step]\n"
+        "add %[below], %[below], %[step]\n"
+        "subs %[n], %[n], #1\n"
+        "bne 1b\n"
+        : [words] "+r"(words), [row] "+r"(row), [below] "+r"(below), [n] "+r"(pairs)
+        : [step] "r"(step)
+        : "r4", "r5", "r6", "r8", "cc", "memory");
+    return words;
+}
+
 static void single_channel_patch(uint32_t *patch, const tfl_arm_gemm *gemm, const int16_t *band, int32_t width,
     int32_t x) {
-    int32_t run = 2 * (gemm->row_len / 2), last = gemm->row_len - 1;
-    uint32_t *words = patch;
-    for (int32_t r = 0; r < gemm->rows; r++) {
-        const int16_t *row = band + (size_t)r * width + x;
-        for (int32_t i = 0; i < run; i++) { /* odd i: an unaligned load */
-            memcpy(words++, row + i, 4);
+    /* locals: a store through `words` could alias the gemm's fields */
+    const int32_t rows = gemm->rows, run = 2 * (gemm->row_len / 2), last = gemm->row_len - 1;
+    const int stacked = gemm->row_len & 1;
+    uint32_t *words = patch, *end = patch + 2 * gemm->kpairs;
+    const int16_t *row = band + x;
+    int32_t r = 0;
+    if (gemm->row_len == 5 && rows >= 2) {
+        words = patch_row_pairs_5(words, row, width, rows / 2);
+        r = rows & ~1;
+        row += (size_t)r * width;
+    }
+    for (; r < rows; r++, row += width) {
+        for (int32_t i = 0; i < run; i += 2, words += 2) { /* the second word: an unaligned load */
+            uint32_t a, b;
+            memcpy(&a, row + i, 4);
+            memcpy(&b, row + i + 1, 4);
+            words[0] = a;
+            words[1] = b;
         }
-        if ((gemm->row_len & 1) && (r & 1) == 0) {
+        if (stacked && (r & 1) == 0) {
             uint32_t top, bottom = 0;
             memcpy(&top, row + last, 4);
-            if (r + 1 < gemm->rows) {
+            if (r + 1 < rows) {
                 memcpy(&bottom, row + width + last, 4);
             }
-            *words++ = (top & 0xffff) | bottom << 16;       /* PKHBT */
-            *words++ = (bottom & 0xffff0000) | top >> 16;   /* PKHTB */
+            words[0] = (top & 0xffff) | bottom << 16;       /* PKHBT */
+            words[1] = (bottom & 0xffff0000) | top >> 16;   /* PKHTB */
+            words += 2;
         }
     }
-    if (words < patch + 2 * gemm->kpairs) {
+    if (words < end) {
         words[0] = words[1] = 0;
     }
 }

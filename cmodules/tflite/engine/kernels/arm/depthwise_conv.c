@@ -73,6 +73,18 @@ static void depthwise_position_any(const tfl_arm_depthwise *dw, const int16_t *w
     }
 }
 
+/* The arena the DSP variant takes beyond the reference's: it widens the whole padded image (scratch) and keeps
+ * int16 weights, tap offsets and a requantisation record per channel (persistent). Where that passes this bound
+ * (a big image: person_detect's layers) the reference runs instead, so that the arena stays as small as TFLM's. */
+#define TFL_ARM_DEPTHWISE_BYTES 4096
+
+static uint32_t extra_bytes(const tfl_window_shape *s) {
+    uint32_t taps = (uint32_t)(s->filter_h * s->filter_w), channels = (uint32_t)s->in_c;
+    uint32_t persistent = 8 * ((taps + 1) / 2) + 4 * (channels + 1) / 2 * 2 * ((taps + 1) / 2) +
+        (uint32_t)sizeof(tfl_arm_channel) * channels + (uint32_t)sizeof(tfl_arm_depthwise);
+    return persistent + tfl_arm_image_halves(s) * 2 + 4;
+}
+
 static tfl_status setup(tfl_context *ctx, tfl_arm_depthwise *dw, const int8_t *filter, const uint8_t *bias,
     const tfl_conv_data *quant) {
     const tfl_window_shape *s = &dw->shape;
@@ -135,8 +147,8 @@ tfl_status tfl_arm_depthwise_conv_prepare(tfl_context *ctx, tfl_node *node) {
         return status;
     }
     tfl_window_shape shape = tfl_window_shape_of(input, filter, tfl_output(ctx, node, 0), &node->options.conv);
-    if (shape.multiplier != 1) {
-        return TFL_OK;
+    if (shape.multiplier != 1 || extra_bytes(&shape) > TFL_ARM_DEPTHWISE_BYTES) {
+        return TFL_OK; /* the reference runs */
     }
     tfl_conv_data *data = node->user_data;
     const tfl_tensor *bias = tfl_input(ctx, node, 2);

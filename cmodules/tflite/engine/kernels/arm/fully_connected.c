@@ -1,6 +1,7 @@
-/* FULLY_CONNECTED, int8: widen each input row with SXTB16 once (the GROUPS order, arm_int8.h), then per pair of
- * output channels read the int8 weights in place, four at a time, widened in registers the same way: a lone
- * input row has no other position to share a widened weight with, so widening it anywhere else costs more. */
+/* FULLY_CONNECTED, int8, with no memory of its own: two output channels at a time, each group of four input
+ * values widened in registers as (x - zero point) pairs in SXTB16's order and each channel's four int8 weights
+ * read in place and widened the same way; the bias is read in place. A lone input row has no other position to
+ * share a widened weight with, so widening the weights anywhere else would only cost memory. */
 #include "arm_int8.h"
 
 #if defined(TFL_ARM_DSP)
@@ -8,114 +9,119 @@
 /* The firmware is built for size (-Os); these loops are where the inference spends its time. */
 #pragma GCC optimize("O2")
 
-/* Widen `depth` int8 values into consecutive words, each group of four as (v0, v2), (v1, v3); the last group
- * zero-padded. */
-static void widen_row(uint32_t *words, const int8_t *row, int32_t depth) {
-    int32_t eights = depth / 8;
-    if (eights > 0) { /* eight values a pass: two (unaligned) loads, four SXTB16s, one store multiple */
-        register uint32_t w0 __asm__("r4"), w1 __asm__("r5"), w2 __asm__("r6"), w3 __asm__("r8");
-        uint32_t low, high;
-        __asm__ volatile( /* volatile: its effect is the stores */
-            "1: ldr %[low], [%[row]], #4\n"
-            "ldr %[high], [%[row]], #4\n"
-            "sxtb16 %[w0], %[low]\n"
-            "sxtb16 %[w1], %[low], ror #8\n"
-            "sxtb16 %[w2], %[high]\n"
-            "sxtb16 %[w3], %[high], ror #8\n"
-            "stmia %[words]!, {%[w0], %[w1], %[w2], %[w3]}\n"
-            "subs %[n], %[n], #1\n"
-            "bne 1b\n"
-            : [row] "+r"(row), [words] "+r"(words), [n] "+r"(eights), [low] "=&r"(low), [high] "=&r"(high),
-              [w0] "=&r"(w0), [w1] "=&r"(w1), [w2] "=&r"(w2), [w3] "=&r"(w3), "=m"(*(uint32_t(*)[])words)
-            : "m"(*(const int8_t(*)[])row)
-            : "cc");
-    }
-    for (int32_t k = depth & ~7; k < depth; k += 4, words += 2, row += 4) { /* the rest, zero-padded */
-        uint32_t bytes = 0;
-        memcpy(&bytes, row, (size_t)(depth - k < 4 ? depth - k : 4));
-        words[0] = __sxtb16(bytes);
-        words[1] = tfl_arm_sxtb16_ror8(bytes);
-    }
+typedef struct {
+    uint8_t fast_requant; /* every accumulator provably fits the short requantisation (SMMULR) */
+} arm_fully_connected;
+
+/* Four widened input values x - zero point (in [-255, 255]) as (v0, v2), (v1, v3). */
+static inline __attribute__((always_inline)) void widen_input(const int8_t *x, uint32_t offsets, uint32_t *even,
+    uint32_t *odd) {
+    uint32_t u;
+    memcpy(&u, x, 4);
+    *even = __sadd16(__sxtb16(u), offsets);
+    *odd = __sadd16(tfl_arm_sxtb16_ror8(u), offsets);
 }
 
-/* sum_k x[k] * (w0[k], w1[k]) over the widened row x (GROUPS words) and two channels' int8 weights, from acc. */
-static inline __attribute__((always_inline)) void dot_in_place(const uint32_t *x, const int8_t *w0,
-    const int8_t *w1, int32_t depth, int32_t acc[2]) {
-    int32_t a0 = acc[0], a1 = acc[1], k = 0;
-    for (; k + 8 <= depth; k += 8, x += 4) {
-        uint32_t u0, u1, v0, v1;
-        memcpy(&u0, w0 + k, 4);
-        memcpy(&v0, w1 + k, 4);
-        memcpy(&u1, w0 + k + 4, 4);
-        memcpy(&v1, w1 + k + 4, 4);
-        a0 = __smlad(x[0], __sxtb16(u0), a0);
-        a1 = __smlad(x[0], __sxtb16(v0), a1);
-        a0 = __smlad(x[1], tfl_arm_sxtb16_ror8(u0), a0);
-        a1 = __smlad(x[1], tfl_arm_sxtb16_ror8(v0), a1);
-        a0 = __smlad(x[2], __sxtb16(u1), a0);
-        a1 = __smlad(x[2], __sxtb16(v1), a1);
-        a0 = __smlad(x[3], tfl_arm_sxtb16_ror8(u1), a0);
-        a1 = __smlad(x[3], tfl_arm_sxtb16_ror8(v1), a1);
-    }
-    for (; k < depth; k += 4, x += 2) { /* the rest: the row's padding is zero, the weights' tail is cut off */
-        uint32_t u = 0, v = 0;
-        memcpy(&u, w0 + k, (size_t)(depth - k < 4 ? depth - k : 4));
-        memcpy(&v, w1 + k, (size_t)(depth - k < 4 ? depth - k : 4));
-        a0 = __smlad(x[0], __sxtb16(u), a0);
-        a1 = __smlad(x[0], __sxtb16(v), a1);
-        a0 = __smlad(x[1], tfl_arm_sxtb16_ror8(u), a0);
-        a1 = __smlad(x[1], tfl_arm_sxtb16_ror8(v), a1);
-    }
+/* Two channels' sums over the row's whole groups of four, the second channel's weights `depth` bytes after the
+ * first's: per group the input widened once to (x - zero point) pairs, each channel's four int8 weights widened in
+ * registers (SXTB16, the same order). */
+static inline __attribute__((always_inline)) void dot2(const int8_t *x, const int8_t *w, size_t depth,
+    uint32_t offsets, int32_t groups, int32_t acc[2]) {
+    int32_t a0 = acc[0], a1 = acc[1];
+    uint32_t even, odd, u, t;
+    __asm__(
+        "1: ldr %[u], [%[x]], #4\n"
+        "sxtb16 %[even], %[u]\n"
+        "sxtb16 %[odd], %[u], ror #8\n"
+        "sadd16 %[even], %[even], %[offsets]\n"
+        "sadd16 %[odd], %[odd], %[offsets]\n"
+        "ldr %[u], [%[w], %[depth]]\n"
+        "sxtb16 %[t], %[u]\n"
+        "smlad %[a1], %[even], %[t], %[a1]\n"
+        "sxtb16 %[t], %[u], ror #8\n"
+        "smlad %[a1], %[odd], %[t], %[a1]\n"
+        "ldr %[u], [%[w]], #4\n"
+        "sxtb16 %[t], %[u]\n"
+        "smlad %[a0], %[even], %[t], %[a0]\n"
+        "sxtb16 %[t], %[u], ror #8\n"
+        "smlad %[a0], %[odd], %[t], %[a0]\n"
+        "subs %[n], %[n], #1\n"
+        "bne 1b\n"
+        : [x] "+r"(x), [w] "+r"(w), [n] "+r"(groups), [a0] "+r"(a0), [a1] "+r"(a1), [even] "=&r"(even),
+          [odd] "=&r"(odd), [u] "=&r"(u), [t] "=&r"(t)
+        : [depth] "r"(depth), [offsets] "r"(offsets)
+        : "cc", "memory");
     acc[0] = a0;
     acc[1] = a1;
 }
 
-static int8_t output_of(const tfl_arm_gemm *gemm, int32_t n, int32_t acc) {
-    tfl_arm_channel c;
-    tfl_arm_channel_init(&c, 0, gemm->multipliers[n], gemm->shifts[n], gemm->output_offset);
-    return tfl_arm_output_of(acc, &c, gemm, gemm->fast_requant, 0);
+/* The same for the last, partial group (zero weights past `depth`). */
+static void dot2_rest(const int8_t *x, const int8_t *w, size_t depth, uint32_t offsets, size_t rest,
+    int32_t acc[2]) {
+    int8_t last[4] = {0, 0, 0, 0};
+    uint32_t u0 = 0, u1 = 0, u;
+    memcpy(last, x, rest);
+    memcpy(&u, last, 4);
+    memcpy(&u0, w, rest);
+    memcpy(&u1, w + depth, rest);
+    uint32_t even = __sadd16(__sxtb16(u), offsets), odd = __sadd16(tfl_arm_sxtb16_ror8(u), offsets);
+    acc[0] = __smlad(even, __sxtb16(u0), __smlad(odd, tfl_arm_sxtb16_ror8(u0), acc[0]));
+    acc[1] = __smlad(even, __sxtb16(u1), __smlad(odd, tfl_arm_sxtb16_ror8(u1), acc[1]));
 }
 
-static void eval(const tfl_arm_gemm *gemm, int32_t rows, const int8_t *input, int8_t *output, uint32_t *scratch) {
-    int32_t depth = gemm->row_len, channels = gemm->channels;
-    for (int32_t r = 0; r < rows; r++) {
-        int8_t *out = output + (size_t)r * channels;
-        widen_row(scratch, input + (size_t)r * depth, depth);
-        for (int32_t n = 0; n < channels; n += 2) {
-            const int8_t *w0 = gemm->source + (size_t)n * depth;
-            int two = n + 1 < channels; /* a lone last channel: its partner's weights are its own */
-            int32_t acc[2] = {gemm->bias[n], gemm->bias[two ? n + 1 : n]};
-            dot_in_place(scratch, w0, two ? w0 + depth : w0, depth, acc);
-            int8_t first = output_of(gemm, n, acc[0]);
-            if (two) {
-                out[n + 1] = output_of(gemm, n + 1, acc[1]);
+static void eval(const arm_fully_connected *fc, const tfl_fully_connected_data *data, const int8_t *input,
+    const int8_t *weights, const uint8_t *bias, int8_t *output) {
+    int32_t depth = data->depth, units = data->units;
+    uint32_t offsets = 0x00010001u * (uint16_t)data->io.input_offset;
+    size_t whole = (size_t)depth & ~(size_t)3;
+    for (int32_t b = 0; b < data->batches; b++) {
+        const int8_t *row = input + (size_t)b * depth;
+        int8_t *out = output + (size_t)b * units;
+        for (int32_t u = 0; u < units; u += 2) {
+            int32_t first = u + 2 <= units ? u : units - 2; /* an odd last unit: the last two, one again */
+            const int8_t *w = weights + (size_t)first * depth;
+            int32_t acc[2];
+            for (int j = 0; j < 2; j++) {
+                acc[j] = bias != NULL ? tfl_read_i32(bias + 4 * (size_t)(first + j)) : 0;
             }
-            out[n] = first;
+            if (whole > 0) {
+                dot2(row, w, (size_t)depth, offsets, (int32_t)(whole / 4), acc);
+            }
+            if (whole < (size_t)depth) {
+                dot2_rest(row + whole, w + whole, (size_t)depth, offsets, (size_t)depth - whole, acc);
+            }
+            for (int j = 0; j < 2; j++) {
+                tfl_arm_channel c;
+                tfl_arm_channel_init(&c, 0, data->multipliers[first + j], data->shifts[first + j],
+                    data->io.output_offset);
+                out[first + j] = tfl_arm_output_of(acc[j], &c, &data->io, fc->fast_requant, 0);
+            }
         }
     }
 }
 
-/* ---- the node: the reference prepare's checks and figures, then the folded biases ---- */
+/* ---- the node: the reference prepare's checks and figures, then whether the fast requantisation holds ---- */
 
 tfl_status tfl_arm_fully_connected_prepare(tfl_context *ctx, tfl_node *node) {
     tfl_status status = tfl_fully_connected_prepare(ctx, node);
     const tfl_tensor *input = tfl_input(ctx, node, 0), *weights = tfl_input(ctx, node, 1);
-    if (status != TFL_OK || input->type != TFL_TYPE_INT8) {
-        return status;
-    }
     tfl_fully_connected_data *data = node->user_data;
+    if (status != TFL_OK || input->type != TFL_TYPE_INT8 || data->units < 2) {
+        return status; /* a single unit: the reference runs */
+    }
     const tfl_tensor *bias = tfl_input(ctx, node, 2);
-    tfl_arm_gemm *gemm = tfl_alloc_persistent(ctx, sizeof(tfl_arm_gemm));
-    if (gemm == NULL) {
+    arm_fully_connected *fc = tfl_alloc_persistent(ctx, sizeof(arm_fully_connected));
+    if (fc == NULL) {
         return tfl_fail(ctx, TFL_ERR_ARENA, "arena too small for FULLY_CONNECTED");
     }
-    status = tfl_arm_gemm_prepare(ctx, gemm, TFL_ARM_GROUPS, (const int8_t *)weights->data,
-        bias != NULL ? bias->data : NULL, data->units, 1, data->depth, &data->io, data->multipliers, data->shifts);
-    if (status != TFL_OK) {
-        return status;
+    int fast = 1;
+    for (int32_t n = 0; n < data->units; n++) {
+        fast &= tfl_arm_fast_requant_holds(bias != NULL ? bias->data : NULL, n,
+            (const int8_t *)weights->data + (size_t)n * data->depth, data->depth, 1, 255, data->shifts[n]);
     }
-    node->scratch_bytes = 4 * (uint32_t)gemm->kpairs; /* one widened input row */
-    data->variant = gemm;
+    fc->fast_requant = (uint8_t)fast;
+    node->scratch_bytes = 0; /* the input is widened in registers */
+    data->variant = fc;
     return TFL_OK;
 }
 
@@ -124,8 +130,10 @@ tfl_status tfl_arm_fully_connected_eval(tfl_context *ctx, tfl_node *node) {
     if (data->variant == NULL) {
         return tfl_fully_connected_eval(ctx, node);
     }
-    eval(data->variant, data->batches, (const int8_t *)tfl_input(ctx, node, 0)->data,
-        (int8_t *)tfl_output(ctx, node, 0)->data, node->scratch);
+    const tfl_tensor *bias = tfl_input(ctx, node, 2);
+    eval(data->variant, data, (const int8_t *)tfl_input(ctx, node, 0)->data,
+        (const int8_t *)tfl_input(ctx, node, 1)->data, bias != NULL ? bias->data : NULL,
+        (int8_t *)tfl_output(ctx, node, 0)->data);
     return TFL_OK;
 }
 

@@ -38,6 +38,18 @@ static uint32_t code_address(void (*label)(void)) {
     return (uint32_t)(uintptr_t)label | 1u; /* a Thumb branch target */
 }
 
+int tfl_arm_fast_requant_holds(const uint8_t *bias, int32_t n, const int8_t *weights, int32_t count,
+    int32_t stride, int32_t input_magnitude, int32_t shift) {
+    int64_t bound = bias ? tfl_read_i32(bias + 4 * (size_t)n) : 0;
+    bound = bound < 0 ? -bound : bound;
+    for (int32_t i = 0; i < count; i++) {
+        int32_t w = weights[(size_t)i * stride];
+        bound += (int64_t)input_magnitude * (w < 0 ? -w : w);
+    }
+    int32_t left = (shift > 0 ? shift : 0) + 1, right = shift > 0 ? 0 : -shift;
+    return (bound << left) < ((int64_t)1 << 31) && left <= 8 && right >= 1 && right <= 22;
+}
+
 int tfl_arm_fold_bias(int32_t *folded, const uint8_t *bias, int32_t n, const int8_t *weights, int32_t count,
     int32_t stride, int32_t input_offset, int32_t shift) {
     int32_t weight_sum = 0, weight_magnitude = 0;
@@ -130,25 +142,37 @@ uint32_t tfl_arm_gemm_tile_bytes(const tfl_arm_gemm *gemm) {
         gemm->block_words * 4);
 }
 
+void tfl_arm_widen_two(uint32_t *words, const int8_t *a, const int8_t *b, int32_t groups) {
+    register uint32_t w0 __asm__("r4"), w1 __asm__("r5"), w2 __asm__("r6"), w3 __asm__("r8");
+    uint32_t x, y;
+    __asm__ volatile( /* volatile: its effect is the stores */
+        "1: ldr %[x], [%[a]], #4\n"
+        "ldr %[y], [%[b]], #4\n"
+        "sxtb16 %[w0], %[x]\n"
+        "sxtb16 %[w1], %[y]\n"
+        "sxtb16 %[w2], %[x], ror #8\n"
+        "sxtb16 %[w3], %[y], ror #8\n"
+        "stmia %[words]!, {%[w0], %[w1], %[w2], %[w3]}\n"
+        "subs %[n], %[n], #1\n"
+        "bne 1b\n"
+        : [a] "+r"(a), [b] "+r"(b), [words] "+r"(words), [n] "+r"(groups), [x] "=&r"(x), [y] "=&r"(y),
+          [w0] "=&r"(w0), [w1] "=&r"(w1), [w2] "=&r"(w2), [w3] "=&r"(w3)
+        :
+        : "cc", "memory");
+}
+
 /* Two channels' int8 weights (b NULL: a lone channel, zero weights) as GROUPS k-pair words, A's then B's. */
 static void widen_groups(uint32_t *words, const int8_t *a, const int8_t *b, int32_t depth) {
-    int32_t k = 0;
-    for (; k + 4 <= depth; k += 4, words += 4) {
-        uint32_t wa, wb = 0;
-        memcpy(&wa, a + k, 4);
-        if (b != NULL) {
-            memcpy(&wb, b + k, 4);
-        }
-        words[0] = __sxtb16(wa);
-        words[1] = __sxtb16(wb);
-        words[2] = tfl_arm_sxtb16_ror8(wa);
-        words[3] = tfl_arm_sxtb16_ror8(wb);
+    int32_t whole = depth / 4;
+    if (whole > 0 && b != NULL) {
+        tfl_arm_widen_two(words, a, b, whole);
+        words += 4 * whole;
     }
-    if (k < depth) { /* the last group, zero-padded */
+    for (int32_t k = b != NULL ? 4 * whole : 0; k < depth; k += 4, words += 4) { /* zero-padded */
         uint32_t wa = 0, wb = 0;
-        memcpy(&wa, a + k, (size_t)(depth - k));
+        memcpy(&wa, a + k, (size_t)(depth - k < 4 ? depth - k : 4));
         if (b != NULL) {
-            memcpy(&wb, b + k, (size_t)(depth - k));
+            memcpy(&wb, b + k, (size_t)(depth - k < 4 ? depth - k : 4));
         }
         words[0] = __sxtb16(wa);
         words[1] = __sxtb16(wb);

@@ -18,9 +18,25 @@ static inline uint32_t splat(int32_t value) {
     return 0x01010101u * (uint8_t)value;
 }
 
+/* A whole 2x2 window (the common pooling layer), unclamped: four loads and three byte-wise maxima per four
+ * channels. */
+static void max_2x2(int8_t *output, const int8_t *window, int32_t channels, int32_t row) {
+    const int8_t *below = window + row;
+    for (int32_t c = 0; c < channels; c += 4) {
+        uint32_t a, b, d, e;
+        memcpy(&a, window + c, 4);
+        memcpy(&b, window + channels + c, 4);
+        memcpy(&d, below + c, 4);
+        memcpy(&e, below + channels + c, 4);
+        uint32_t m = max4(max4(a, b), max4(d, e));
+        memcpy(output + c, &m, 4);
+    }
+}
+
 static void max_pool(const tfl_pool_data *s, const tfl_pool_options *o, const int8_t *input, int8_t *output) {
     uint32_t low = splat(s->act_min), high = splat(s->act_max);
     int32_t row = s->in_w * s->channels;
+    int full_range = s->act_min == -128 && s->act_max == 127; /* the clamp changes nothing */
     for (int32_t b = 0; b < s->batches; b++) {
         const int8_t *image = input + (size_t)b * s->in_h * row;
         for (int32_t oy = 0; oy < s->out_h; oy++) {
@@ -29,6 +45,10 @@ static void max_pool(const tfl_pool_data *s, const tfl_pool_options *o, const in
             for (int32_t ox = 0; ox < s->out_w; ox++, output += s->channels) {
                 int32_t ix = ox * o->stride_w - s->pad_w;
                 int32_t x0 = ix < 0 ? 0 : ix, x1 = ix + o->filter_w < s->in_w ? ix + o->filter_w : s->in_w;
+                if (y1 - y0 == 2 && x1 - x0 == 2 && full_range) {
+                    max_2x2(output, image + (size_t)y0 * row + (size_t)x0 * s->channels, s->channels, row);
+                    continue;
+                }
                 for (int32_t c = 0; c < s->channels; c += 4) {
                     uint32_t m = splat(-128);
                     for (int32_t y = y0; y < y1; y++) {
