@@ -147,6 +147,22 @@ void tfl_arm_widen_image(int16_t *image16, const tfl_arm_padded_image *image, co
 const int16_t *tfl_arm_window_of(const tfl_window_shape *s, const tfl_arm_padded_image *image,
     const int16_t *image16, int32_t p);
 
+/* Rows of int8 input (any alignment) times int8 weights [units][depth] read in place, with the reference's bias (in
+ * place, or NULL), requantisation and activation range (fully_connected.c; also a pointwise conv's pixels). */
+typedef struct {
+    const int8_t *weights;
+    const uint8_t *bias;
+    const tfl_int8_io *io;
+    const int32_t *multipliers;
+    const tfl_shift *shifts;
+    int32_t depth, units;
+    uint8_t fast_requant; /* tfl_arm_rows_fast: every accumulator provably fits the short requantisation */
+} tfl_arm_rows;
+
+int tfl_arm_rows_fast(const uint8_t *bias, const int8_t *weights, int32_t units, int32_t depth,
+    const tfl_shift *shifts);
+void tfl_arm_rows_eval(const tfl_arm_rows *m, int32_t rows, const int8_t *input, int8_t *output);
+
 /* The variants' kernels, which registry.c puts in the table in place of the reference's: each prepare runs the
  * reference prepare first and then its own; each eval runs the reference eval where the variant does not apply. */
 TFL_DECLARE_KERNEL(tfl_arm_conv)

@@ -20,12 +20,31 @@
 #define TFL_ARM_TILE_BYTES 4096
 #define TFL_ARM_PATCHES_BYTES 8192
 
+/* The first member of either variant's data, which tells them apart. */
 typedef struct {
+    uint8_t pointwise;
+} arm_kind;
+
+typedef struct {
+    arm_kind kind;
     tfl_arm_gemm gemm;
     tfl_window_shape shape;
     int32_t input_zero_point;
     uint8_t all_patches; /* GROUPS: every position's patch built first */
 } arm_conv;
+
+/* A pointwise conv (1x1 filter, unit strides, hence no padding): every pixel is a fully connected row, with no
+ * memory of its own (fully_connected.c). */
+typedef struct {
+    arm_kind kind;
+    tfl_arm_rows rows;
+    int32_t pixels; /* of all batches */
+} arm_pointwise;
+
+static int pointwise(const tfl_window_shape *s) {
+    return s->filter_h == 1 && s->filter_w == 1 && s->stride_h == 1 && s->stride_w == 1 && s->out_h == s->in_h &&
+        s->out_w == s->in_w;
+}
 
 tfl_arm_padded_image tfl_arm_padded_size(const tfl_window_shape *s) {
     tfl_arm_padded_image image;
@@ -403,6 +422,21 @@ static void eval_rows(const arm_conv *conv, const int8_t *input, int8_t *output,
 
 /* ---- the node: the reference prepare's checks and figures, then the DSP kernel's ---- */
 
+static tfl_status prepare_pointwise(tfl_context *ctx, tfl_node *node, tfl_conv_data *data,
+    const tfl_window_shape *s, const int8_t *weights, const uint8_t *bias) {
+    arm_pointwise *p = tfl_alloc_persistent(ctx, sizeof(arm_pointwise));
+    if (p == NULL) {
+        return tfl_fail(ctx, TFL_ERR_ARENA, "arena too small for CONV_2D");
+    }
+    p->kind.pointwise = 1;
+    p->rows = (tfl_arm_rows){weights, bias, &data->io, data->multipliers, data->shifts, s->in_c, s->out_c, 0};
+    p->rows.fast_requant = (uint8_t)tfl_arm_rows_fast(bias, weights, s->out_c, s->in_c, data->shifts);
+    p->pixels = s->batches * s->in_h * s->in_w;
+    node->scratch_bytes = 0; /* the pixels are widened in registers */
+    data->variant = p;
+    return TFL_OK;
+}
+
 tfl_status tfl_arm_conv_prepare(tfl_context *ctx, tfl_node *node) {
     tfl_status status = tfl_conv_prepare(ctx, node);
     const tfl_tensor *input = tfl_input(ctx, node, 0), *filter = tfl_input(ctx, node, 1);
@@ -411,11 +445,17 @@ tfl_status tfl_arm_conv_prepare(tfl_context *ctx, tfl_node *node) {
     }
     tfl_conv_data *data = node->user_data;
     const tfl_tensor *bias = tfl_input(ctx, node, 2);
+    tfl_window_shape shape = tfl_window_shape_of(input, filter, tfl_output(ctx, node, 0), &node->options.conv);
+    if (pointwise(&shape)) {
+        return prepare_pointwise(ctx, node, data, &shape, (const int8_t *)filter->data,
+            bias != NULL ? bias->data : NULL);
+    }
     arm_conv *conv = tfl_alloc_persistent(ctx, sizeof(arm_conv));
     if (conv == NULL) {
         return tfl_fail(ctx, TFL_ERR_ARENA, "arena too small for CONV_2D");
     }
-    conv->shape = tfl_window_shape_of(input, filter, tfl_output(ctx, node, 0), &node->options.conv);
+    conv->kind.pointwise = 0;
+    conv->shape = shape;
     conv->input_zero_point = -data->io.input_offset;
     const tfl_window_shape *s = &conv->shape;
     int layout = layout_of(s), groups = layout == TFL_ARM_GROUPS; /* GROUPS: the depth as one row */
@@ -442,13 +482,19 @@ tfl_status tfl_arm_conv_prepare(tfl_context *ctx, tfl_node *node) {
 
 tfl_status tfl_arm_conv_eval(tfl_context *ctx, tfl_node *node) {
     const tfl_conv_data *data = node->user_data;
-    const arm_conv *conv = data->variant;
-    if (conv == NULL) {
+    const arm_kind *kind = data->variant;
+    if (kind == NULL) {
         return tfl_conv_eval(ctx, node);
     }
-    const tfl_window_shape *s = &conv->shape;
     const int8_t *input = (const int8_t *)tfl_input(ctx, node, 0)->data;
     int8_t *output = (int8_t *)tfl_output(ctx, node, 0)->data;
+    if (kind->pointwise) {
+        const arm_pointwise *p = (const arm_pointwise *)(const void *)kind;
+        tfl_arm_rows_eval(&p->rows, p->pixels, input, output);
+        return TFL_OK;
+    }
+    const arm_conv *conv = (const arm_conv *)(const void *)kind;
+    const tfl_window_shape *s = &conv->shape;
     size_t in_size = (size_t)s->in_h * s->in_w * s->in_c, out_size = (size_t)s->out_h * s->out_w * s->out_c;
     for (int32_t b = 0; b < s->batches; b++, input += in_size, output += out_size) {
         if (conv->gemm.layout == TFL_ARM_GROUPS) {

@@ -1,4 +1,4 @@
-/* FULLY_CONNECTED, int8, with no memory of its own: two output channels at a time, each group of four input
+/* FULLY_CONNECTED (and a pointwise CONV_2D, conv.c), int8, with no memory of its own: two output channels at a time, each group of four input
  * values widened in registers as (x - zero point) pairs in SXTB16's order and each channel's four int8 weights
  * read in place and widened the same way; the bias is read in place. A lone input row has no other position to
  * share a widened weight with, so widening the weights anywhere else would only cost memory. */
@@ -8,10 +8,6 @@
 
 /* The firmware is built for size (-Os); these loops are where the inference spends its time. */
 #pragma GCC optimize("O2")
-
-typedef struct {
-    uint8_t fast_requant; /* every accumulator provably fits the short requantisation (SMMULR) */
-} arm_fully_connected;
 
 /* Four widened input values x - zero point (in [-255, 255]) as (v0, v2), (v1, v3). */
 static inline __attribute__((always_inline)) void widen_input(const int8_t *x, uint32_t offsets, uint32_t *even,
@@ -69,20 +65,28 @@ static void dot2_rest(const int8_t *x, const int8_t *w, size_t depth, uint32_t o
     acc[1] = __smlad(even, __sxtb16(u1), __smlad(odd, tfl_arm_sxtb16_ror8(u1), acc[1]));
 }
 
-static void eval(const arm_fully_connected *fc, const tfl_fully_connected_data *data, const int8_t *input,
-    const int8_t *weights, const uint8_t *bias, int8_t *output) {
-    int32_t depth = data->depth, units = data->units;
-    uint32_t offsets = 0x00010001u * (uint16_t)data->io.input_offset;
+int tfl_arm_rows_fast(const uint8_t *bias, const int8_t *weights, int32_t units, int32_t depth,
+    const tfl_shift *shifts) {
+    int fast = 1;
+    for (int32_t n = 0; n < units; n++) {
+        fast &= tfl_arm_fast_requant_holds(bias, n, weights + (size_t)n * depth, depth, 1, 255, shifts[n]);
+    }
+    return fast;
+}
+
+void tfl_arm_rows_eval(const tfl_arm_rows *m, int32_t rows, const int8_t *input, int8_t *output) {
+    int32_t depth = m->depth, units = m->units;
+    uint32_t offsets = 0x00010001u * (uint16_t)m->io->input_offset;
     size_t whole = (size_t)depth & ~(size_t)3;
-    for (int32_t b = 0; b < data->batches; b++) {
-        const int8_t *row = input + (size_t)b * depth;
-        int8_t *out = output + (size_t)b * units;
+    for (int32_t r = 0; r < rows; r++) {
+        const int8_t *row = input + (size_t)r * depth;
+        int8_t *out = output + (size_t)r * units;
         for (int32_t u = 0; u < units; u += 2) {
             int32_t first = u + 2 <= units ? u : units - 2; /* an odd last unit: the last two, one again */
-            const int8_t *w = weights + (size_t)first * depth;
+            const int8_t *w = m->weights + (size_t)first * depth;
             int32_t acc[2];
             for (int j = 0; j < 2; j++) {
-                acc[j] = bias != NULL ? tfl_read_i32(bias + 4 * (size_t)(first + j)) : 0;
+                acc[j] = m->bias != NULL ? tfl_read_i32(m->bias + 4 * (size_t)(first + j)) : 0;
             }
             if (whole > 0) {
                 dot2(row, w, (size_t)depth, offsets, (int32_t)(whole / 4), acc);
@@ -92,9 +96,8 @@ static void eval(const arm_fully_connected *fc, const tfl_fully_connected_data *
             }
             for (int j = 0; j < 2; j++) {
                 tfl_arm_channel c;
-                tfl_arm_channel_init(&c, 0, data->multipliers[first + j], data->shifts[first + j],
-                    data->io.output_offset);
-                out[first + j] = tfl_arm_output_of(acc[j], &c, &data->io, fc->fast_requant, 0);
+                tfl_arm_channel_init(&c, 0, m->multipliers[first + j], m->shifts[first + j], m->io->output_offset);
+                out[first + j] = tfl_arm_output_of(acc[j], &c, m->io, m->fast_requant, 0);
             }
         }
     }
@@ -110,18 +113,15 @@ tfl_status tfl_arm_fully_connected_prepare(tfl_context *ctx, tfl_node *node) {
         return status; /* a single unit: the reference runs */
     }
     const tfl_tensor *bias = tfl_input(ctx, node, 2);
-    arm_fully_connected *fc = tfl_alloc_persistent(ctx, sizeof(arm_fully_connected));
-    if (fc == NULL) {
+    tfl_arm_rows *m = tfl_alloc_persistent(ctx, sizeof(tfl_arm_rows));
+    if (m == NULL) {
         return tfl_fail(ctx, TFL_ERR_ARENA, "arena too small for FULLY_CONNECTED");
     }
-    int fast = 1;
-    for (int32_t n = 0; n < data->units; n++) {
-        fast &= tfl_arm_fast_requant_holds(bias != NULL ? bias->data : NULL, n,
-            (const int8_t *)weights->data + (size_t)n * data->depth, data->depth, 1, 255, data->shifts[n]);
-    }
-    fc->fast_requant = (uint8_t)fast;
+    *m = (tfl_arm_rows){(const int8_t *)weights->data, bias != NULL ? bias->data : NULL, &data->io, data->multipliers,
+        data->shifts, data->depth, data->units, 0};
+    m->fast_requant = (uint8_t)tfl_arm_rows_fast(m->bias, m->weights, m->units, m->depth, m->shifts);
     node->scratch_bytes = 0; /* the input is widened in registers */
-    data->variant = fc;
+    data->variant = m;
     return TFL_OK;
 }
 
@@ -130,9 +130,7 @@ tfl_status tfl_arm_fully_connected_eval(tfl_context *ctx, tfl_node *node) {
     if (data->variant == NULL) {
         return tfl_fully_connected_eval(ctx, node);
     }
-    const tfl_tensor *bias = tfl_input(ctx, node, 2);
-    eval(data->variant, data, (const int8_t *)tfl_input(ctx, node, 0)->data,
-        (const int8_t *)tfl_input(ctx, node, 1)->data, bias != NULL ? bias->data : NULL,
+    tfl_arm_rows_eval(data->variant, data->batches, (const int8_t *)tfl_input(ctx, node, 0)->data,
         (int8_t *)tfl_output(ctx, node, 0)->data);
     return TFL_OK;
 }
