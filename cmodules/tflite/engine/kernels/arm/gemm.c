@@ -181,6 +181,30 @@ static void widen_groups(uint32_t *words, const int8_t *a, const int8_t *b, int3
     }
 }
 
+static uint32_t halves(int32_t low, int32_t high) {
+    return (uint32_t)(uint16_t)low | (uint32_t)high << 16;
+}
+
+/* Two channels' weights (b NULL: a lone channel) in the SINGLE_CHANNEL layout, k-pair by k-pair in order: each
+ * row's run of tap pairs, and after every even row of an odd filter_w its last tap stacked with the next row's. */
+static uint32_t *widen_single_channel(uint32_t *words, const int8_t *a, const int8_t *b, int32_t rows,
+    int32_t row_len) {
+    int32_t run = row_len & ~1, last = row_len - 1;
+    for (int32_t r = 0; r < rows; r++) {
+        const int8_t *ra = a + (size_t)r * row_len, *rb = b != NULL ? b + (size_t)r * row_len : NULL;
+        for (int32_t j = 0; j < run; j += 2) {
+            *words++ = halves(ra[j], ra[j + 1]);
+            *words++ = rb != NULL ? halves(rb[j], rb[j + 1]) : 0;
+        }
+        if ((row_len & 1) && (r & 1) == 0) {
+            int next = r + 1 < rows;
+            *words++ = halves(ra[last], next ? ra[row_len + last] : 0);
+            *words++ = rb != NULL ? halves(rb[last], next ? rb[row_len + last] : 0) : 0;
+        }
+    }
+    return words;
+}
+
 void tfl_arm_gemm_pack(tfl_arm_gemm *gemm, const tfl_arm_gemm *whole, int32_t first, int32_t count, void *scratch) {
     *gemm = *whole;
     gemm->channels = count;
@@ -188,7 +212,7 @@ void tfl_arm_gemm_pack(tfl_arm_gemm *gemm, const tfl_arm_gemm *whole, int32_t fi
     gemm->weights = (uint32_t *)(void *)(gemm->channel + gemm->tile);
     int32_t depth = gemm->rows * gemm->row_len, pairs = (count + 1) / 2;
     const int8_t *source = gemm->source + (size_t)first * depth;
-    if (gemm->layout != TFL_ARM_GROUPS) {
+    if (gemm->layout == TFL_ARM_ROWS) {
         memset(gemm->weights, 0, (size_t)pairs * gemm->block_words * 4);
     }
     for (int32_t n = 0; n < count; n++) {
@@ -203,12 +227,17 @@ void tfl_arm_gemm_pack(tfl_arm_gemm *gemm, const tfl_arm_gemm *whole, int32_t fi
         tail[3 * (n & 1) + 2] = (uint32_t)c->right_shift;
         tail[6 + (n & 1)] = (uint32_t)c->left;
         tail[8] = code_address(n / 2 + 1 < count / 2 ? tfl_arm_gemm_2x2_next : tfl_arm_gemm_2x2_done);
-        if (gemm->layout == TFL_ARM_GROUPS) {
-            if ((n & 1) == 0) {
-                uint32_t *words = block + TFL_ARM_HEAD;
-                widen_groups(words, source + (size_t)n * depth, n + 1 < count ? source + (size_t)(n + 1) * depth : NULL,
-                    depth);
-                memset(words + 2 * (((depth + 3) & ~3) / 2), 0, 4 * (size_t)(2 * gemm->kpairs - ((depth + 3) & ~3)));
+        if (gemm->layout != TFL_ARM_ROWS) {
+            if ((n & 1) == 0) { /* the pair's weights, then zeros up to the zero k-pair's end */
+                uint32_t *words = block + TFL_ARM_HEAD, *end = words + 2 * gemm->kpairs;
+                const int8_t *a = source + (size_t)n * depth, *b = n + 1 < count ? a + depth : NULL;
+                if (gemm->layout == TFL_ARM_GROUPS) {
+                    widen_groups(words, a, b, depth);
+                    words += ((depth + 3) & ~3);
+                } else {
+                    words = widen_single_channel(words, a, b, gemm->rows, gemm->row_len);
+                }
+                memset(words, 0, 4 * (size_t)(end - words));
             }
             continue;
         }
