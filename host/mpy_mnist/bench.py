@@ -6,8 +6,7 @@ Figures, for one .tflite model:
   whole engine built as for the firmware (-Os, hard float) into a bare-metal program, once with the DSP kernels
   (the device build) and once with the reference kernels (TFL_NO_DSP), two invokes each (they must agree);
 - instructions per MAC, and the floor of the whole inference at 2 MACs a cycle (SMLAD's rate);
-- arena bytes: ours (host build and Cortex-M7 build, which also holds the DSP kernels' packed weights) and the
-  TFLM runtime's;
+- arena bytes: ours (host build, and the Cortex-M7 DSP and reference builds) and the TFLM runtime's;
 - flash bytes: the model, and the engine's code and constants for the Cortex-M7 (arm-none-eabi-size);
 - host time per inference: our engine (engine.py) against the TFLM runtime, in the same run.
 A piece that cannot be measured says why and how to get it, and the rest still prints.
@@ -320,10 +319,9 @@ def format_table(figures: Figures) -> str:
     if figures.deterministic is not None:
         lines.append("instruction counts deterministic (two invokes, same counts per op): "
                      + ("yes" if figures.deterministic else "NO"))
-    lines.append(f"arena bytes: ours {_number(figures.arena_ours_host)} (host), {_number(figures.arena_ours_m7)} "
-                 f"(Cortex-M7 DSP build: the weights widened to int16 for SMLAD, and the first layer's strips), "
-                 f"{_number(figures.arena_ours_m7_reference)} (Cortex-M7 reference build); TFLM runtime "
-                 f"{_number(figures.arena_tflm)}")
+    lines.append(f"arena bytes: ours {_number(figures.arena_ours_m7)} (Cortex-M7 DSP build), "
+                 f"{_number(figures.arena_ours_m7_reference)} (Cortex-M7 reference build), "
+                 f"{_number(figures.arena_ours_host)} (host); TFLM runtime {_number(figures.arena_tflm)}")
     lines.append(f"flash bytes: model {figures.model_bytes:,}; engine code for the Cortex-M7 "
                  f"{_number(figures.engine_flash)}")
     if figures.host_ours_us is not None:

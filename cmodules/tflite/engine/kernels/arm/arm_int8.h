@@ -1,16 +1,19 @@
 /*
  * Int8 CONV_2D, FULLY_CONNECTED, DEPTHWISE_CONV_2D (depth multiplier 1) and MAX_POOL_2D for ARMv7E-M
- * (Cortex-M4/M7) with the DSP extension: dual 16-bit
- * multiply-accumulates (SMLAD) on operands widened to int16 once. Compiled only when the compiler targets such a
- * core (__ARM_FEATURE_DSP, unless TFL_NO_DSP asks for the reference kernels); elsewhere the reference kernels
- * run alone. Every result is bit-exact with the reference kernels: the same integer sums, the same fixed-point
- * requantisation.
+ * (Cortex-M4/M7) with the DSP extension: dual 16-bit multiply-accumulates (SMLAD) on operands widened to int16.
+ * Compiled only when the compiler targets such a core (__ARM_FEATURE_DSP, unless TFL_NO_DSP asks for the
+ * reference kernels); elsewhere the reference kernels run alone. Every result is bit-exact with the reference
+ * kernels: the same integer sums, the same fixed-point requantisation.
  *
- * Conv and FC are one matrix product, out[p][n] = requantise(bias'[n] + sum_k x[p][k] * w[n][k]) over output
- * positions p (conv: an image patch; FC: an input row) and output channels n; two positions times two channels
- * are computed at once so that every loaded pair of int16 inputs and weights feeds two SMLADs. At prepare the
- * weights are widened to int16 and reordered into the layout the inner loop reads (persistent memory, 2 bytes
- * per weight) and the input zero point is folded into the bias: sum((x - zx) * w) = sum(x * w) - zx * sum(w).
+ * Memory: the arena stays as small as the reference's (and TFLM's). The int8 weights are read in place from the
+ * model; what is widened lives in scratch, which the planner puts in the gaps of the activation plan.
+ * - Conv is a matrix product, out[p][n] = requantise(bias'[n] + sum_k x[p][k] * w[n][k]) over output positions p
+ *   (image patches) and output channels n, two positions times two channels at once so that every loaded pair of
+ *   int16 inputs and weights feeds two SMLADs. Eval widens a tile of channels at a time into scratch (a few KB)
+ *   and each tile meets the positions' widened patches; the input zero point is folded into the bias, 4 bytes a
+ *   channel in the persistent arena: sum((x - zx) * w) = sum(x * w) - zx * sum(w).
+ * - FC (and a pointwise conv) has a lone row per weight, so it widens both operands in registers and keeps
+ *   nothing: (x - zx) pairs and the weights in SXTB16's order.
  *
  * One file per op family, as in kernels/: conv.c, fully_connected.c, depthwise_conv.c, pooling.c; the matrix
  * product they share in gemm.c and its assembly loop in gemm_2x2.c. Each op's prepare runs the reference prepare
