@@ -78,11 +78,20 @@ static void depthwise_position_any(const tfl_arm_depthwise *dw, const int16_t *w
  * (a big image: person_detect's layers) the reference runs instead, so that the arena stays as small as TFLM's. */
 #define TFL_ARM_DEPTHWISE_BYTES 4096
 
+/* Words of the packed weights: per channel pair, per tap pair, two. */
+static size_t weight_words(int32_t channels, int32_t tap_pairs) {
+    return (size_t)(channels + 1) / 2 * 2 * (size_t)tap_pairs;
+}
+
+static uint32_t scratch_bytes(const tfl_window_shape *s) {
+    return tfl_arm_image_halves(s) * 2 + 4;
+}
+
 static uint32_t extra_bytes(const tfl_window_shape *s) {
-    uint32_t taps = (uint32_t)(s->filter_h * s->filter_w), channels = (uint32_t)s->in_c;
-    uint32_t persistent = 8 * ((taps + 1) / 2) + 4 * (channels + 1) / 2 * 2 * ((taps + 1) / 2) +
-        (uint32_t)sizeof(tfl_arm_channel) * channels + (uint32_t)sizeof(tfl_arm_depthwise);
-    return persistent + tfl_arm_image_halves(s) * 2 + 4;
+    int32_t tap_pairs = (s->filter_h * s->filter_w + 1) / 2;
+    size_t persistent = sizeof(tfl_arm_depthwise) + sizeof(int32_t) * 2 * (size_t)tap_pairs +
+        4 * weight_words(s->in_c, tap_pairs) + sizeof(tfl_arm_channel) * (size_t)s->in_c;
+    return (uint32_t)persistent + scratch_bytes(s);
 }
 
 static tfl_status setup(tfl_context *ctx, tfl_arm_depthwise *dw, const int8_t *filter, const uint8_t *bias,
@@ -94,7 +103,7 @@ static tfl_status setup(tfl_context *ctx, tfl_arm_depthwise *dw, const int8_t *f
     dw->output_offset = quant->io.output_offset;
     dw->act_min = quant->io.act_min;
     dw->act_max = quant->io.act_max;
-    size_t words = (size_t)(channels + 1) / 2 * 2 * dw->tap_pairs;
+    size_t words = weight_words(channels, dw->tap_pairs);
     dw->offsets = tfl_alloc_persistent(ctx, sizeof(int32_t) * 2 * (size_t)dw->tap_pairs);
     dw->weights = tfl_alloc_persistent(ctx, 4 * words);
     dw->channel = tfl_alloc_persistent(ctx, sizeof(tfl_arm_channel) * (size_t)channels);
@@ -162,7 +171,7 @@ tfl_status tfl_arm_depthwise_conv_prepare(tfl_context *ctx, tfl_node *node) {
     if (status != TFL_OK) {
         return status;
     }
-    node->scratch_bytes = tfl_arm_image_halves(&dw->shape) * 2 + 4; /* in place of the reference eval's */
+    node->scratch_bytes = scratch_bytes(&dw->shape); /* in place of the reference eval's */
     data->variant = dw;
     return TFL_OK;
 }

@@ -13,8 +13,8 @@
  * - Weights: the model's int8 weights, used in place; eval widens a tile of channels at a time into scratch, for
  *   each pair of output channels a block: head (the biases), for each k-pair channel A's word then channel B's,
  *   tail (requantisation and the assembly loop's next branch); see TFL_ARM_HEAD in arm_int8.h.
- * - Patch (scratch, or a single-channel input's strips) for two positions: for each k-pair: position 0's word,
- *   then position 1's; for one position the words are consecutive.
+ * - Patch (scratch) for two positions: for each k-pair: position 0's word, then position 1's; for one position
+ *   the words are consecutive.
  * The inner loops walk both arrays forwards with post-incremented multiple loads.
  */
 #include "arm_int8.h"
@@ -24,14 +24,13 @@
 /* The firmware is built for size (-Os); these loops are where the inference spends its time. */
 #pragma GCC optimize("O2")
 
-/* Whether the fast requantisation (requantize_fast) gives the reference's result for every accumulator this
- * channel can produce. SMMULR(acc * 2^left, m) is the reference's rounding doubling high multiply of
- * acc * 2^(left - 1) when the scaled accumulator cannot overflow; the rounding shortcut needs a right shift of at
- * least 1, and folding the output offset into the rounding constant needs offset * 2^right to stay far from
- * overflow. */
-static int fast_requant_holds(int32_t bias, int32_t weight_magnitude, int32_t left, int32_t right) {
-    int64_t bound = ((bias < 0 ? -(int64_t)bias : (int64_t)bias) + 128 * (int64_t)weight_magnitude) << left;
-    return bound < ((int64_t)1 << 31) && left <= 8 && right >= 1 && right <= 22;
+/* Whether the fast requantisation gives the reference's result for every accumulator of magnitude at most
+ * `bound`: SMMULR(acc * 2^left, m) is the reference's rounding doubling high multiply of acc * 2^(left - 1) when
+ * the shifted accumulator cannot overflow; the rounding shortcut needs a right shift of at least 1, and folding
+ * the output offset into the rounding constant needs offset * 2^right to stay far from overflow. */
+static int bound_fits(int64_t bound, int32_t shift) {
+    int32_t left = (shift > 0 ? shift : 0) + 1, right = shift > 0 ? 0 : -shift;
+    return (bound << left) < ((int64_t)1 << 31) && left <= 8 && right >= 1 && right <= 22;
 }
 
 static uint32_t code_address(void (*label)(void)) {
@@ -46,8 +45,7 @@ int tfl_arm_fast_requant_holds(const uint8_t *bias, int32_t n, const int8_t *wei
         int32_t w = weights[(size_t)i * stride];
         bound += (int64_t)input_magnitude * (w < 0 ? -w : w);
     }
-    int32_t left = (shift > 0 ? shift : 0) + 1, right = shift > 0 ? 0 : -shift;
-    return (bound << left) < ((int64_t)1 << 31) && left <= 8 && right >= 1 && right <= 22;
+    return bound_fits(bound, shift);
 }
 
 int tfl_arm_fold_bias(int32_t *folded, const uint8_t *bias, int32_t n, const int8_t *weights, int32_t count,
@@ -61,7 +59,8 @@ int tfl_arm_fold_bias(int32_t *folded, const uint8_t *bias, int32_t n, const int
     /* wrapping like the reference's int32 sum (a malformed model may overflow it), without undefined behaviour */
     *folded = (int32_t)((uint32_t)(bias ? tfl_read_i32(bias + 4 * (size_t)n) : 0) +
         (uint32_t)input_offset * (uint32_t)weight_sum);
-    return fast_requant_holds(*folded, weight_magnitude, (shift > 0 ? shift : 0) + 1, shift > 0 ? 0 : -shift);
+    /* the folded sum is sum(x * w) over int8 inputs, each at most 128 in magnitude */
+    return bound_fits((*folded < 0 ? -(int64_t)*folded : (int64_t)*folded) + 128 * (int64_t)weight_magnitude, shift);
 }
 
 void tfl_arm_channel_init(tfl_arm_channel *c, int32_t bias, int32_t multiplier, int32_t shift,
