@@ -29,8 +29,8 @@ def test_engine_compiles_cleanly_with_the_disco_flags_and_fits(tmp_path, emulato
                                 text=True)
         assert result.returncode == 0, f"{source}:\n{result.stderr}"
         objects.append(obj)
-    engine = text_and_data(size_exe, objects)
+    engine_bytes = text_and_data(size_exe, objects)
     # The binding needs MicroPython's generated headers: take it from the emulator build, same machine flags.
     binding = text_and_data(size_exe, [firmware.build_dir("emulator") / "tflite" / "modtflite.o"])
-    print(f"\ntflite flash (text+data, before --gc-sections): engine {engine} B, binding {binding} B")
-    assert 0 < engine + binding < FLASH_BUDGET
+    print(f"\ntflite flash (text+data, before --gc-sections): engine {engine_bytes} B, binding {binding} B")
+    assert 0 < engine_bytes + binding < FLASH_BUDGET

@@ -3,9 +3,9 @@
  * - input channels in fours (GROUPS): each window row is a run of the int8 input (or staged, where the window
  *   overhangs the padding), widened with SXTB16 straight into the patch; when the layer has few positions all
  *   their patches are kept, so that each weight is widened once;
- * - one input channel, unit column stride, no dilation (SINGLE_CHANNEL, a first layer): per output row, the
- *   filter_h padded image rows it reads are widened into a band, and each pair of positions' patch is copied from
- *   the band a word at a time;
+ * - one input channel, unit column stride, no dilation (SINGLE_CHANNEL, a first layer): each padded image row is
+ *   widened once into a ring that keeps the filter_h rows an output row reads consecutive, and each pair of
+ *   positions' patch is copied from them a word at a time;
  * - otherwise (ROWS): the whole padded image widened once, each patch copied from it row by row.
  */
 #include "arm_int8.h"
@@ -218,61 +218,85 @@ static uint32_t *groups_patch(uint32_t *patch, const arm_conv *conv, const int8_
     return patch;
 }
 
-/* ---- SINGLE_CHANNEL: a band of widened rows per output row ---- */
+/* ---- SINGLE_CHANNEL: a ring of widened rows ---- */
 
-/* Padded image rows y0 .. y0 + filter_h - 1, widened, one after another, plus two spare values (a patch of an odd
- * last position's partner reads one past its row). */
-static void widen_band(int16_t *band, const arm_conv *conv, const tfl_arm_padded_image *image, const int8_t *input,
-    int32_t y0) {
+/* The ring holds each padded image row widened twice, in slot y % filter_h and in the slot filter_h further, so
+ * that the filter_h rows an output row reads are always consecutive (its band), and every row is widened once.
+ * Two spare values follow (a patch of an odd last position's partner reads one past its row). */
+static uint32_t ring_bytes(const tfl_window_shape *s, const tfl_arm_padded_image *image) {
+    return ((uint32_t)(2 * s->filter_h * image->width + 2) * 2 + 3) & ~3u;
+}
+
+/* Padded image row y, widened, into its two slots. */
+static void widen_into_ring(int16_t *ring, const arm_conv *conv, const tfl_arm_padded_image *image,
+    const int8_t *input, int32_t y) {
     const tfl_window_shape *s = &conv->shape;
-    for (int32_t r = 0; r < s->filter_h; r++, band += image->width) {
-        int32_t iy = y0 + r - s->pad_h;
-        if (iy < 0 || iy >= s->in_h || image->width != s->in_w) {
-            for (int32_t x = 0; x < image->width; x++) {
-                band[x] = (int16_t)conv->input_zero_point;
-            }
-        }
-        if (iy >= 0 && iy < s->in_h) {
-            widen_natural(band + s->pad_w, input + (size_t)iy * s->in_w, s->in_w);
+    int16_t *slot = ring + (size_t)(y % s->filter_h) * image->width;
+    int32_t iy = y - s->pad_h;
+    if (iy < 0 || iy >= s->in_h || image->width != s->in_w) {
+        for (int32_t x = 0; x < image->width; x++) {
+            slot[x] = (int16_t)conv->input_zero_point;
         }
     }
-    band[0] = band[1] = 0;
+    if (iy >= 0 && iy < s->in_h) {
+        widen_natural(slot + s->pad_w, input + (size_t)iy * s->in_w, s->in_w);
+    }
+    memcpy(slot + (size_t)s->filter_h * image->width, slot, sizeof(int16_t) * (size_t)image->width);
+}
+
+/* A 5-wide filter's patch from the band: per pair of rows r, r + 1: row r's run (four words, two of them unaligned
+ * loads), the stacked last-column words of r and r + 1, row r + 1's run; for an odd number of rows, the last
+ * row's run and its last column stacked with zero. */
+static uint32_t *patch_rows_5(uint32_t *words, const int16_t *row, int32_t width, int32_t rows) {
+    const int16_t *below = row + width;
+    uint32_t step = 4 * (uint32_t)width; /* two rows, in bytes */
+    int32_t pairs = rows / 2;
+    if (pairs > 0) {
+        __asm__ volatile(
+            "1: ldr r4, [%[row]]\n"
+            "ldr r5, [%[row], #2]\n"
+            "ldr r6, [%[row], #4]\n"
+            "ldr r8, [%[row], #6]\n"
+            "stmia %[words]!, {r4, r5, r6, r8}\n"
+            "ldr r4, [%[row], #8]\n"
+            "ldr r5, [%[below], #8]\n"
+            "pkhbt r6, r4, r5, lsl #16\n"
+            "pkhtb r8, r5, r4, asr #16\n"
+            "strd r6, r8, [%[words]], #8\n"
+            "ldr r4, [%[below]]\n"
+            "ldr r5, [%[below], #2]\n"
+            "ldr r6, [%[below], #4]\n"
+            "ldr r8, [%[below], #6]\n"
+            "stmia %[words]!, {r4, r5, r6, r8}\n"
+            "add %[row], %[row], %[step]\n"
+            "add %[below], %[below], %[step]\n"
+            "subs %[n], %[n], #1\n"
+            "bne 1b\n"
+            : [words] "+r"(words), [row] "+r"(row), [below] "+r"(below), [n] "+r"(pairs)
+            : [step] "r"(step)
+            : "r4", "r5", "r6", "r8", "cc", "memory");
+    }
+    if (rows & 1) {
+        __asm__ volatile(
+            "ldr r4, [%[row]]\n"
+            "ldr r5, [%[row], #2]\n"
+            "ldr r6, [%[row], #4]\n"
+            "ldr r8, [%[row], #6]\n"
+            "stmia %[words]!, {r4, r5, r6, r8}\n"
+            "ldr r4, [%[row], #8]\n"
+            "uxth r5, r4\n"
+            "lsr r6, r4, #16\n"
+            "strd r5, r6, [%[words]], #8\n"
+            : [words] "+r"(words)
+            : [row] "r"(row)
+            : "r4", "r5", "r6", "r8", "memory");
+    }
+    return words;
 }
 
 /* The patch of positions x and x + 1 of the band (the SINGLE_CHANNEL layout, arm_int8.h): per filter row its
  * run of tap pairs, word by word alternately position x's and x + 1's (consecutive values of the row); for an
  * odd filter_w, after every even row, the last column's taps of that row and the next, stacked. */
-/* Rows r and r + 1 of a 5-wide filter's patch, `pairs` times down the band: row r's run (four words, two of them
- * unaligned loads), the stacked last-column words of r and r + 1, row r + 1's run. */
-static uint32_t *patch_row_pairs_5(uint32_t *words, const int16_t *row, int32_t width, int32_t pairs) {
-    const int16_t *below = row + width;
-    uint32_t step = 4 * (uint32_t)width; /* two rows, in bytes */
-    __asm__ volatile(
-        "1: ldr r4, [%[row]]\n"
-        "ldr r5, [%[row], #2]\n"
-        "ldr r6, [%[row], #4]\n"
-        "ldr r8, [%[row], #6]\n"
-        "stmia %[words]!, {r4, r5, r6, r8}\n"
-        "ldr r4, [%[row], #8]\n"
-        "ldr r5, [%[below], #8]\n"
-        "pkhbt r6, r4, r5, lsl #16\n"
-        "pkhtb r8, r5, r4, asr #16\n"
-        "strd r6, r8, [%[words]], #8\n"
-        "ldr r4, [%[below]]\n"
-        "ldr r5, [%[below], #2]\n"
-        "ldr r6, [%[below], #4]\n"
-        "ldr r8, [%[below], #6]\n"
-        "stmia %[words]!, {r4, r5, r6, r8}\n"
-        "add %[row], %[row], %[step]\n"
-        "add %[below], %[below], %[step]\n"
-        "subs %[n], %[n], #1\n"
-        "bne 1b\n"
-        : [words] "+r"(words), [row] "+r"(row), [below] "+r"(below), [n] "+r"(pairs)
-        : [step] "r"(step)
-        : "r4", "r5", "r6", "r8", "cc", "memory");
-    return words;
-}
-
 static void single_channel_patch(uint32_t *patch, const tfl_arm_gemm *gemm, const int16_t *band, int32_t width,
     int32_t x) {
     /* locals: a store through `words` could alias the gemm's fields */
@@ -281,10 +305,9 @@ static void single_channel_patch(uint32_t *patch, const tfl_arm_gemm *gemm, cons
     uint32_t *words = patch, *end = patch + 2 * gemm->kpairs;
     const int16_t *row = band + x;
     int32_t r = 0;
-    if (gemm->row_len == 5 && rows >= 2) {
-        words = patch_row_pairs_5(words, row, width, rows / 2);
-        r = rows & ~1;
-        row += (size_t)r * width;
+    if (gemm->row_len == 5) {
+        words = patch_rows_5(words, row, width, rows);
+        r = rows;
     }
     for (; r < rows; r++, row += width) {
         for (int32_t i = 0; i < run; i += 2, words += 2) { /* the second word: an unaligned load */
@@ -323,7 +346,7 @@ static int layout_of(const tfl_window_shape *s) {
 }
 
 /* Scratch after the tile: GROUPS: the patches (all positions', or two positions'), then two staged window rows;
- * SINGLE_CHANNEL: the band, the patch of two positions and a row of outputs for an odd last position's partner;
+ * SINGLE_CHANNEL: the ring, the patch of two positions and a row of outputs for an odd last position's partner;
  * ROWS: the widened image, then the patch of two positions. */
 static uint32_t patch_bytes(const arm_conv *conv) {
     const tfl_window_shape *s = &conv->shape;
@@ -334,8 +357,7 @@ static uint32_t patch_bytes(const arm_conv *conv) {
     }
     tfl_arm_padded_image image = tfl_arm_padded_size(s);
     if (conv->gemm.layout == TFL_ARM_SINGLE_CHANNEL) {
-        uint32_t band = ((uint32_t)(s->filter_h * image.width + 2) * 2 + 3) & ~3u;
-        return band + pair + (((uint32_t)conv->gemm.channels + 3) & ~3u);
+        return ring_bytes(s, &image) + pair + (((uint32_t)conv->gemm.channels + 3) & ~3u);
     }
     return ((tfl_arm_image_halves(s) * 2 + 3) & ~3u) + pair;
 }
@@ -374,12 +396,17 @@ static void eval_single_channel(const arm_conv *conv, const int8_t *input, int8_
     tfl_arm_padded_image image = tfl_arm_padded_size(s);
     tfl_arm_gemm tile;
     tfl_arm_gemm_pack(&tile, &conv->gemm, 0, conv->gemm.channels, scratch);
-    int16_t *band = (int16_t *)(void *)(scratch + tfl_arm_gemm_tile_bytes(&conv->gemm));
-    uint32_t *patch = (uint32_t *)(void *)((uint8_t *)band + (((s->filter_h * image.width + 2) * 2 + 3) & ~3));
+    int16_t *ring = (int16_t *)(void *)(scratch + tfl_arm_gemm_tile_bytes(&conv->gemm));
+    uint32_t *patch = (uint32_t *)(void *)((uint8_t *)ring + ring_bytes(s, &image));
     int8_t *spare = (int8_t *)(patch + 2 * tile.kpairs);
-    int32_t channels = tile.channels;
+    int32_t channels = tile.channels, widened = 0; /* padded rows up to `widened` are in the ring */
+    ring[2 * s->filter_h * image.width] = ring[2 * s->filter_h * image.width + 1] = 0;
     for (int32_t oy = 0; oy < s->out_h; oy++) {
-        widen_band(band, conv, &image, input, oy * s->stride_h);
+        int32_t y0 = oy * s->stride_h;
+        for (widened = widened > y0 ? widened : y0; widened < y0 + s->filter_h; widened++) {
+            widen_into_ring(ring, conv, &image, input, widened);
+        }
+        const int16_t *band = ring + (size_t)(y0 % s->filter_h) * image.width;
         int8_t *row = output + (size_t)oy * s->out_w * channels;
         for (int32_t x = 0; x < s->out_w; x += 2) {
             single_channel_patch(patch, &tile, band, image.width, x);
