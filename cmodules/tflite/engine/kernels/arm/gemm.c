@@ -144,8 +144,25 @@ uint32_t tfl_arm_gemm_tile_bytes(const tfl_arm_gemm *gemm) {
 void tfl_arm_widen_two(uint32_t *words, const int8_t *a, const int8_t *b, int32_t groups) {
     register uint32_t w0 __asm__("r4"), w1 __asm__("r5"), w2 __asm__("r6"), w3 __asm__("r8");
     uint32_t x, y;
-    __asm__ volatile( /* volatile: its effect is the stores */
+    __asm__ volatile( /* volatile: its effect is the stores. An odd group first, then two a pass. */
+        "lsrs %[n], %[n], #1\n"
+        "bcc 2f\n"
+        "ldr %[x], [%[a]], #4\n"
+        "ldr %[y], [%[b]], #4\n"
+        "sxtb16 %[w0], %[x]\n"
+        "sxtb16 %[w1], %[y]\n"
+        "sxtb16 %[w2], %[x], ror #8\n"
+        "sxtb16 %[w3], %[y], ror #8\n"
+        "stmia %[words]!, {%[w0], %[w1], %[w2], %[w3]}\n"
+        "2: cbz %[n], 3f\n"
         "1: ldr %[x], [%[a]], #4\n"
+        "ldr %[y], [%[b]], #4\n"
+        "sxtb16 %[w0], %[x]\n"
+        "sxtb16 %[w1], %[y]\n"
+        "sxtb16 %[w2], %[x], ror #8\n"
+        "sxtb16 %[w3], %[y], ror #8\n"
+        "stmia %[words]!, {%[w0], %[w1], %[w2], %[w3]}\n"
+        "ldr %[x], [%[a]], #4\n"
         "ldr %[y], [%[b]], #4\n"
         "sxtb16 %[w0], %[x]\n"
         "sxtb16 %[w1], %[y]\n"
@@ -154,7 +171,8 @@ void tfl_arm_widen_two(uint32_t *words, const int8_t *a, const int8_t *b, int32_
         "stmia %[words]!, {%[w0], %[w1], %[w2], %[w3]}\n"
         "subs %[n], %[n], #1\n"
         "bne 1b\n"
-        : [a] "+r"(a), [b] "+r"(b), [words] "+r"(words), [n] "+r"(groups), [x] "=&r"(x), [y] "=&r"(y),
+        "3:\n"
+        : [a] "+r"(a), [b] "+r"(b), [words] "+r"(words), [n] "+l"(groups), [x] "=&r"(x), [y] "=&r"(y),
           [w0] "=&r"(w0), [w1] "=&r"(w1), [w2] "=&r"(w2), [w3] "=&r"(w3)
         :
         : "cc", "memory");
