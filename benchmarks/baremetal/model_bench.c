@@ -1,7 +1,8 @@
 /* One model through the whole engine (reader, planner, interpreter, kernels) on the bare Cortex-M7: the
  * interpreter marks each node as a region for the instruction-counting plugin. Two invokes on the same
  * pseudo-random input (the plugin then reports two windows, which must agree); prints the arena the model needs
- * and its persistent part, each node's op code and scratch, and the output bytes. The model comes from a generated file (model_data[], model_size). */
+ * and its persistent part, each node's op code and scratch, and the output bytes. The model comes from a generated
+ * file (model_data[], model_size). */
 #include "baremetal.h"
 #include "tfl_engine.h"
 

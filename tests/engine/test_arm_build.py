@@ -5,7 +5,7 @@ import subprocess
 
 from needs import require_tool
 
-from mpy_mnist import baremetal, engine
+from mpy_mnist import baremetal, engine, paths
 
 # The firmware's own flags (the STM32F746's single-precision FPU, -Werror, any silent promotion to double an
 # error), plus -Wextra.
@@ -16,7 +16,7 @@ def test_engine_compiles_for_cortex_m7_with_the_firmware_flags(tmp_path):
     gcc = require_tool("arm-none-eabi-gcc", "apt-get install gcc-arm-none-eabi (scripts/setup.sh does)")
     failures, objects = [], []
     for source in engine.engine_sources():
-        obj = tmp_path / (source.relative_to(engine.paths.ENGINE_DIR).as_posix().replace("/", "_") + ".o")
+        obj = tmp_path / (source.relative_to(paths.ENGINE_DIR).as_posix().replace("/", "_") + ".o")
         result = subprocess.run([gcc, *ARM_FLAGS, "-c", str(source), "-o", str(obj)], capture_output=True, text=True)
         if result.returncode != 0:
             failures.append(f"{source.name}:\n{result.stderr[:1500]}")
