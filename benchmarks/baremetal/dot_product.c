@@ -2,7 +2,7 @@
  * instructions per multiply-accumulate on the Cortex-M7 at -O2. Region 1 runs it over DOT_LENGTH elements; the
  * host divides the instructions counted in `dot_reference` by DOT_LENGTH. */
 #include "baremetal.h"
-#include "kernels/arm/profile.h"
+#include "profile.h"
 
 #define DOT_LENGTH 4096
 

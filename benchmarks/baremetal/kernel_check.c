@@ -1,11 +1,11 @@
-/* The engine's int8 CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED and MAX_POOL_2D kernels as built for the Cortex-M7 (the DSP variants of
- * kernels/arm/ take over) against the same kernels built as the reference (TFL_NO_DSP, symbols renamed ref_*),
+/* The DSP variants (kernels/arm/) of the engine's int8 CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED and MAX_POOL_2D
+ * kernels against the reference kernels, both as built for the Cortex-M7,
  * on CASES random cases generated here (xorshift, seed SEED): shapes, strides, dilations, SAME and VALID
  * padding, zero points, per-tensor and per-channel scales, biases (some large enough to take the exact slow
  * requantisation, some absent), every fused activation. Prints "ok <cases>" or the first mismatching case and
  * exits 1. */
 #include "baremetal.h"
-#include "kernels/common.h"
+#include "kernels/arm/arm_int8.h"
 
 #ifndef CASES
 #define CASES 300
@@ -13,11 +13,6 @@
 #ifndef SEED
 #define SEED 1
 #endif
-
-TFL_DECLARE_KERNEL(ref_conv)
-TFL_DECLARE_KERNEL(ref_fully_connected)
-TFL_DECLARE_KERNEL(ref_depthwise_conv)
-TFL_DECLARE_KERNEL(ref_max_pool)
 
 enum { CONV, FULLY_CONNECTED, DEPTHWISE, MAX_POOL, KINDS };
 
@@ -291,16 +286,18 @@ static void describe(tfl_context *ctx, const tfl_node *node, int kind, int32_t o
 
 int main(void) {
     static const tfl_kernel kernels[KINDS][2] = {
-        [CONV] = {{TFL_OP_CONV_2D, "CONV_2D", 1, ref_conv_prepare, ref_conv_eval},
-            {TFL_OP_CONV_2D, "CONV_2D", 1, tfl_conv_prepare, tfl_conv_eval}},
+        [CONV] = {{TFL_OP_CONV_2D, "CONV_2D", 1, tfl_conv_prepare, tfl_conv_eval},
+            {TFL_OP_CONV_2D, "CONV_2D", 1, tfl_arm_conv_prepare, tfl_arm_conv_eval}},
         [FULLY_CONNECTED] = {
-            {TFL_OP_FULLY_CONNECTED, "FULLY_CONNECTED", 1, ref_fully_connected_prepare, ref_fully_connected_eval},
-            {TFL_OP_FULLY_CONNECTED, "FULLY_CONNECTED", 1, tfl_fully_connected_prepare, tfl_fully_connected_eval}},
+            {TFL_OP_FULLY_CONNECTED, "FULLY_CONNECTED", 1, tfl_fully_connected_prepare, tfl_fully_connected_eval},
+            {TFL_OP_FULLY_CONNECTED, "FULLY_CONNECTED", 1, tfl_arm_fully_connected_prepare,
+                tfl_arm_fully_connected_eval}},
         [DEPTHWISE] = {
-            {TFL_OP_DEPTHWISE_CONV_2D, "DEPTHWISE_CONV_2D", 1, ref_depthwise_conv_prepare, ref_depthwise_conv_eval},
-            {TFL_OP_DEPTHWISE_CONV_2D, "DEPTHWISE_CONV_2D", 1, tfl_depthwise_conv_prepare, tfl_depthwise_conv_eval}},
-        [MAX_POOL] = {{TFL_OP_MAX_POOL_2D, "MAX_POOL_2D", 1, ref_max_pool_prepare, ref_max_pool_eval},
-            {TFL_OP_MAX_POOL_2D, "MAX_POOL_2D", 1, tfl_max_pool_prepare, tfl_max_pool_eval}},
+            {TFL_OP_DEPTHWISE_CONV_2D, "DEPTHWISE_CONV_2D", 1, tfl_depthwise_conv_prepare, tfl_depthwise_conv_eval},
+            {TFL_OP_DEPTHWISE_CONV_2D, "DEPTHWISE_CONV_2D", 1, tfl_arm_depthwise_conv_prepare,
+                tfl_arm_depthwise_conv_eval}},
+        [MAX_POOL] = {{TFL_OP_MAX_POOL_2D, "MAX_POOL_2D", 1, tfl_max_pool_prepare, tfl_max_pool_eval},
+            {TFL_OP_MAX_POOL_2D, "MAX_POOL_2D", 1, tfl_arm_max_pool_prepare, tfl_arm_max_pool_eval}},
     };
     tfl_context ctx = {.pool = pool, .size = sizeof pool};
     tfl_node node;

@@ -1,7 +1,8 @@
 /* One model through the whole engine (reader, planner, interpreter, kernels) on the bare Cortex-M7: the
  * interpreter marks each node as a region for the instruction-counting plugin. Two invokes on the same
- * pseudo-random input (the plugin then reports two windows, which must agree); prints the arena the model needs,
- * each node's op code and the output bytes. The model comes from a generated file (model_data[], model_size). */
+ * pseudo-random input (the plugin then reports two windows, which must agree); prints the arena the model needs
+ * and its persistent part, each node's op code and scratch, and the output bytes. The model comes from a generated
+ * file (model_data[], model_size). */
 #include "baremetal.h"
 #include "tfl_engine.h"
 
@@ -23,8 +24,10 @@ int main(void) {
         return 2;
     }
     bm_put_int("arena ", (long long)tfl_arena_used(&interpreter));
+    bm_put_int("persistent ", (long long)interpreter.persistent_used);
     for (int n = 0; n < tfl_nodes_count(&interpreter); n++) {
         bm_put_int("op ", tfl_node_op(&interpreter, n));
+        bm_put_int("scratch ", (long long)interpreter.nodes[n].scratch_bytes);
     }
     tfl_tensor *input = tfl_input_tensor(&interpreter, 0);
     uint32_t seed = 1;

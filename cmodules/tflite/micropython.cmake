@@ -1,12 +1,9 @@
-# The tflite user C module (cmake-based ports): the binding and its registration, plus every engine and kernel
-# source, found by glob so a new kernel file needs no edit here (re-run cmake after adding one).
+# The tflite user C module (cmake-based ports): the binding and its registration, plus the engine's sources as engine/sources.txt lists
+# them, the one list every builder reads (re-run cmake after changing it).
 add_library(usermod_tflite INTERFACE)
 
-file(GLOB TFLITE_ENGINE_SOURCES
-    ${CMAKE_CURRENT_LIST_DIR}/engine/*.c
-    ${CMAKE_CURRENT_LIST_DIR}/engine/kernels/*.c
-    ${CMAKE_CURRENT_LIST_DIR}/engine/kernels/arm/*.c
-)
+file(STRINGS ${CMAKE_CURRENT_LIST_DIR}/engine/sources.txt TFLITE_ENGINE_SOURCES)
+list(TRANSFORM TFLITE_ENGINE_SOURCES PREPEND ${CMAKE_CURRENT_LIST_DIR}/engine/)
 
 target_sources(usermod_tflite INTERFACE
     ${CMAKE_CURRENT_LIST_DIR}/modtflite.c

@@ -1,12 +1,10 @@
-# The tflite user C module (make-based ports): the binding and its registration, plus every engine and kernel
-# source, found by wildcard so a new kernel file needs no edit here (LIB_C: compiled, not scanned for qstrs).
-# kernels/arm/*.c: Cortex-M DSP variants, chosen at compile time.
+# The tflite user C module (make-based ports): the binding and its registration, plus the engine's sources as engine/sources.txt lists
+# them, the one list every builder reads (LIB_C: compiled, not scanned for qstrs). kernels/arm/*.c: Cortex-M
+# DSP variants, chosen at compile time by kernels/registry.c.
 TFLITE_MOD_DIR := $(USERMOD_DIR)
 
 SRC_USERMOD += $(TFLITE_MOD_DIR)/modtflite.c $(TFLITE_MOD_DIR)/tflite_builtin.c
-SRC_USERMOD_LIB_C += $(wildcard $(TFLITE_MOD_DIR)/engine/*.c)
-SRC_USERMOD_LIB_C += $(wildcard $(TFLITE_MOD_DIR)/engine/kernels/*.c)
-SRC_USERMOD_LIB_C += $(wildcard $(TFLITE_MOD_DIR)/engine/kernels/arm/*.c)
+SRC_USERMOD_LIB_C += $(addprefix $(TFLITE_MOD_DIR)/engine/,$(shell cat $(TFLITE_MOD_DIR)/engine/sources.txt))
 
 CFLAGS_USERMOD += -I$(TFLITE_MOD_DIR)
 

@@ -2,7 +2,7 @@
 
 A program is one C file from benchmarks/baremetal plus engine sources it tests; it prints through semihosting and
 its exit status is QEMU's. Counting uses our TCG plugin (insn_plugin.py) with the engine's region marker
-(kernels/arm/profile.c), so the same protocol serves these programs and the MicroPython firmware.
+(profile.c), so the same protocol serves these programs and the MicroPython firmware.
 """
 
 import hashlib
@@ -11,14 +11,15 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import insn_plugin, paths
+from . import engine, firmware, insn_plugin, paths
 
 HARNESS_DIR = paths.REPO_ROOT / "benchmarks" / "baremetal"
 CFLAGS = ["-mcpu=cortex-m7", "-mthumb", "-O2", "-std=c99", "-Wall", "-Wextra", "-ffunction-sections"]
-# As the firmware compiles the engine (MicroPython's qemu port: -Os; the board's FPU flags).
-FIRMWARE_CFLAGS = ["-mcpu=cortex-m7", "-mthumb", "-mfpu=fpv5-sp-d16", "-mfloat-abi=hard", "-Os", "-DNDEBUG",
-                   "-std=gnu99", "-Wall", "-ffunction-sections", "-fdata-sections",
-                   "-ffp-contract=off"]  # as cmodules/tflite/micropython.mk: no fused multiply-adds, like TFLM
+# Exactly as the firmware compiles the engine: the boards' flags (firmware.DISCO_CFLAGS; the emulator board uses
+# the same machine flags), -fno-single-precision-constant as both boards give the tflite objects (its quantisation
+# maths is double, like TFLM's) and -ffp-contract=off as cmodules/tflite/micropython.mk adds (no fused
+# multiply-adds, like TFLM). Harness files compile with them too.
+FIRMWARE_CFLAGS = [*firmware.DISCO_CFLAGS, "-fno-single-precision-constant", "-ffp-contract=off"]
 QEMU_TIMEOUT = 600
 
 
@@ -37,15 +38,15 @@ def build(program: str, harness_sources=(), engine_sources=(), defines=(), cflag
     """Compile benchmarks/baremetal/<program>.c with startup code, other harness files (names without .c, or
     paths of generated files) and
     engine sources into an ELF in the cache, rebuilt whenever a source or flag changes. An engine source is a
-    path relative to the engine directory, or (path, extra flags) to compile that file its own way (for
-    example the reference build of a kernel next to its DSP build)."""
+    path (absolute, or relative to the engine directory), or (path, extra flags) to compile that file its own
+    way."""
     gcc = _tool("arm-none-eabi-gcc", "gcc-arm-none-eabi libnewlib-arm-none-eabi")
     units = [(HARNESS_DIR / f"{name}.c" if isinstance(name, str) else Path(name), ())
              for name in (program, "startup", *harness_sources)]
-    units.append((paths.ENGINE_DIR / "kernels" / "arm" / "profile.c", ()))
-    for source in engine_sources:
-        path, extra = (source, ()) if isinstance(source, str) else source
-        units.append((paths.ENGINE_DIR / path, tuple(extra)))
+    for source in ["profile.c", *engine_sources]:  # the region marker, in every program
+        path, extra = (source, ()) if isinstance(source, (str, Path)) else source
+        if (paths.ENGINE_DIR / path, tuple(extra)) not in units:
+            units.append((paths.ENGINE_DIR / path, tuple(extra)))
     flags = list(cflags) + [f"-D{define}" for define in defines] + [f"-I{HARNESS_DIR}", f"-I{paths.ENGINE_DIR}"]
     digest = hashlib.sha256(repr((flags, [(str(path), extra) for path, extra in units])).encode())
     for path in [path for path, _ in units] + sorted(HARNESS_DIR.glob("*.h")) + sorted(paths.ENGINE_DIR.rglob("*.h")):
@@ -100,19 +101,13 @@ def run(elf: Path, count: bool = True, timeout: float = QEMU_TIMEOUT) -> Run:
     return Run(printed, insn_plugin.read_report(report) if count else [])
 
 
-# The kernels that have DSP variants, built twice into one program: as the device build (the DSP variants take
-# over) and as the reference (TFL_NO_DSP, every public symbol renamed ref_*).
-CHECKED_KERNELS = {"conv": ["tfl_conv"], "fully_connected": ["tfl_fully_connected"],
-                   "depthwise_conv": ["tfl_depthwise_conv"], "pooling": ["tfl_max_pool", "tfl_average_pool"]}
+# The reference kernels that have DSP variants (kernels/arm/): kernel_check links both and runs each pair.
+CHECKED_KERNELS = ("conv", "fully_connected", "depthwise_conv", "pooling")
 
 
 def kernel_check(cases: int, seed: int) -> str:
     """Run benchmarks/baremetal/kernel_check.c (DSP against reference kernels on random cases); its output."""
-    renames = [f"-D{name}_{part}=ref_{name[4:]}_{part}" for names in CHECKED_KERNELS.values() for name in names
-               for part in ("prepare", "eval")]
-    sources = ["quant.c", "kernels/common.c", "kernels/arm/arm_int8.c", "kernels/arm/arm_gemm_2x2.c",
-               "kernels/arm/arm_ops.c", "kernels/arm/arm_pool.c"]
-    for file in CHECKED_KERNELS:
-        sources += [f"kernels/{file}.c", (f"kernels/{file}.c", ["-DTFL_NO_DSP", *renames])]
+    variants = [source for source in engine.engine_sources() if source.parent.name == "arm"]
+    sources = ["quant.c", "kernels/common.c", *[f"kernels/{name}.c" for name in CHECKED_KERNELS], *variants]
     elf = build("kernel_check", (), sources, defines=(f"CASES={cases}", f"SEED={seed}"), cflags=FIRMWARE_CFLAGS)
     return run(elf, count=False).output

@@ -6,8 +6,7 @@ Figures, for one .tflite model:
   whole engine built as for the firmware (-Os, hard float) into a bare-metal program, once with the DSP kernels
   (the device build) and once with the reference kernels (TFL_NO_DSP), two invokes each (they must agree);
 - instructions per MAC, and the floor of the whole inference at 2 MACs a cycle (SMLAD's rate);
-- arena bytes: ours (host build and Cortex-M7 build, which also holds the DSP kernels' packed weights) and the
-  TFLM runtime's;
+- arena bytes: ours (host build, and the Cortex-M7 DSP and reference builds) and the TFLM runtime's;
 - flash bytes: the model, and the engine's code and constants for the Cortex-M7 (arm-none-eabi-size);
 - host time per inference: our engine (engine.py) against the TFLM runtime, in the same run.
 A piece that cannot be measured says why and how to get it, and the rest still prints.
@@ -27,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import baremetal, insn_plugin, paths
+from . import baremetal, engine, insn_plugin, paths
 
 MACS_PER_CYCLE = 2  # SMLAD: two 16-bit multiply-accumulates per instruction, one per cycle on the Cortex-M7
 MAC_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
@@ -99,14 +98,6 @@ def op_macs(model: bytes) -> list:
 
 # ---- instructions on the emulated Cortex-M7 ----
 
-def engine_sources() -> list:
-    """Every engine file the firmware compiles (cmodules/tflite/micropython.mk), relative to the engine dir."""
-    engine = paths.ENGINE_DIR
-    files = sorted(engine.glob("*.c")) + sorted((engine / "kernels").glob("*.c"))
-    files += sorted((engine / "kernels" / "arm").glob("*.c"))
-    return [str(f.relative_to(engine)) for f in files if f.name != "profile.c"]  # profile.c: always linked
-
-
 def _model_source(model: bytes) -> Path:
     """The model as a C array in a generated file, for the bare-metal program."""
     digest = hashlib.sha256(model).hexdigest()[:16]
@@ -129,7 +120,7 @@ class M7Run:
 
 def run_on_m7(model: bytes, dsp: bool) -> M7Run:
     """The model through the whole engine on the emulated Cortex-M7, counted per node."""
-    elf = baremetal.build("model_bench", [_model_source(model)], engine_sources(),
+    elf = baremetal.build("model_bench", [_model_source(model)], engine.engine_sources(),
                           defines=() if dsp else ("TFL_NO_DSP",), cflags=baremetal.FIRMWARE_CFLAGS)
     run = baremetal.run(elf)
     fields = [line.split() for line in run.output.splitlines()]
@@ -141,7 +132,7 @@ def engine_flash_bytes(elf: Path) -> int:
     """text + data of the engine's objects (not the harness's, not the model) as compiled for the firmware."""
     size = shutil.which("arm-none-eabi-size")
     objects = sorted(elf.with_suffix(".objects").glob("*.o"))
-    engine_names = {Path(source).stem for source in engine_sources()} | {"profile"}
+    engine_names = {source.stem for source in engine.engine_sources()}
     objects = [o for o in objects if o.stem.split("-", 1)[1] in engine_names]
     listing = subprocess.run([size, *map(str, objects)], capture_output=True, text=True, check=True).stdout
     total = 0
@@ -237,7 +228,6 @@ def _time_invokes(invoke, seconds: float) -> float:
 def host_figures(model: bytes, figures: Figures, seconds: float) -> None:
     from tflite_micro.python.tflite_micro import runtime
 
-    from . import engine
     ours = engine.Interpreter.from_bytes(model)
     tflm = runtime.Interpreter.from_bytes(model)
     details = tflm.get_input_details(0)
@@ -329,10 +319,9 @@ def format_table(figures: Figures) -> str:
     if figures.deterministic is not None:
         lines.append("instruction counts deterministic (two invokes, same counts per op): "
                      + ("yes" if figures.deterministic else "NO"))
-    lines.append(f"arena bytes: ours {_number(figures.arena_ours_host)} (host), {_number(figures.arena_ours_m7)} "
-                 f"(Cortex-M7 DSP build: the weights widened to int16 for SMLAD, and the first layer's strips), "
-                 f"{_number(figures.arena_ours_m7_reference)} (Cortex-M7 reference build); TFLM runtime "
-                 f"{_number(figures.arena_tflm)}")
+    lines.append(f"arena bytes: ours {_number(figures.arena_ours_m7)} (Cortex-M7 DSP build), "
+                 f"{_number(figures.arena_ours_m7_reference)} (Cortex-M7 reference build), "
+                 f"{_number(figures.arena_ours_host)} (host); TFLM runtime {_number(figures.arena_tflm)}")
     lines.append(f"flash bytes: model {figures.model_bytes:,}; engine code for the Cortex-M7 "
                  f"{_number(figures.engine_flash)}")
     if figures.host_ours_us is not None:

@@ -1,7 +1,8 @@
 """Keras -> .tflite with a fixed batch of 1: full-integer int8 (the default) or float32; and the op-list check.
 
 A fixed batch of 1 keeps dynamic-shape ops (SHAPE, STRIDED_SLICE, PACK) out of the graph, so the model runs on
-our device engine, which supports exactly ENGINE_OPS with the fused activations ENGINE_FUSED_ACTIVATIONS.
+our device engine, which supports exactly engine_ops() (its own kernel table) with the fused activations
+ENGINE_FUSED_ACTIVATIONS.
 """
 
 import contextlib
@@ -13,13 +14,10 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.lite.python import schema_py_generated as schema
 
-from . import models
+from . import engine, models
 
-ENGINE_OPS = frozenset({
-    "CONV_2D", "DEPTHWISE_CONV_2D", "MAX_POOL_2D", "AVERAGE_POOL_2D", "RESHAPE", "FULLY_CONNECTED", "SOFTMAX",
-    "QUANTIZE", "DEQUANTIZE", "ADD", "MEAN", "LOGISTIC",
-})
-ENGINE_FUSED_ACTIVATIONS = frozenset({"NONE", "RELU", "RELU6"})
+# Every kernel with a fused activation takes these (TANH it refuses).
+ENGINE_FUSED_ACTIVATIONS = frozenset({"NONE", "RELU", "RELU6", "RELU_N1_TO_1"})
 REPRESENTATIVE_COUNT = 500
 
 _OP_NAMES = {code: name for name, code in vars(schema.BuiltinOperator).items() if not name.startswith("_")}
@@ -29,6 +27,11 @@ _ACTIVATION_NAMES = {code: name for name, code in vars(schema.ActivationFunction
 
 class UnsupportedOpsError(Exception):
     """The converted model uses an op or fused activation the device engine cannot run."""
+
+
+def engine_ops() -> frozenset:
+    """The ops the device engine runs: its kernel table (kernels/registry.c), read from the host build."""
+    return frozenset(engine.supported_ops())
 
 
 def representative_images(train_images: np.ndarray, count: int = REPRESENTATIVE_COUNT, seed: int = 0) -> np.ndarray:
@@ -87,15 +90,16 @@ def op_list(tflite: bytes) -> list[str]:
 def check_ops(tflite: bytes) -> list[str]:
     """The op list, or UnsupportedOpsError naming every op the device engine lacks."""
     ops = op_list(tflite)
+    supported = engine_ops()
     bad = set()
     for entry in ops:
         name, _, activation = entry.partition("+")
-        if name not in ENGINE_OPS or (activation and activation not in ENGINE_FUSED_ACTIVATIONS):
+        if name not in supported or (activation and activation not in ENGINE_FUSED_ACTIVATIONS):
             bad.add(entry)
     if bad:
         raise UnsupportedOpsError(
             f"the model uses {', '.join(sorted(bad))}, which the device engine does not run; it runs "
-            f"{', '.join(sorted(ENGINE_OPS))} with fused {'/'.join(sorted(ENGINE_FUSED_ACTIVATIONS - {'NONE'}))}. "
+            f"{', '.join(sorted(supported))} with fused {'/'.join(sorted(ENGINE_FUSED_ACTIVATIONS - {'NONE'}))}. "
             f"Change the model's layers (e.g. no BatchNormalization after pooling, Flatten instead of Reshape(-1))")
     return ops
 

@@ -40,12 +40,14 @@ CFLAGS = ["-std=c99", "-O3", "-ffp-contract=off", "-g", "-Wall", "-Wextra", "-fP
 SANITIZE_FLAGS = ["-fsanitize=address,undefined", "-fno-sanitize-recover=undefined", "-fno-omit-frame-pointer"]
 
 
+SOURCES_LIST = paths.ENGINE_DIR / "sources.txt"
+
+
 def engine_sources() -> list[Path]:
-    """The engine's C files: engine/*.c, kernels/*.c and kernels/arm/*.c (the Cortex-M variants, empty elsewhere);
-    new kernel files need no edit here."""
-    engine = paths.ENGINE_DIR
-    return [path for directory in (engine, engine / "kernels", engine / "kernels" / "arm")
-            for path in sorted(directory.glob("*.c"))]
+    """The engine's C files as engine/sources.txt lists them: the one list every builder reads (this library,
+    the bare-metal programs, the firmware's micropython.mk and .cmake). The Cortex-M variants (kernels/arm/)
+    compile to nothing on other targets."""
+    return [paths.ENGINE_DIR / line for line in SOURCES_LIST.read_text().split()]
 
 
 def _hash_sources(extra: list[str]) -> str:

@@ -39,6 +39,15 @@ GIT_TIMEOUT_S = 20
 DEBIAN_SUITE = "trixie"
 DEBIAN_KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
 
+# How MicroPython 1.25's stm32 port compiles C for the STM32F746 (ports/stm32/stm32.mk and Makefile: F7 without
+# double-precision FPU, -Os release build, strict warnings), which the bare-metal engine programs (baremetal.py)
+# repeat; tests/firmware/test_engine_size.py holds it to the port's own command line. The emulator board uses the
+# same machine flags.
+DISCO_CFLAGS = ("-mthumb", "-mtune=cortex-m7", "-mcpu=cortex-m7", "-mfpu=fpv4-sp-d16", "-mfloat-abi=hard",
+                "-mfp16-format=ieee", "-Os", "-DNDEBUG", "-fsingle-precision-constant", "-fdata-sections",
+                "-ffunction-sections", "-std=gnu99", "-nostdlib", "-Wall", "-Wpointer-arith", "-Werror",
+                "-Wdouble-promotion", "-Wfloat-conversion")
+
 ARM_TOOLCHAIN_HINT = "install it with: apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi"
 
 

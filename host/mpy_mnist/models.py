@@ -2,7 +2,7 @@
 
 Both take a (28, 28, 1) float image in [0, 1] (grey / 255) and give 10 softmax scores. Normalisation stays outside
 the model so the int8 input quantisation comes out as scale 1/255, zero point -128: the device feeds grey - 128.
-Only layers that convert to ops our device engine runs (convert.ENGINE_OPS) are used.
+Only layers that convert to ops our device engine runs (convert.engine_ops()) are used.
 """
 
 import keras

@@ -5,19 +5,18 @@ import subprocess
 
 from needs import require_tool
 
-from mpy_mnist import engine
+from mpy_mnist import baremetal, engine, paths
 
-# firmware/boards/*/mpconfigboard.mk: the STM32F746's single-precision FPU, where every unsuffixed floating
-# constant is a float and any silent promotion to double is an error.
-ARM_FLAGS = ["-std=c99", "-mcpu=cortex-m7", "-mthumb", "-mfpu=fpv5-sp-d16", "-mfloat-abi=hard", "-O2", "-Wall",
-             "-Wextra", "-Werror", "-Wdouble-promotion", "-Wfloat-conversion", "-fsingle-precision-constant"]
+# The firmware's own flags (the STM32F746's single-precision FPU, -Werror, any silent promotion to double an
+# error), plus -Wextra.
+ARM_FLAGS = [*baremetal.FIRMWARE_CFLAGS, "-Wextra"]
 
 
 def test_engine_compiles_for_cortex_m7_with_the_firmware_flags(tmp_path):
     gcc = require_tool("arm-none-eabi-gcc", "apt-get install gcc-arm-none-eabi (scripts/setup.sh does)")
     failures, objects = [], []
     for source in engine.engine_sources():
-        obj = tmp_path / (source.stem + ".o")
+        obj = tmp_path / (source.relative_to(paths.ENGINE_DIR).as_posix().replace("/", "_") + ".o")
         result = subprocess.run([gcc, *ARM_FLAGS, "-c", str(source), "-o", str(obj)], capture_output=True, text=True)
         if result.returncode != 0:
             failures.append(f"{source.name}:\n{result.stderr[:1500]}")

@@ -12,11 +12,9 @@ import pytest
 import kernel_models
 import test_kernels
 from needs import require_tool
-from mpy_mnist import baremetal, bench, paths
+from mpy_mnist import baremetal, bench, engine, paths
 
 HERE = paths.REPO_ROOT / "tests" / "engine" / "m7"
-# as cmodules/tflite/micropython.mk and the boards (firmware/boards/*/mpconfigboard.mk) add them
-CFLAGS = [*baremetal.FIRMWARE_CFLAGS, "-ffp-contract=off", "-fsingle-precision-constant"]
 
 SPECS = [
     dict(op="conv", dtype="float32", input=[1, 9, 9, 3], filters=4, kernel=3, padding="same", activation="relu"),
@@ -72,7 +70,7 @@ def test_kernel_on_cortex_m7_matches_tflm(spec):
 
     program = os.path.relpath(HERE / "run_model", baremetal.HARNESS_DIR)  # build() names programs from there
     elf = baremetal.build(program, [bench._model_source(model), _inputs_source(inputs)],
-                          bench.engine_sources(), cflags=CFLAGS)
+                          engine.engine_sources(), cflags=baremetal.FIRMWARE_CFLAGS)
     output = baremetal.run(elf, count=False).output
     got = bytes(int(line.split()[1]) & 0xFF for line in output.splitlines() if line.startswith("out "))
     assert got == want, f"M7 output differs from TFLM: {np.frombuffer(got, np.uint8)[:16]} vs " \

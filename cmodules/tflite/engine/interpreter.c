@@ -1,50 +1,14 @@
 /*
  * The interpreter: init reads the model into persistent structures at the start of the arena, prepares each
- * node once and plans the activations in the rest; invoke evaluates the nodes in order. Also the context side of
- * the kernel contract (tfl_kernel.h) and the one place that words errors.
+ * node once and plans the activations in the rest; invoke evaluates the nodes in order. Also the one place that
+ * words errors.
  */
 #include <string.h>
 
-#include "tfl_engine.h"
-#include "kernels/arm/profile.h"
-
-static size_t align_up(size_t n, size_t a) {
-    return (n + a - 1) / a * a;
-}
-
-tfl_tensor *tfl_tensor_at(tfl_context *ctx, int index) {
-    return index >= 0 && index < ctx->tensors_count ? &ctx->tensors[index] : NULL;
-}
-
-void *tfl_alloc_persistent(tfl_context *ctx, size_t bytes) {
-    size_t start = align_up(ctx->persistent_used, 8);
-    if (start > ctx->arena_size || bytes > ctx->arena_size - start) {
-        size_t needed = start + bytes;
-        if (needed > ctx->arena_needed) {
-            ctx->arena_needed = needed;
-        }
-        return NULL;
-    }
-    ctx->persistent_used = start + bytes;
-    return ctx->arena + start;
-}
-
-tfl_status tfl_fail(tfl_context *ctx, tfl_status status, const char *message) {
-    ctx->status = status;
-    ctx->message = message;
-    return status;
-}
-
-tfl_status tfl_error_at(tfl_interpreter *it, tfl_status status, const char *message, int node, int op, int tensor) {
-    it->status = status;
-    it->message = message;
-    it->list_ops = 0;
-    it->error_version = 0;
-    it->error_node = node;
-    it->error_op = op;
-    it->error_tensor = tensor;
-    return status;
-}
+#include "context.h"
+#include "model.h"
+#include "planner.h"
+#include "profile.h"
 
 /* A kernel failed in prepare or eval: attach the node to its message. */
 static tfl_status node_failed(tfl_interpreter *it, tfl_status status, int node) {
@@ -68,7 +32,7 @@ static size_t largest_node_activations(const tfl_interpreter *it) {
             int32_t index = k < node->inputs_count ? node->inputs[k] : node->outputs[k - node->inputs_count];
             const tfl_tensor *t = index >= 0 && index < it->tensors_count ? &it->tensors[index] : NULL;
             if (t != NULL && !t->is_constant && t->data == NULL) {
-                bytes += align_up(t->bytes, TFL_ARENA_ALIGN);
+                bytes += tfl_align_up(t->bytes, TFL_ARENA_ALIGN);
             }
         }
         largest = bytes > largest ? bytes : largest;
@@ -84,7 +48,7 @@ static void guess_needed(tfl_interpreter *it, size_t read_bytes, int32_t prepare
     if (read_bytes > 0 && persistent > read_bytes && prepared < it->nodes_count) {
         persistent += (persistent - read_bytes) * (size_t)(it->nodes_count - prepared - 1) / (size_t)(prepared + 1);
     }
-    it->arena_needed = align_up(persistent, TFL_ARENA_ALIGN) + largest_node_activations(it);
+    it->arena_needed = tfl_align_up(persistent, TFL_ARENA_ALIGN) + largest_node_activations(it);
 }
 
 /* Read the model and prepare every node: everything that goes in the persistent area. On return, *read_bytes is
@@ -112,7 +76,7 @@ tfl_status tfl_init(tfl_interpreter *it, const void *model, size_t model_size, v
     memset(it, 0, sizeof(*it));
     it->error_node = it->error_op = it->error_tensor = -1;
     uintptr_t raw = (uintptr_t)arena;
-    it->arena_skew = (size_t)(align_up(raw, TFL_ARENA_ALIGN) - raw);
+    it->arena_skew = (size_t)(tfl_align_up(raw, TFL_ARENA_ALIGN) - raw);
     it->arena = (uint8_t *)arena + it->arena_skew;
     it->arena_size = arena != NULL && arena_size > it->arena_skew ? arena_size - it->arena_skew : 0;
     if (model == NULL || model_size > 0x7fffffff) {
@@ -138,7 +102,7 @@ tfl_status tfl_invoke(tfl_interpreter *it) {
     }
     for (int32_t n = 0; n < it->nodes_count; n++) {
         it->message = NULL;
-        tfl_profile_mark((unsigned)n + 1); /* instruction counts per node (kernels/arm/profile.h) */
+        tfl_profile_mark((unsigned)n + 1); /* instruction counts per node (profile.h) */
         tfl_status status = tfl_find_kernel(it->nodes[n].op)->eval(it, &it->nodes[n]);
         if (status != TFL_OK) {
             tfl_profile_mark(0);
@@ -175,7 +139,7 @@ int tfl_node_op(const tfl_interpreter *it, int index) {
 }
 
 size_t tfl_arena_used(const tfl_interpreter *it) {
-    return it->ready ? it->arena_skew + align_up(it->persistent_used, TFL_ARENA_ALIGN) + it->activations_bytes : 0;
+    return it->ready ? it->arena_skew + tfl_align_up(it->persistent_used, TFL_ARENA_ALIGN) + it->activations_bytes : 0;
 }
 
 size_t tfl_arena_needed(const tfl_interpreter *it) {

@@ -13,7 +13,8 @@
  */
 #include <string.h>
 
-#include "tfl_engine.h"
+#include "context.h"
+#include "model.h"
 
 typedef struct {
     const uint8_t *buf;

@@ -14,7 +14,8 @@
  */
 #include <string.h>
 
-#include "tfl_engine.h"
+#include "context.h"
+#include "planner.h"
 
 /* Compact, since the working arrays count against the arena: node and buffer indices fit int16 (the reader
  * caps tensors plus operators at 32767, and there is at most one buffer per tensor and one per node). */
@@ -33,17 +34,13 @@ typedef struct {
     int32_t count;
 } plan;
 
-static size_t align_up(size_t n, size_t a) {
-    return (n + a - 1) / a * a;
-}
-
 static int plannable(const tfl_tensor *t) {
     return !t->is_constant && t->data == NULL;
 }
 
 static int16_t add_buffer(plan *p, uint32_t bytes, int32_t node) {
     plan_buffer *b = &p->buffers[p->count];
-    b->size = (uint32_t)align_up(bytes, TFL_ARENA_ALIGN);
+    b->size = (uint32_t)tfl_align_up(bytes, TFL_ARENA_ALIGN);
     b->offset = b->best = 0;
     b->first = b->last = (int16_t)node;
     return (int16_t)p->count++;
@@ -197,9 +194,9 @@ static int32_t count_buffers(const tfl_interpreter *it) {
 tfl_status tfl_plan(tfl_interpreter *it) {
     int32_t max_buffers = count_buffers(it);
     size_t buffers_bytes = (size_t)max_buffers * sizeof(plan_buffer);
-    size_t work = align_up(buffers_bytes + 2 * (size_t)max_buffers * sizeof(uint16_t) +
+    size_t work = tfl_align_up(buffers_bytes + 2 * (size_t)max_buffers * sizeof(uint16_t) +
                            (size_t)(it->tensors_count + it->nodes_count) * sizeof(int16_t), TFL_ARENA_ALIGN);
-    size_t base = align_up(it->persistent_used, TFL_ARENA_ALIGN);
+    size_t base = tfl_align_up(it->persistent_used, TFL_ARENA_ALIGN);
     if (base > it->arena_size || it->arena_size - base < work) {
         it->arena_needed = base + work;
         return tfl_error_at(it, TFL_ERR_ARENA, "arena too small", -1, -1, -1);

@@ -96,9 +96,4 @@ int tfl_type_size(int type);
 int tfl_nodes_count(const tfl_interpreter *it);
 int tfl_node_op(const tfl_interpreter *it, int index);
 
-/* Internal to the engine: the reader (model.c) and the planner (planner.c). */
-tfl_status tfl_model_read(tfl_interpreter *it);
-tfl_status tfl_plan(tfl_interpreter *it);
-tfl_status tfl_error_at(tfl_interpreter *it, tfl_status status, const char *message, int node, int op, int tensor);
-
 #endif /* TFL_ENGINE_H */

@@ -65,5 +65,7 @@ tfl_window_shape tfl_window_shape_of(const tfl_tensor *input, const tfl_tensor *
     s.stride_w = options->stride_w;
     s.dilation_h = options->dilation_h;
     s.dilation_w = options->dilation_w;
+    s.pad_h = tfl_conv_padding(s.in_h, s.out_h, s.filter_h, s.stride_h, s.dilation_h);
+    s.pad_w = tfl_conv_padding(s.in_w, s.out_w, s.filter_w, s.stride_w, s.dilation_w);
     return s;
 }

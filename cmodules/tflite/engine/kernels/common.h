@@ -13,14 +13,8 @@ typedef struct {
 } tfl_int8_io;
 
 /* The shift of a per-channel multiplier, in [-31, 31] (tfl_quantize_multiplier clamps it): one byte per channel
- * in the arena, except on cores with the DSP extension, whose kernels (kernels/arm/) take the array as int32.
- * Decided by the target alone, not by TFL_NO_DSP, so that reference and DSP builds of the kernels link together
- * (benchmarks/baremetal/kernel_check.c). */
-#if defined(__ARM_FEATURE_DSP)
-typedef int32_t tfl_shift;
-#else
+ * in the arena. */
 typedef int8_t tfl_shift;
-#endif
 
 /* Per-tensor or per-channel (count == channels, along dimension channel_dimension of the filter) scales as a
  * real multiplier per output channel: input_scale * filter_scale[c] / output_scale, computed in double as TFLM
@@ -78,6 +72,7 @@ typedef struct {
     int32_t batches, in_h, in_w, in_c, out_h, out_w, out_c, filter_h, filter_w;
     int32_t multiplier; /* output channels per input channel: DEPTHWISE_CONV_2D's depth multiplier */
     int32_t stride_h, stride_w, dilation_h, dilation_w;
+    int32_t pad_h, pad_w; /* leading padding (top, left) */
 } tfl_window_shape;
 
 tfl_window_shape tfl_window_shape_of(const tfl_tensor *input, const tfl_tensor *filter, const tfl_tensor *output,

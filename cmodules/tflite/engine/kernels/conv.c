@@ -1,20 +1,10 @@
 /* CONV_2D, NHWC input, weights [out_channels][filter_h][filter_w][in_channels]; SAME/VALID padding, strides,
  * dilation, fused activation. int8 with per-tensor or per-channel weights and int32 bias; float32.
  * A tap outside the input contributes nothing (as if the input there held its zero point). */
-#include "common.h"
 #include "dot.h"
-#include "arm/arm_int8.h"
+#include "reference.h"
 
-typedef struct {
-    int32_t pad_h, pad_w;
-    tfl_int8_io io;
-    int32_t *multipliers;
-    tfl_shift *shifts;
-    float act_min, act_max;
-#if defined(TFL_ARM_DSP)
-    tfl_arm_conv *dsp; /* int8: the DSP variant (kernels/arm/) that runs in place of eval_int8 */
-#endif
-} conv_data;
+typedef tfl_conv_data conv_data;
 
 typedef tfl_window_shape conv_shape;
 
@@ -86,16 +76,10 @@ static tfl_status check_shapes(tfl_context *ctx, const tfl_tensor *input, const 
 static tfl_status prepare_int8(tfl_context *ctx, tfl_node *node, conv_data *data, const tfl_tensor *input,
     const tfl_tensor *filter, const tfl_tensor *output, const conv_shape *s, int activation) {
     tfl_int8_io_setup(&data->io, input, output, activation);
-    tfl_status status = tfl_per_channel_multipliers(ctx, input, filter, output, s->out_c, 0, &data->multipliers,
-        &data->shifts);
-#if !defined(TFL_ARM_DSP)
     /* eval's scratch: one window as int16, padded (see padded_depth). The weights are a constant tensor of out_c
      * windows' worth of bytes in the model, so the size fits. */
     node->scratch_bytes = (uint32_t)(sizeof(int16_t) * (size_t)padded_depth(s));
-#else
-    (void)node;
-#endif
-    return status;
+    return tfl_per_channel_multipliers(ctx, input, filter, output, s->out_c, 0, &data->multipliers, &data->shifts);
 }
 
 tfl_status tfl_conv_prepare(tfl_context *ctx, tfl_node *node) {
@@ -121,21 +105,12 @@ tfl_status tfl_conv_prepare(tfl_context *ctx, tfl_node *node) {
         return tfl_fail(ctx, TFL_ERR_ARENA, "arena too small for CONV_2D");
     }
     node->user_data = data;
-    data->pad_h = tfl_conv_padding(s.in_h, s.out_h, s.filter_h, s.stride_h, s.dilation_h);
-    data->pad_w = tfl_conv_padding(s.in_w, s.out_w, s.filter_w, s.stride_w, s.dilation_w);
+    data->variant = NULL;
     if (input->type == TFL_TYPE_FLOAT32) {
         tfl_float_activation_range(options->activation, &data->act_min, &data->act_max);
         return TFL_OK;
     }
-    status = prepare_int8(ctx, node, data, input, filter, output, &s, options->activation);
-#if defined(TFL_ARM_DSP)
-    if (status == TFL_OK) {
-        tfl_arm_quant quant = {data->io.input_offset, data->io.output_offset, data->io.act_min, data->io.act_max,
-            data->multipliers, data->shifts};
-        status = tfl_arm_conv_prepare(ctx, node, data->pad_h, data->pad_w, &quant, &data->dsp);
-    }
-#endif
-    return status;
+    return prepare_int8(ctx, node, data, input, filter, output, &s, options->activation);
 }
 
 /* The taps of a window that fall inside the input along one axis: [*first, *end). */
@@ -198,8 +173,8 @@ static void eval_int8(const conv_data *data, const conv_shape *s, const int8_t *
         const int8_t *in = input + (size_t)b * (size_t)s->in_h * (size_t)s->in_w * (size_t)s->in_c;
         for (int32_t oy = 0; oy < s->out_h; oy++) {
             for (int32_t ox = 0; ox < s->out_w; ox++) {
-                gather_window(s, data->io.input_offset, in, oy * s->stride_h - data->pad_h,
-                    ox * s->stride_w - data->pad_w, window);
+                gather_window(s, data->io.input_offset, in, oy * s->stride_h - s->pad_h,
+                    ox * s->stride_w - s->pad_w, window);
                 int8_t *out = output + ((size_t)(b * s->out_h + oy) * (size_t)s->out_w + (size_t)ox) * (size_t)s->out_c;
                 int32_t oc = 0;
                 for (; oc + 4 <= s->out_c; oc += 4) {
@@ -228,10 +203,10 @@ static void eval_float(const conv_data *data, const conv_shape *s, const float *
     const int32_t taps = s->filter_h * s->filter_w;
     for (int32_t b = 0; b < s->batches; b++) {
         for (int32_t oy = 0; oy < s->out_h; oy++) {
-            int32_t iy0 = oy * s->stride_h - data->pad_h, fy0, fy1;
+            int32_t iy0 = oy * s->stride_h - s->pad_h, fy0, fy1;
             valid_taps(iy0, s->filter_h, s->dilation_h, s->in_h, &fy0, &fy1);
             for (int32_t ox = 0; ox < s->out_w; ox++) {
-                int32_t ix0 = ox * s->stride_w - data->pad_w, fx0, fx1;
+                int32_t ix0 = ox * s->stride_w - s->pad_w, fx0, fx1;
                 valid_taps(ix0, s->filter_w, s->dilation_w, s->in_w, &fx0, &fx1);
                 float *out = output + ((b * s->out_h + oy) * s->out_w + ox) * s->out_c;
                 for (int32_t oc = 0; oc < s->out_c; oc++) {
@@ -259,9 +234,6 @@ tfl_status tfl_conv_eval(tfl_context *ctx, tfl_node *node) {
     tfl_tensor *output = tfl_output(ctx, node, 0);
     conv_shape s = tfl_window_shape_of(input, filter, output, &node->options.conv);
     if (input->type == TFL_TYPE_INT8) {
-#if defined(TFL_ARM_DSP)
-        return tfl_arm_conv_run(data->dsp, ctx, node);
-#endif
         eval_int8(data, &s, (const int8_t *)input->data, (const int8_t *)filter->data, bias != NULL ? bias->data : NULL,
             (int8_t *)output->data, node->scratch);
     } else {

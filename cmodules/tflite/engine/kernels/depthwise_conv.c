@@ -2,19 +2,9 @@
  * ic * depth_multiplier + m sees only input channel ic. SAME/VALID padding, strides, dilation, fused
  * activation; int8 (per-tensor or per-channel weights, int32 bias) and float32. Each output pixel accumulates
  * all its channels at once in scratch, tap by tap, which keeps every channel's sum in the reference order. */
-#include "common.h"
-#include "arm/arm_int8.h"
+#include "reference.h"
 
-typedef struct {
-    int32_t pad_h, pad_w;
-    tfl_int8_io io;
-    int32_t *multipliers;
-    tfl_shift *shifts;
-    float act_min, act_max;
-#if defined(TFL_ARM_DSP)
-    tfl_arm_depthwise *dsp; /* int8, depth multiplier 1: the DSP variant (kernels/arm/), or NULL */
-#endif
-} depthwise_data;
+typedef tfl_conv_data depthwise_data;
 
 typedef tfl_window_shape depthwise_shape;
 
@@ -82,26 +72,13 @@ tfl_status tfl_depthwise_conv_prepare(tfl_context *ctx, tfl_node *node) {
     }
     node->user_data = data;
     node->scratch_bytes = 4 * (uint32_t)s.out_c; /* one accumulator per output channel */
-    data->pad_h = tfl_conv_padding(s.in_h, s.out_h, s.filter_h, s.stride_h, s.dilation_h);
-    data->pad_w = tfl_conv_padding(s.in_w, s.out_w, s.filter_w, s.stride_w, s.dilation_w);
+    data->variant = NULL;
     if (input->type == TFL_TYPE_FLOAT32) {
         tfl_float_activation_range(options->activation, &data->act_min, &data->act_max);
         return TFL_OK;
     }
     tfl_int8_io_setup(&data->io, input, output, options->activation);
-    status = tfl_per_channel_multipliers(ctx, input, filter, output, s.out_c, 3, &data->multipliers, &data->shifts);
-    if (status != TFL_OK) {
-        return status;
-    }
-#if defined(TFL_ARM_DSP)
-    data->dsp = NULL;
-    if (s.multiplier == 1) {
-        tfl_arm_quant quant = {data->io.input_offset, data->io.output_offset, data->io.act_min, data->io.act_max,
-            data->multipliers, data->shifts};
-        return tfl_arm_depthwise_prepare(ctx, node, data->pad_h, data->pad_w, &quant, &data->dsp);
-    }
-#endif
-    return TFL_OK;
+    return tfl_per_channel_multipliers(ctx, input, filter, output, s.out_c, 3, &data->multipliers, &data->shifts);
 }
 
 /* `bias` is the model's int32 bias (any alignment) or NULL. */
@@ -110,7 +87,7 @@ static void eval_int8(const depthwise_data *data, const depthwise_shape *s, cons
     for (int32_t b = 0; b < s->batches; b++) {
         for (int32_t oy = 0; oy < s->out_h; oy++) {
             for (int32_t ox = 0; ox < s->out_w; ox++) {
-                int32_t iy0 = oy * s->stride_h - data->pad_h, ix0 = ox * s->stride_w - data->pad_w;
+                int32_t iy0 = oy * s->stride_h - s->pad_h, ix0 = ox * s->stride_w - s->pad_w;
                 if (bias != NULL) {
                     memcpy(acc, bias, sizeof(int32_t) * (size_t)s->out_c);
                 } else {
@@ -152,7 +129,7 @@ static void eval_float(const depthwise_data *data, const depthwise_shape *s, con
     for (int32_t b = 0; b < s->batches; b++) {
         for (int32_t oy = 0; oy < s->out_h; oy++) {
             for (int32_t ox = 0; ox < s->out_w; ox++) {
-                int32_t iy0 = oy * s->stride_h - data->pad_h, ix0 = ox * s->stride_w - data->pad_w;
+                int32_t iy0 = oy * s->stride_h - s->pad_h, ix0 = ox * s->stride_w - s->pad_w;
                 for (int32_t oc = 0; oc < s->out_c; oc++) {
                     total[oc] = 0.0f;
                 }
@@ -191,11 +168,6 @@ tfl_status tfl_depthwise_conv_eval(tfl_context *ctx, tfl_node *node) {
     tfl_tensor *output = tfl_output(ctx, node, 0);
     depthwise_shape s = tfl_window_shape_of(input, filter, output, &node->options.conv);
     if (input->type == TFL_TYPE_INT8) {
-#if defined(TFL_ARM_DSP)
-        if (data->dsp != NULL) {
-            return tfl_arm_depthwise_run(data->dsp, ctx, node);
-        }
-#endif
         eval_int8(data, &s, (const int8_t *)input->data, (const int8_t *)filter->data,
             bias != NULL ? bias->data : NULL, (int8_t *)output->data, node->scratch);
     } else {

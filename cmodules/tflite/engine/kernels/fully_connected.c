@@ -1,19 +1,9 @@
 /* FULLY_CONNECTED: output[b][u] = act(sum_d input[b][d] * weights[u][d] + bias[u]), weights as [units][depth].
  * int8: per-tensor or per-channel weights (zero point 0), int32 bias; float32. */
-#include "common.h"
 #include "dot.h"
-#include "arm/arm_int8.h"
+#include "reference.h"
 
-typedef struct {
-    int32_t batches, depth, units;
-    tfl_int8_io io;
-    int32_t *multipliers;
-    tfl_shift *shifts;
-    float act_min, act_max; /* float32 */
-#if defined(TFL_ARM_DSP)
-    tfl_arm_fully_connected *dsp; /* int8: the DSP variant (kernels/arm/) that runs in place of eval_int8 */
-#endif
-} fc_data;
+typedef tfl_fully_connected_data fc_data;
 
 static tfl_status check_types(tfl_context *ctx, const tfl_tensor *input, const tfl_tensor *weights,
     const tfl_tensor *bias, const tfl_tensor *output) {
@@ -83,22 +73,14 @@ tfl_status tfl_fully_connected_prepare(tfl_context *ctx, tfl_node *node) {
         return tfl_fail(ctx, TFL_ERR_BAD_MODEL, "FULLY_CONNECTED: bias size does not match the number of units");
     }
     node->user_data = data;
+    data->variant = NULL;
     if (input->type == TFL_TYPE_FLOAT32) {
         tfl_float_activation_range(options->activation, &data->act_min, &data->act_max);
         return TFL_OK;
     }
     tfl_int8_io_setup(&data->io, input, output, options->activation);
-    status = tfl_per_channel_multipliers(ctx, input, weights, output, data->units, 0, &data->multipliers,
+    return tfl_per_channel_multipliers(ctx, input, weights, output, data->units, 0, &data->multipliers,
         &data->shifts);
-    if (status != TFL_OK) {
-        return status;
-    }
-#if defined(TFL_ARM_DSP)
-    tfl_arm_quant quant = {data->io.input_offset, data->io.output_offset, data->io.act_min, data->io.act_max,
-        data->multipliers, data->shifts};
-    return tfl_arm_fully_connected_prepare(ctx, node, data->batches, &quant, &data->dsp);
-#endif
-    return TFL_OK;
 }
 
 static void eval_int8(const fc_data *data, const int8_t *input, const int8_t *weights, const uint8_t *bias,
@@ -141,9 +123,6 @@ tfl_status tfl_fully_connected_eval(tfl_context *ctx, tfl_node *node) {
     const tfl_tensor *bias = tfl_input(ctx, node, 2);
     tfl_tensor *output = tfl_output(ctx, node, 0);
     if (input->type == TFL_TYPE_INT8) {
-#if defined(TFL_ARM_DSP)
-        return tfl_arm_fully_connected_run(data->dsp, ctx, node);
-#endif
         eval_int8(data, (const int8_t *)input->data, (const int8_t *)weights->data, bias != NULL ? bias->data : NULL,
             (int8_t *)output->data);
     } else {

@@ -1,13 +1,8 @@
 /* AVERAGE_POOL_2D and MAX_POOL_2D over NHWC, SAME/VALID padding, strides, fused activation; int8 and float32.
  * A window is clipped to the input: the average divides by the number of taps inside it. */
-#include "common.h"
-#include "arm/arm_int8.h"
+#include "reference.h"
 
-typedef struct {
-    int32_t batches, in_h, in_w, channels, out_h, out_w, pad_h, pad_w;
-    int32_t act_min, act_max; /* int8 */
-    float act_min_f, act_max_f;
-} pool_data;
+typedef tfl_pool_data pool_data;
 
 static tfl_status prepare(tfl_context *ctx, tfl_node *node, const char *type_message, const char *shape_message) {
     const tfl_tensor *input = tfl_input(ctx, node, 0);
@@ -189,16 +184,6 @@ tfl_status tfl_average_pool_eval(tfl_context *ctx, tfl_node *node) {
 tfl_status tfl_max_pool_eval(tfl_context *ctx, tfl_node *node) {
     const tfl_tensor *input = tfl_input(ctx, node, 0);
     tfl_tensor *output = tfl_output(ctx, node, 0);
-#if defined(TFL_ARM_DSP)
-    const pool_data *d = node->user_data;
-    const tfl_pool_options *o = &node->options.pool;
-    if (input->type == TFL_TYPE_INT8 && d->channels % 4 == 0) {
-        tfl_arm_pool_shape shape = {d->batches, d->in_h, d->in_w, d->channels, d->out_h, d->out_w, d->pad_h,
-            d->pad_w, o->stride_h, o->stride_w, o->filter_h, o->filter_w, d->act_min, d->act_max};
-        tfl_arm_max_pool(&shape, (const int8_t *)input->data, (int8_t *)output->data);
-        return TFL_OK;
-    }
-#endif
     if (input->type == TFL_TYPE_INT8) {
         max_int8(node->user_data, &node->options.pool, (const int8_t *)input->data, (int8_t *)output->data);
     } else {

@@ -59,7 +59,11 @@ __asm__(
     "   .type tfl_arm_gemm_2x2_groups_end, %function\n"
     "   .thumb_func\n"
     "tfl_arm_gemm_2x2_groups_end:\n"
-    "   ldmia r1!, {r4-r10}\n"      /* multiplier, rounding, shift of A; the same of B; next */
+    "   ldmia r1!, {r4-r11}\n"      /* multiplier, rounding, shift of A; the same of B; left shifts of A, B */
+    "   lsl r2, r2, r10\n"
+    "   lsl r3, r3, r10\n"
+    "   lsl r12, r12, r11\n"
+    "   lsl lr, lr, r11\n"
     "   smmlar r2, r2, r4, r5\n"
     "   smmlar r3, r3, r4, r5\n"
     "   smmlar r12, r12, r7, r8\n"
@@ -78,8 +82,9 @@ __asm__(
     "   strb r3, [r5], #1\n"
     "   strb lr, [r5], #1\n"
     "   strd r4, r5, [sp, #8]\n"
+    "   ldr r10, [r1], #4\n"        /* next */
     "   bx r10\n"
-    "   .global tfl_arm_gemm_2x2_done\n"
+"   .global tfl_arm_gemm_2x2_done\n"
     "   .type tfl_arm_gemm_2x2_done, %function\n"
     "   .thumb_func\n"
     "tfl_arm_gemm_2x2_done:\n"
