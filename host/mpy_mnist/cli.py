@@ -202,6 +202,30 @@ def run(port, script):
         board.run(device, source)
 
 
+def _view_options(function):
+    function = click.option("--open", "open_browser", is_flag=True,
+                            help="With --view: also open the page in the default browser.")(function)
+    function = click.option("--http-port", type=int, default=paths.VIEWER_HTTP_PORT, show_default=True,
+                            help="Port of the --view page on 127.0.0.1 (0: any free port).")(function)
+    return click.option("--view", is_flag=True,
+                        help="Show the emulated board in a browser: its LCD live, its console, and the mouse (or "
+                             "a finger) on the LCD as its touch screen (served on 127.0.0.1 only).")(function)
+
+
+def _viewing(emu, view, http_port, open_browser):
+    """The --view page for `emu` while the block runs (nothing without --view)."""
+    import contextlib
+
+    from . import viewer
+
+    if not view:
+        return contextlib.nullcontext()
+    try:
+        return viewer.serve(emu, http_port, open_browser, log=click.echo)
+    except viewer.ViewerError as err:
+        raise click.ClickException(str(err)) from None
+
+
 @cli.command("train-and-push")
 @_port_option
 @click.option("--model", "model_name", type=click.Choice(["cnn", "seed-mlp"]), default="cnn", show_default=True)
@@ -314,30 +338,6 @@ def firmware_flash(method, bin_path, drive, pio_env, port, dry_run):
         raise click.ClickException(str(exc)) from None
     if banner:
         click.echo(banner)
-
-
-def _view_options(function):
-    function = click.option("--view", is_flag=True,
-                            help="Show the emulated board in a browser: its LCD live, its console, and the mouse "
-                                 "(or a finger) on the LCD as its touch screen (serves 127.0.0.1 only).")(function)
-    function = click.option("--http-port", type=int, default=8480, show_default=True,
-                            help="Port of the --view page on 127.0.0.1 (0: any free port).")(function)
-    return click.option("--open", "open_browser", is_flag=True,
-                        help="With --view: also open the page in the default browser.")(function)
-
-
-def _viewing(emu, view, http_port, open_browser):
-    """The --view page for `emu` while the block runs (nothing without --view)."""
-    import contextlib
-
-    from . import viewer
-
-    if not view:
-        return contextlib.nullcontext()
-    try:
-        return viewer.serve(emu, http_port, open_browser, log=click.echo)
-    except viewer.ViewerError as err:
-        raise click.ClickException(str(err)) from None
 
 
 @cli.command()

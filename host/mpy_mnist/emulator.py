@@ -109,6 +109,10 @@ class Emulator:
         Image.fromarray(self.lcd_pixels(), "RGB").save(path)
         return path
 
+    def reset(self) -> None:
+        """Press the board's reset button (QEMU's system_reset): the firmware boots afresh, /flash is kept."""
+        self._qmp("system_reset")
+
     def stop(self, timeout: float = 10) -> None:
         """Quit QEMU through its monitor, killing it if it does not go; idempotent."""
         if self.running():

@@ -24,10 +24,9 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from . import emulator
+from . import emulator, paths
 
 HOST = "127.0.0.1"
-DEFAULT_PORT = 8480
 FRAME_HZ = 30
 CONSOLE_BACKLOG = 16 * 1024  # bytes of console a page gets when it connects
 PAGE = Path(__file__).with_name("viewer.html")
@@ -43,7 +42,7 @@ class ViewerError(Exception):
 class Viewer:
     """The page and its WebSocket for one emulated board; `stop()` closes the server and every page's connection."""
 
-    def __init__(self, emu, port: int = DEFAULT_PORT):
+    def __init__(self, emu, port: int = paths.VIEWER_HTTP_PORT):
         self.emu = emu
         self.width, self.height = (emulator.board_constant(name) for name in ("LCD_WIDTH", "LCD_HEIGHT"))
         self.lcd = emulator.board_constant("LCD_ADDRESS")
@@ -94,7 +93,7 @@ class Viewer:
         self.memory.close()
 
 
-def serve(emu, port: int = DEFAULT_PORT, open_browser: bool = False, log=print) -> Viewer:
+def serve(emu, port: int = paths.VIEWER_HTTP_PORT, open_browser: bool = False, log=print) -> Viewer:
     """Start the viewer for `emu` (a context manager that stops it); prints the address and opens a browser only
     when asked."""
     view = Viewer(emu, port)
