@@ -39,22 +39,40 @@ class ViewerError(Exception):
     """The viewer could not start."""
 
 
+class TouchScreen:
+    """The emulated board's LCD and touch panel as the host sees them, in the memory it shares with QEMU."""
+
+    def __init__(self, emu):
+        self.width, self.height = (emulator.board_constant(name) for name in ("LCD_WIDTH", "LCD_HEIGHT"))
+        self.lcd = emulator.board_constant("LCD_ADDRESS")
+        self.touch = emulator.board_constant("TOUCH_ADDRESS")
+        self.memory = emu.shared_memory()
+
+    def frame(self) -> bytes:
+        """The LCD: RGB565 words, little-endian, row by row."""
+        return self.memory.read(self.lcd, self.width * self.height * 2)
+
+    def pen(self, x: int, y: int, down: bool) -> None:
+        x, y = min(max(x, 0), self.width - 1), min(max(y, 0), self.height - 1)
+        self.memory.write_word(self.touch, emulator.touch_word(x, y, down))
+
+    def close(self) -> None:
+        self.memory.close()
+
+
 class Viewer:
     """The page and its WebSocket for one emulated board; `stop()` closes the server and every page's connection."""
 
     def __init__(self, emu, port: int = paths.VIEWER_HTTP_PORT):
         self.emu = emu
-        self.width, self.height = (emulator.board_constant(name) for name in ("LCD_WIDTH", "LCD_HEIGHT"))
-        self.lcd = emulator.board_constant("LCD_ADDRESS")
-        self.touch = emulator.board_constant("TOUCH_ADDRESS")
-        self.memory = emu.shared_memory()
+        self.screen = TouchScreen(emu)
         self.stopping = threading.Event()
         self.connections = set()
         self.lock = threading.Lock()
         try:
             self.server = _Server((HOST, port), _Handler)
         except OSError as error:
-            self.memory.close()
+            self.screen.close()
             raise ViewerError(f"cannot serve the viewer on {HOST}:{port} ({error.strerror}): pass --http-port with "
                               "another port (0 picks a free one)") from None
         self.server.viewer = self
@@ -62,13 +80,6 @@ class Viewer:
         self.url = f"http://{HOST}:{self.port}/"
         self.thread = threading.Thread(target=self.server.serve_forever, name="viewer", daemon=True)
         self.thread.start()
-
-    def pen(self, x: int, y: int, down: bool) -> None:
-        x, y = min(max(x, 0), self.width - 1), min(max(y, 0), self.height - 1)
-        self.memory.write_word(self.touch, emulator.touch_word(x, y, down))
-
-    def frame(self) -> bytes:
-        return self.memory.read(self.lcd, self.width * self.height * 2)
 
     def __enter__(self):
         return self
@@ -90,7 +101,7 @@ class Viewer:
         for connection in connections:
             connection.join(timeout=5)
         self.thread.join(timeout=5)
-        self.memory.close()
+        self.screen.close()
 
 
 def serve(emu, port: int = paths.VIEWER_HTTP_PORT, open_browser: bool = False, log=print) -> Viewer:
@@ -103,6 +114,47 @@ def serve(emu, port: int = paths.VIEWER_HTTP_PORT, open_browser: bool = False, l
 
         webbrowser.open(view.url)
     return view
+
+
+class Recorder:
+    """The LCD's distinct frames as they come (FRAME_HZ checks a second, as the page gets them), for an animation:
+    `with Recorder(emu) as recording: ...`, then `recording.save("demo.png")`."""
+
+    def __init__(self, emu, hz: float = FRAME_HZ):
+        self.screen = TouchScreen(emu)
+        self.hz = hz
+        self.frames = []  # (seconds since the start, RGB565 bytes)
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._record, name="viewer-recorder", daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stopping.set()
+        self.thread.join()
+        self.screen.close()
+
+    def _record(self):
+        started = time.monotonic()
+        while not self.stopping.wait(1 / self.hz):
+            frame = self.screen.frame()
+            if not self.frames or frame != self.frames[-1][1]:
+                self.frames.append((time.monotonic() - started, frame))
+
+    def save(self, path, hold_last_s: float = 3.0) -> Path:
+        """An animated PNG (or GIF, by the suffix) with each frame shown as long as it was on the LCD."""
+        from PIL import Image
+
+        path = Path(path)
+        size = self.screen.width, self.screen.height
+        images = [Image.fromarray(emulator.rgb565_to_rgb(frame, *size), "RGB")
+                  for _, frame in self.frames]
+        times = [at for at, _ in self.frames]
+        durations = [round(1000 * (end - start)) for start, end in zip(times, times[1:])] + [1000 * hold_last_s]
+        images[0].save(path, save_all=True, append_images=images[1:], duration=durations, loop=0)
+        return path
 
 
 def is_loopback(address: str) -> bool:
@@ -203,7 +255,7 @@ class _Connection:
             pass
         finally:
             if self.pen_down:  # a page that went away mid-stroke lifts its pen
-                self.viewer.pen(0, 0, False)
+                self.viewer.screen.pen(0, 0, False)
             self.close()
             self.sender.join(timeout=5)
             with self.viewer.lock:
@@ -219,16 +271,16 @@ class _Connection:
         self.finished.wait(timeout)
 
     def _send_board(self):
-        viewer = self.viewer
+        viewer, screen = self.viewer, self.viewer.screen
         log = viewer.emu.console_log
         decoder = codecs.getincrementaldecoder("utf-8")("replace")
         offset = max(0, _size(log) - CONSOLE_BACKLOG)
         last_frame = None
         try:
-            self._send(OPCODE_TEXT, json.dumps({"lcd": [viewer.width, viewer.height]}).encode())
+            self._send(OPCODE_TEXT, json.dumps({"lcd": [screen.width, screen.height]}).encode())
             while not self.closed.is_set():
                 started = time.monotonic()
-                frame = viewer.frame()
+                frame = screen.frame()
                 if frame != last_frame:
                     self._send(OPCODE_BINARY, frame)
                     last_frame = frame
@@ -252,7 +304,7 @@ class _Connection:
             if len(parts) != 3 or parts[0] not in ("down", "move", "up") or not all(p.isdigit() for p in parts[1:]):
                 continue  # not a pen message: nothing the board should see
             self.pen_down = parts[0] != "up"
-            self.viewer.pen(int(parts[1]), int(parts[2]), self.pen_down)
+            self.viewer.screen.pen(int(parts[1]), int(parts[2]), self.pen_down)
 
     def _send(self, opcode: int, payload: bytes) -> None:
         length = len(payload)
