@@ -4,7 +4,8 @@ the page, and docs/viewer-page.png, the page in the browser.
 
     python3 docs/viewer_demo.py        # from a checkout; needs Debian's chromium and playwright (pip)
 
-It builds the emulator firmware if needed, starts the board, serves the viewer, and draws in headless chromium.
+It builds the emulator firmware if needed, starts the board, serves the viewer, and draws in headless chromium
+with the viewer tests' helpers (tests/viewer/viewer_support.py).
 """
 
 import subprocess
@@ -15,9 +16,10 @@ from pathlib import Path
 from playwright.sync_api import sync_playwright
 
 DOCS = Path(__file__).resolve().parent
-sys.path.insert(0, str(DOCS.parent / "host"))
+sys.path[:0] = [str(DOCS.parent / "host"), str(DOCS.parent / "tests" / "viewer")]
 
-from mpy_mnist import emulator, viewer  # noqa: E402 (after the checkout's host/ is on the path)
+from mpy_mnist import emulator, viewer  # noqa: E402 (after the checkout's folders are on the path)
+from viewer_support import draw, launch_chromium  # noqa: E402
 
 # A 7 in LCD pixels, inside draw()'s 224x224 box at (16, 16): the bar, then the stem.
 SEVEN = [(64 + x, 56) for x in range(0, 124, 4)] + [(186 - x // 2, 56 + x) for x in range(0, 164, 4)]
@@ -30,24 +32,9 @@ def mpremote(port, code, wait=True):
     return process
 
 
-def draw(page, stroke):
-    box = page.locator("#lcd").bounding_box()
-    scale = box["width"] / 480
-    points = [(box["x"] + (x + 0.5) * scale, box["y"] + (y + 0.5) * scale) for x, y in stroke]
-    page.mouse.move(*points[0])
-    page.mouse.down()
-    for point in points[1:]:
-        time.sleep(0.02)
-        page.mouse.move(*point)
-    page.mouse.up()
-
-
 def main():
     with emulator.start() as emu, viewer.serve(emu, port=0) as view, sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
-                                             args=["--no-sandbox", "--disable-gpu", "--no-first-run",
-                                                   "--disable-background-networking", "--disable-component-update",
-                                                   "--disable-sync"])
+        browser = launch_chromium(playwright)
         page = browser.new_page(viewport={"width": 1600, "height": 640})
         page.goto(view.url)
         page.wait_for_function("window.viewer.connected && window.viewer.frames > 0")

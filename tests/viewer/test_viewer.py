@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from viewer_support import ONE, SEVEN, ZERO, console, draw, lcd_on_page, start_mpremote, wait_for_console
 
-from mpy_mnist import paths, viewer
+from mpy_mnist import emulator, paths, viewer
 
 pytestmark = [pytest.mark.emulator, pytest.mark.browser]
 
@@ -46,6 +46,30 @@ def test_frames_per_second_while_inference_runs(board, page):
     print(f"\nviewer: {fps:.1f} frames/s on the page while mnist.run(delay_ms=0) ran; board's mean inference "
           f"{summary.group(1)} us")
     assert fps >= 10
+
+
+def test_pen_lands_on_the_board_pixel_under_it(board, page):
+    memory = board.shared_memory()
+    touch = emulator.board_constant("TOUCH_ADDRESS")
+
+    def pen_becomes(word):
+        deadline = time.monotonic() + 10
+        while int.from_bytes(memory.read(touch, 4), "little") != word:
+            assert time.monotonic() < deadline, f"the board's touch word never became {word:#x}"
+            time.sleep(0.01)
+
+    box = page.locator("#lcd").bounding_box()
+    scale = box["width"] / 480
+    try:
+        for (x, y), action in zip([(0, 0), (479, 271), (130, 200), (17, 250)], ["down", "move", "move", "up"]):
+            page.mouse.move(box["x"] + (x + 0.5) * scale, box["y"] + (y + 0.5) * scale)
+            if action == "down":
+                page.mouse.down()
+            elif action == "up":
+                page.mouse.up()
+            pen_becomes(emulator.touch_word(x, y, action != "up"))
+    finally:
+        memory.close()
 
 
 def test_digits_drawn_on_the_page_are_read_by_the_board(board, page):
@@ -84,7 +108,7 @@ def test_page_survives_a_board_reset(board, page):
 
 def test_page_reconnects_to_a_restarted_viewer(board, browser):
     first = viewer.serve(board, port=0, log=lambda _: None)
-    page = browser.new_page()
+    page = browser.new_page(viewport={"width": 1600, "height": 900})
     try:
         page.goto(first.url)
         page.wait_for_function("window.viewer.connected && window.viewer.frames > 0")
@@ -98,6 +122,20 @@ def test_page_reconnects_to_a_restarted_viewer(board, browser):
     finally:
         first.stop()
         page.close()
+
+
+def test_recording_is_the_lcd_as_it_went(board, tmp_path):
+    from PIL import Image
+
+    with viewer.Recorder(board) as recording:
+        assert start_mpremote(board.port, "exec", "import mnist; mnist.run(count=3, delay_ms=300)").wait(60) == 0
+        time.sleep(3 / viewer.FRAME_HZ)
+    path = recording.save(tmp_path / "run.png")
+    with Image.open(path) as animation:
+        assert animation.n_frames == len(recording.frames) >= 3
+        animation.seek(animation.n_frames - 1)
+        np.testing.assert_array_equal(np.asarray(animation.convert("RGB")), board.lcd_pixels())
+        assert animation.info["duration"] == 3000  # the last frame held
 
 
 def _non_loopback_address() -> str:

@@ -1,4 +1,5 @@
-"""Helpers of the viewer tests: mpremote as a user runs it, the page's console and LCD, the pen on the page."""
+"""Helpers of the viewer tests (and of docs/viewer_demo.py): Debian's chromium under Playwright, mpremote as a user
+runs it, the page's console and LCD, the pen on the page."""
 
 import subprocess
 import sys
@@ -11,6 +12,15 @@ ONE = [(130, y) for y in range(40, 220, 6)]
 SEVEN = [(60 + x, 50) for x in range(0, 130, 6)] + [(190 - i, 50 + 2 * i) for i in range(0, 80, 4)]
 ZERO = [(128 + round(60 * np.sin(t)), 128 - round(90 * np.cos(t))) for t in np.linspace(0, 2 * np.pi, 48)]
 PEN_STEP_S = 0.015  # between pen moves: a quick hand
+
+CHROMIUM = "/usr/bin/chromium"
+# Playwright adds --headless (headless=True) and a fresh --user-data-dir of its own; its browser download is not used.
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync"]
+
+
+def launch_chromium(playwright):
+    return playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
 
 
 def start_mpremote(port: str, *args: str) -> subprocess.Popen:
