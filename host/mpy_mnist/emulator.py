@@ -6,10 +6,11 @@
 
 The REPL is on a pseudo-terminal (`emu.port`) for mpremote; QEMU's QMP monitor is on a unix socket, used to read
 guest memory (the LCD frame buffer) and to quit. The board's 16 MiB PSRAM is a file shared with QEMU
-(`emu.shared_memory()`): the viewer reads the LCD and writes the touch panel there without stopping the board,
-and QEMU logs everything the board prints (`emu.console_log`), so the viewer shows it while mpremote owns the pty. `icount=True` runs QEMU with `-icount shift=0`: one virtual
-nanosecond per instruction, so `time.ticks_us()` figures repeat to within 1 us (the phase of the 1 kHz timer
-interrupt at the start of a measurement is all that is left to chance).
+(`emu.shared_memory()`): the viewer reads the LCD and writes the touch panel there without stopping the board;
+and QEMU logs everything the board prints (`emu.console_log`), so the viewer shows it while mpremote owns the pty.
+`icount=True` runs QEMU with `-icount shift=0`: one virtual nanosecond per instruction, so `time.ticks_us()`
+figures repeat to within 1 us (the phase of the 1 kHz timer interrupt at the start of a measurement is all that
+is left to chance).
 """
 
 import ctypes

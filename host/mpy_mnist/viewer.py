@@ -17,6 +17,7 @@ import contextlib
 import hashlib
 import ipaddress
 import json
+import socket
 import struct
 import threading
 import time
@@ -149,8 +150,7 @@ class Recorder:
 
         path = Path(path)
         size = self.screen.width, self.screen.height
-        images = [Image.fromarray(emulator.rgb565_to_rgb(frame, *size), "RGB")
-                  for _, frame in self.frames]
+        images = [Image.fromarray(emulator.rgb565_to_rgb(frame, *size), "RGB") for _, frame in self.frames]
         times = [at for at, _ in self.frames]
         durations = [round(1000 * (end - start)) for start, end in zip(times, times[1:])] + [1000 * hold_last_s]
         images[0].save(path, save_all=True, append_images=images[1:], duration=durations, loop=0)
@@ -265,7 +265,7 @@ class _Connection:
     def close(self):
         self.closed.set()
         with contextlib.suppress(OSError):
-            self.sock.shutdown(2)  # SHUT_RDWR: wakes the reader
+            self.sock.shutdown(socket.SHUT_RDWR)  # wakes the reader
 
     def join(self, timeout):
         self.finished.wait(timeout)
@@ -306,6 +306,11 @@ class _Connection:
             self.pen_down = parts[0] != "up"
             self.viewer.screen.pen(int(parts[1]), int(parts[2]), self.pen_down)
 
+    def _read(self, count: int) -> bytes | None:
+        """`count` bytes from the page, or None when the connection ends first."""
+        data = self.rfile.read(count)
+        return data if len(data) == count else None
+
     def _send(self, opcode: int, payload: bytes) -> None:
         length = len(payload)
         if length < 126:
@@ -320,19 +325,23 @@ class _Connection:
     def _receive(self) -> str | None:
         """The next text message from the page; None once it closes or breaks the protocol."""
         while True:
-            head = self.rfile.read(2)
-            if len(head) < 2:
+            head = self._read(2)
+            if head is None:
                 return None
             final, opcode = head[0] & 0x80, head[0] & 0x0F
             masked, length = head[1] & 0x80, head[1] & 0x7F
-            if length == 126:
-                length = struct.unpack("!H", self.rfile.read(2))[0]
-            elif length == 127:
-                length = struct.unpack("!Q", self.rfile.read(8))[0]
+            if length in (126, 127):
+                extended = self._read(2 if length == 126 else 8)
+                if extended is None:
+                    return None
+                length = int.from_bytes(extended, "big")
             if not masked or not final or length > MAX_MESSAGE:  # RFC 6455: a browser masks; we need no fragments
                 return None
-            mask = self.rfile.read(4)
-            data = bytes(b ^ mask[i % 4] for i, b in enumerate(self.rfile.read(length)))
+            masked_data = self._read(4 + length)
+            if masked_data is None:
+                return None
+            mask, data = masked_data[:4], masked_data[4:]
+            data = bytes(b ^ mask[i % 4] for i, b in enumerate(data))
             if opcode == OPCODE_CLOSE:
                 with contextlib.suppress(OSError):
                     self._send(OPCODE_CLOSE, data[:2])
