@@ -3,7 +3,6 @@
 # pen is down), in a single store, so that one load here never sees half of a point. It answers like the FT5336
 # driver (touched(), x, y), so everything after the panel read is the DISCO's code.
 
-import machine
 from micropython import const
 
 _COORDINATE = const(0xFFF)
@@ -12,13 +11,14 @@ _DOWN = const(1 << 24)
 
 
 class Panel:
-    def __init__(self, address):
+    def __init__(self, mem32, address):
+        self.mem32 = mem32  # machine.mem32 on the board
         self.address = address
         self.x = self.y = 0
 
     def touched(self):
         """True while the pen is down; its screen position is then in self.x, self.y."""
-        word = machine.mem32[self.address]  # under 2**25: a small int, nothing allocated
+        word = self.mem32[self.address]  # under 2**25: a small int, nothing allocated
         if not word & _DOWN:
             return False
         self.x = word & _COORDINATE

@@ -104,9 +104,10 @@ def open_panel(i2c=None):
 
             i2c = I2C(3)
         else:
+            from machine import mem32
             from .emulated_touch import Panel
 
-            return Panel(emulator.TOUCH_ADDRESS)
+            return Panel(mem32, emulator.TOUCH_ADDRESS)
     return FT5336(i2c)
 
 
