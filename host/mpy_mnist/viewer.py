@@ -4,11 +4,12 @@ the board's touch panel, so that `mnist.draw()` reads digits drawn on the page.
     with viewer.serve(emu) as view:        # emu: a running mpy_mnist.emulator.Emulator
         ...                                # the page is at view.url, http://127.0.0.1:8480/
 
-A stdlib HTTP server on 127.0.0.1 only: GET / is the page (viewer.html), GET /board a WebSocket that carries the
-LCD out (a binary message, the raw RGB565 frame, whenever it changed, checked FRAME_HZ times a second), the console
-out (JSON text messages) and the pen in ("down x y", "move x y", "up x y"). Frames are read from the board's
-PSRAM file and the pen written into it (emulator.SharedMemory), the console is tailed from QEMU's log of it: none
-of it stops the board or touches the pty that mpremote uses.
+A stdlib HTTP server on 127.0.0.1 only: GET / is the page (viewer.html), GET /board a WebSocket that carries out
+the LCD (a binary message, the raw RGB565 frame, whenever it changed, checked FRAME_HZ times a second) and, as JSON
+text messages, the LCD's size, the board's serial port and its console; and carries in the pen ("down x y",
+"move x y", "up x y"). Frames are read from the board's PSRAM file and the pen written into it
+(emulator.SharedMemory), the console is tailed from QEMU's log of it: none of it stops the board or touches the
+pty that mpremote uses.
 """
 
 import base64
@@ -277,7 +278,8 @@ class _Connection:
         offset = max(0, _size(log) - CONSOLE_BACKLOG)
         last_frame = None
         try:
-            self._send(OPCODE_TEXT, json.dumps({"lcd": [screen.width, screen.height]}).encode())
+            hello = {"lcd": [screen.width, screen.height], "port": viewer.emu.port}
+            self._send(OPCODE_TEXT, json.dumps(hello).encode())
             while not self.closed.is_set():
                 started = time.monotonic()
                 frame = screen.frame()

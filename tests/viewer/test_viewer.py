@@ -33,6 +33,7 @@ def test_page_shows_the_lcd_as_mnist_run_runs(board, page):
     time.sleep(3 / viewer.FRAME_HZ)  # the last frame on its way
     np.testing.assert_array_equal(lcd_on_page(page), board.lcd_pixels())
     wait_for_console(page, "8 digits, ")  # run()'s summary line, on the page's console
+    assert page.text_content("#port") == board.port  # in the page's hint for starting mnist.draw()
 
 
 def test_frames_per_second_while_inference_runs(board, page):
