@@ -4,7 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEBIAN_PACKAGES=(gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm dpkg-dev xz-utils make gcc clang libclang-rt-dev stlink-tools libffi-dev pkg-config cmake)
+# chromium: the viewer's tests drive Debian's browser headless with Playwright (whose own browser download
+# is not used).
+DEBIAN_PACKAGES=(gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm dpkg-dev xz-utils make gcc clang libclang-rt-dev stlink-tools libffi-dev pkg-config cmake chromium)
 
 missing=()
 for pkg in "${DEBIAN_PACKAGES[@]}"; do

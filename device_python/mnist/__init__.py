@@ -4,7 +4,7 @@
 #   mnist.predict(7)         (prediction, ten scores, microseconds) for test digit 7
 #   mnist.evaluate()         accuracy over every test digit
 #   mnist.load_model(path)   use another model; mnist.decode(7) puts digit 7 into the model's input
-#   mnist.draw()             on the DISCO board: draw a digit with a finger and have it read
+#   mnist.draw()             draw a digit on the touch screen (DISCO, or the emulated board's viewer), have it read
 
 import random
 import time
@@ -131,7 +131,8 @@ def run(count=None, delay_ms=1000, display=None, sequential=False):
 
 
 def draw(rounds=None, display=None, i2c=None):
-    """DISCO board: draw a digit on the touch screen; lift your finger and it is read. Ctrl-C stops."""
+    """Draw a digit on the touch screen (the DISCO's, or the page of `mpy-mnist emulate --view`); lift your
+    finger and it is read. Ctrl-C stops."""
     from .touch import draw as _draw
 
     return _draw(load_model(), rounds, display, i2c)

@@ -101,17 +101,31 @@ def read_stroke(panel, canvas, display):
         time.sleep_ms(_POLL_MS)
 
 
+def open_panel(i2c=None):
+    """The touch source, anything with touched(), x and y: the emulated board's panel (written by the host's
+    viewer), else the DISCO's FT5336 on `i2c` (default: the board's I2C3, PH7/PH8)."""
+    if i2c is None:
+        try:
+            import emulator  # frozen only into the emulator firmware
+        except ImportError:
+            from machine import I2C
+
+            i2c = I2C(3, freq=I2C_HZ)  # the board's I2C3: PH7/PH8
+        else:
+            from machine import mem32
+            from .emulated_touch import Panel
+
+            return Panel(mem32, emulator.TOUCH_ADDRESS)
+    return FT5336(i2c)
+
+
 def draw(classifier, rounds=None, display=None, i2c=None):
     """Read digits drawn on the panel, `rounds` times or until Ctrl-C. Returns the predictions."""
     if display is None:
         import display as displays
 
         display = displays.open()
-    if i2c is None:
-        from machine import I2C
-
-        i2c = I2C(3, freq=I2C_HZ)  # the board's I2C3: PH7/PH8
-    panel = FT5336(i2c)
+    panel = open_panel(i2c)
     screen = Screen(display)
     screen.clear()
     canvas = Canvas(screen)

@@ -214,6 +214,30 @@ def run(port, script):
         board.run(device, source)
 
 
+def _view_options(function):
+    function = click.option("--open", "open_browser", is_flag=True,
+                            help="With --view: also open the page in the default browser.")(function)
+    function = click.option("--http-port", type=int, default=paths.VIEWER_HTTP_PORT, show_default=True,
+                            help="Port of the --view page on 127.0.0.1 (0: any free port).")(function)
+    return click.option("--view", is_flag=True,
+                        help="Show the emulated board in a browser: its LCD live, its console, and the mouse (or "
+                             "a finger) on the LCD as its touch screen (served on 127.0.0.1 only).")(function)
+
+
+def _viewing(emu, view, http_port, open_browser):
+    """The --view page for `emu` while the block runs (nothing without --view)."""
+    import contextlib
+
+    from . import viewer
+
+    if not view:
+        return contextlib.nullcontext()
+    try:
+        return viewer.serve(emu, http_port, open_browser, log=click.echo)
+    except viewer.ViewerError as err:
+        raise click.ClickException(str(err)) from None
+
+
 @cli.command("train-and-push")
 @_port_option
 @click.option("--model", "model_name", type=click.Choice(["cnn", "seed-mlp"]), default="cnn", show_default=True)
@@ -226,23 +250,29 @@ def run(port, script):
 @click.option("--delay-ms", type=int, default=500, show_default=True, help="Pause between digits on the board.")
 @click.option("--screenshot", type=click.Path(dir_okay=False), default=None,
               help="Where the emulated board's LCD is saved after the run [default: build/emulator-lcd.png].")
+@_view_options
 @_board_command
-def train_and_push(port, model_name, epochs, seed, train_subset, count, run_count, delay_ms, screenshot):
+def train_and_push(port, model_name, epochs, seed, train_subset, count, run_count, delay_ms, screenshot, view,
+                   http_port, open_browser):
     """Train (or reuse the cached model trained from the same options, MNIST files and code), convert, export,
     push to the board, then run `mnist.run()` there with its output live.
 
-    With --port emulator it starts the emulated board (unless one runs), and saves its LCD as a PNG at the end.
+    With --port emulator it starts the emulated board (unless one runs), and saves its LCD as a PNG at the end;
+    with --view as well, it shows the board in a browser from the start and keeps it up after the run until Ctrl-C.
     The cache is ~/.cache/mpy-mnist/trained (or $MPY_MNIST_CACHE/trained).
     """
     from pathlib import Path
     from . import board, paths
     from .train import DEFAULT_EPOCHS
+    if view and port != board.EMULATOR_PORT:
+        raise click.UsageError("--view shows the emulated board: add --port emulator")
     options = {"model": model_name, "epochs": epochs or DEFAULT_EPOCHS[model_name], "seed": seed,
                "train_subset": train_subset, "count": count}
     export_dir, reused = _fail_clearly(board.trained_export, options, log=click.echo)
     click.echo(f"model: {export_dir / paths.MODEL_FILE}" + (" (cached: same options, data and code)" if reused else ""))
     plan = board.push_plan(export_dir)
-    with board.board_port(port, start_emulator=True, log=click.echo) as (device, emulated):
+    with board.board_port(port, start_emulator=True, log=click.echo) as (device, emulated), \
+            _viewing(emulated, view, http_port, open_browser):
         _push_with_progress(device, plan)
         if run_count:
             board.run(device, f"import mnist\nmnist.run(count={run_count}, delay_ms={delay_ms})\n".encode())
@@ -251,6 +281,21 @@ def train_and_push(port, model_name, epochs, seed, train_subset, count, run_coun
             picture.parent.mkdir(parents=True, exist_ok=True)
             emulated.screenshot(picture)
             click.echo(f"the emulated board's LCD: {picture.resolve()}")
+        if view:
+            _keep_up_for_viewer(emulated, device)
+
+
+def _keep_up_for_viewer(emu, port):
+    """The board stays up for the --view page until Ctrl-C (or until the board stops)."""
+    import time
+
+    click.echo(f"The board stays up for the viewer (serial port {port}; e.g. `mpremote connect {port} exec "
+               "\"import mnist; mnist.draw()\"`). Stop with Ctrl-C.")
+    try:
+        while emu.running():
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
 
 
 def main():
@@ -340,11 +385,13 @@ def firmware_flash(method, hex_path, bin_paths, drive, erase_filesystem, push_ag
 @click.option("--firmware", "firmware_path", type=click.Path(exists=True, dir_okay=False),
               help="Emulator firmware (.elf); default: build it (`firmware build --board emulator`).")
 @click.option("--icount", is_flag=True, help="Repeatable time: one virtual nanosecond per instruction.")
-def emulate(firmware_path, icount):
+@_view_options
+def emulate(firmware_path, icount, view, http_port, open_browser):
     """Run the emulated board (QEMU mps2-an500) until Ctrl-C.
 
     Prints the serial port to use with mpremote (`mpremote connect PORT run demo.py`) and notes the running
-    emulator in the cache so that `mpy-mnist screenshot` finds it.
+    emulator in the cache so that `mpy-mnist screenshot` finds it. With --view, also prints the address of a
+    page showing the board (served from this process, on 127.0.0.1 only).
     """
     import signal
 
@@ -359,9 +406,10 @@ def emulate(firmware_path, icount):
     emulator.save_state(emu)
     click.echo(f"Emulator running (pid {emu.pid}). Serial port: {emu.port}")
     click.echo(f"  mpremote connect {emu.port} run device_python/demo.py")
-    click.echo("Stop with Ctrl-C.")
     try:
-        emu.process.wait()
+        with _viewing(emu, view, http_port, open_browser):
+            click.echo("Stop with Ctrl-C.")
+            emu.process.wait()
     except KeyboardInterrupt:
         pass
     finally:

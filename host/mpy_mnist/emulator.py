@@ -5,9 +5,12 @@
         emu.screenshot("lcd.png")
 
 The REPL is on a pseudo-terminal (`emu.port`) for mpremote; QEMU's QMP monitor is on a unix socket, used to read
-guest memory (the LCD frame buffer) and to quit. `icount=True` runs QEMU with `-icount shift=0`: one virtual
-nanosecond per instruction, so `time.ticks_us()` figures repeat to within 1 us (the phase of the 1 kHz timer
-interrupt at the start of a measurement is all that is left to chance).
+guest memory (the LCD frame buffer) and to quit. The board's 16 MiB PSRAM is a file shared with QEMU
+(`emu.shared_memory()`): the viewer reads the LCD and writes the touch panel there without stopping the board;
+and QEMU logs everything the board prints (`emu.console_log`), so the viewer shows it while mpremote owns the pty.
+`icount=True` runs QEMU with `-icount shift=0`: one virtual nanosecond per instruction, so `time.ticks_us()`
+figures repeat to within 1 us (the phase of the 1 kHz timer interrupt at the start of a measurement is all that
+is left to chance).
 """
 
 import ctypes
@@ -32,6 +35,11 @@ CPU = "cortex-m7"
 QEMU_HINT = "install it with: apt-get install qemu-system-arm"
 BOARD_HEADER = paths.FIRMWARE_DIR / "boards" / "EMULATOR_M7" / "board.h"
 START_TIMEOUT_S = 60
+# QEMU's mps2-an500 main RAM: 16 MiB "PSRAM" at 0x60000000 (board.h places the LCD and touch panel in it).
+PSRAM_ADDRESS = 0x60000000
+PSRAM_BYTES = 16 * 1024 * 1024
+PSRAM_FILE = "psram"
+CONSOLE_LOG = "console.log"
 
 
 class EmulatorError(Exception):
@@ -83,11 +91,16 @@ class Emulator:
     def lcd_pixels(self) -> np.ndarray:
         """The LCD frame buffer as (height, width, 3) uint8 RGB, from its RGB565 (little-endian) words."""
         width, height = board_constant("LCD_WIDTH"), board_constant("LCD_HEIGHT")
-        raw = self.read_memory(board_constant("LCD_ADDRESS"), width * height * 2)
-        words = np.frombuffer(raw, dtype="<u2").reshape(height, width).astype(np.uint16)
-        red, green, blue = (words >> 11) & 0x1F, (words >> 5) & 0x3F, words & 0x1F
-        return np.stack([(red << 3) | (red >> 2), (green << 2) | (green >> 4), (blue << 3) | (blue >> 2)],
-                        axis=-1).astype(np.uint8)
+        return rgb565_to_rgb(self.read_memory(board_constant("LCD_ADDRESS"), width * height * 2), width, height)
+
+    @property
+    def console_log(self) -> Path:
+        """Everything the board has printed on its console since QEMU started (QEMU writes it)."""
+        return Path(self.monitor).parent / CONSOLE_LOG
+
+    def shared_memory(self) -> "SharedMemory":
+        """The board's PSRAM, mapped into this process (LCD and touch panel; see board.h)."""
+        return SharedMemory(Path(self.monitor).parent / PSRAM_FILE)
 
     def screenshot(self, path) -> Path:
         """Save the LCD as a PNG."""
@@ -96,6 +109,10 @@ class Emulator:
         path = Path(path)
         Image.fromarray(self.lcd_pixels(), "RGB").save(path)
         return path
+
+    def reset(self) -> None:
+        """Press the board's reset button (QEMU's system_reset): the firmware boots afresh, /flash is kept."""
+        self._qmp("system_reset")
 
     def stop(self, timeout: float = 10) -> None:
         """Quit QEMU through its monitor, killing it if it does not go; idempotent."""
@@ -147,6 +164,47 @@ def _qmp_reply(replies):
             return message
 
 
+def rgb565_to_rgb(raw: bytes, width: int, height: int) -> np.ndarray:
+    """(height, width, 3) uint8 RGB from little-endian RGB565 words, each component widened by repeating its top
+    bits (so that 0x1f becomes 0xff)."""
+    words = np.frombuffer(raw, dtype="<u2").reshape(height, width).astype(np.uint16)
+    red, green, blue = (words >> 11) & 0x1F, (words >> 5) & 0x3F, words & 0x1F
+    return np.stack([(red << 3) | (red >> 2), (green << 2) | (green >> 4), (blue << 3) | (blue >> 2)],
+                    axis=-1).astype(np.uint8)
+
+
+class SharedMemory:
+    """The PSRAM file QEMU backs the board's main RAM with, mapped here: reads see what the board wrote, and a
+    write is seen by the board's next load, with no monitor command and no pause of the board."""
+
+    def __init__(self, path: Path):
+        import mmap
+
+        try:
+            with open(path, "r+b") as file:
+                self._map = mmap.mmap(file.fileno(), PSRAM_BYTES)
+        except (OSError, ValueError) as error:
+            raise EmulatorError(f"cannot map the emulated board's memory {path}: {error}") from None
+        self._words = (ctypes.c_uint32 * (PSRAM_BYTES // 4)).from_buffer(self._map)
+
+    def read(self, address: int, length: int) -> bytes:
+        offset = address - PSRAM_ADDRESS
+        return self._map[offset : offset + length]
+
+    def write_word(self, address: int, value: int) -> None:
+        """One aligned 32-bit store, so the board reads either the old word or the new one, never a mix."""
+        self._words[(address - PSRAM_ADDRESS) // 4] = value
+
+    def close(self) -> None:
+        del self._words
+        self._map.close()
+
+
+def touch_word(x: int, y: int, down: bool) -> int:
+    """The touch panel word of board.h: x in bits 0-11, y in bits 12-23, bit 24 while the pen is down."""
+    return (x & 0xFFF) | (y & 0xFFF) << 12 | int(down) << 24
+
+
 def start(firmware: Path | None = None, icount: bool = False, extra_args=()) -> Emulator:
     """Start QEMU on the emulator firmware (built when not given) and wait until the REPL answers. `extra_args`
     go to QEMU as they are (the bench adds its instruction-counting plugin this way)."""
@@ -160,12 +218,15 @@ def start(firmware: Path | None = None, icount: bool = False, extra_args=()) -> 
     if not firmware.is_file():
         raise EmulatorError(f"no emulator firmware at {firmware}: build it with `mpy-mnist firmware build "
                             "--board emulator`")
-    workdir = Path(tempfile.mkdtemp(prefix="mpy-mnist-qemu-"))
+    # In memory (/dev/shm) where there is one: the PSRAM file would otherwise be written back to disk.
+    workdir = Path(tempfile.mkdtemp(prefix="mpy-mnist-qemu-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None))
     monitor = str(workdir / "qmp.sock")
     log_path = workdir / "qemu.log"
     cmd = [QEMU, "-machine", MACHINE, "-cpu", CPU, "-nographic", "-monitor", "none",
-           "-qmp", f"unix:{monitor},server=on,wait=off", "-serial", "pty", "-semihosting",
-           "-kernel", str(firmware)]
+           "-qmp", f"unix:{monitor},server=on,wait=off",
+           "-chardev", f"pty,id=console,logfile={workdir / CONSOLE_LOG}", "-serial", "chardev:console",
+           "-object", f"memory-backend-file,id=psram,size={PSRAM_BYTES},mem-path={workdir / PSRAM_FILE},share=on",
+           "-machine", "memory-backend=psram", "-semihosting", "-kernel", str(firmware)]
     if icount:
         cmd += ["-icount", "shift=0"]
     cmd += list(extra_args)

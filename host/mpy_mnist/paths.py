@@ -36,3 +36,6 @@ DIGITS_FILE = "digits.bin"             # the digit set (format: bitmaps.py)
 MODEL_MODULE = "mnist_model.py"        # MODEL = b"..." (freezable: the model sits in flash)
 DIGITS_MODULE = "mnist_digits.py"      # LABELS = b"...", BITMAPS = b"..." (freezable)
 DEVICE_DIR = "/flash"                  # where push puts files on the board and the emulator
+
+# Where `mpy-mnist emulate --view` serves the emulated board's page (on 127.0.0.1; --http-port overrides).
+VIEWER_HTTP_PORT = 8480

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "py/mphal.h"
+#include "py/objint.h"
 #include "py/runtime.h"
 #include "shared/runtime/interrupt_char.h"
 #include "shared/runtime/pyexec.h"
@@ -189,13 +190,22 @@ void __wrap_mp_init(void) {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// The `emulator` module: where the board keeps its LCD frame buffer and its /flash RAM disk.
+// The `emulator` module: where the board keeps its LCD frame buffer, its touch panel and its /flash RAM disk.
+
+// Addresses from 0x40000000 up do not fit MicroPython's small ints (31 bits, signed): like the stm32 port's
+// peripheral constants (its make-stmconst.py), they are constant big integers, of two 16-bit digits.
+#define CONST_ADDRESS_OBJ(name, address) \
+    static const mp_obj_int_t name = {{&mp_type_int}, {.neg = 0, .fixed_dig = 1, .alloc = 2, .len = 2, \
+        .dig = (mpz_dig_t *)(const mpz_dig_t[]) {(address) & 0xffffu, (address) >> 16}}}
+CONST_ADDRESS_OBJ(lcd_address_obj, LCD_ADDRESS);
+CONST_ADDRESS_OBJ(touch_address_obj, TOUCH_ADDRESS);
 
 static const mp_rom_map_elem_t emulator_module_globals_table[] = {
     { MP_ROM_QSTR(MP_QSTR___name__), MP_ROM_QSTR(MP_QSTR_emulator) },
-    { MP_ROM_QSTR(MP_QSTR_LCD_ADDRESS), MP_ROM_INT(LCD_ADDRESS) },
+    { MP_ROM_QSTR(MP_QSTR_LCD_ADDRESS), MP_ROM_PTR(&lcd_address_obj) },
     { MP_ROM_QSTR(MP_QSTR_LCD_WIDTH), MP_ROM_INT(LCD_WIDTH) },
     { MP_ROM_QSTR(MP_QSTR_LCD_HEIGHT), MP_ROM_INT(LCD_HEIGHT) },
+    { MP_ROM_QSTR(MP_QSTR_TOUCH_ADDRESS), MP_ROM_PTR(&touch_address_obj) },
     { MP_ROM_QSTR(MP_QSTR_FLASH_ADDRESS), MP_ROM_INT(FLASH_ADDRESS) },
     { MP_ROM_QSTR(MP_QSTR_FLASH_BYTES), MP_ROM_INT(FLASH_BYTES) },
     { MP_ROM_QSTR(MP_QSTR_FLASH_BLOCK), MP_ROM_INT(FLASH_BLOCK) },

@@ -27,7 +27,7 @@ SRC_C += $(BOARD_DIR)/board.c shared/timeutils/timeutils.c
 SRC_BOARD_O = shared/runtime/gchelper_native.o shared/runtime/gchelper_thumb2.o
 
 # The heap (.bss of the 4 MiB SSRAM1 that also holds code and stack). The LCD frame buffer and the /flash RAM
-# disk sit outside it, in SSRAM2/3 (see board.h).
+# disk sit outside it, in PSRAM and SSRAM2/3 (see board.h).
 MICROPY_HEAP_SIZE = 2097152
 
 MICROPY_VFS_LFS2 = 1
