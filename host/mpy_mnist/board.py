@@ -144,15 +144,15 @@ def _is_no_space(error):
 
 def _write_temp(transport, data, temp, progress):
     """Copy data into the board file `temp` in chunks, calling progress(nbytes) after each. Base64, not mpremote's
-    fs_writefile: that sends each chunk as a bytes literal, about 3.4 times the size of a model (base64: 1.33)."""
+    fs_writefile: that sends each chunk as a bytes literal, about 3.4 times the size of a model (base64: 1.33).
+    On failure the file is left open for _remove_staged: after Ctrl-C or a lost link, the board is in the middle of
+    a command, and waiting for its answer would only time out."""
     transport.exec(f"_mm_f = open({temp!r}, 'wb')")
-    try:
-        for start in range(0, len(data), CHUNK_SIZE):
-            chunk = data[start : start + CHUNK_SIZE]
-            transport.exec(f"_mm_f.write(binascii.a2b_base64({base64.b64encode(chunk)!r}))")
-            progress(len(chunk))
-    finally:
-        transport.exec("_mm_f.close()")
+    for start in range(0, len(data), CHUNK_SIZE):
+        chunk = data[start : start + CHUNK_SIZE]
+        transport.exec(f"_mm_f.write(binascii.a2b_base64({base64.b64encode(chunk)!r}))")
+        progress(len(chunk))
+    transport.exec("_mm_f.close()")
 
 
 def _verify_temp(transport, data, temp, remote):

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from . import bitmaps, convert, data, models
+from .export import DEVICE_INPUT_VALUES, DEVICE_OUTPUT_SCORES
 from .outputs import atomic_path, check_writable, write_atomically
 
 REPORT_FILE = "report.json"
@@ -183,10 +184,10 @@ def check_digit_model(tflite: bytes, name) -> None:
         details = {"input": convert.input_quantization(tflite), "output": convert.output_details(tflite)}
     except ValueError as error:
         raise ValueError(f"{name}: {error}") from None
-    for kind, size in (("input", 28 * 28), ("output", 10)):
+    for kind, size in (("input", DEVICE_INPUT_VALUES), ("output", DEVICE_OUTPUT_SCORES)):
         if int(np.prod(details[kind]["shape"])) != size:
             raise ValueError(f"{name}: its {kind} is {details[kind]['type']} {details[kind]['shape']}; an MNIST model "
-                             f"takes 784 values (28x28) and gives 10 scores")
+                             f"takes {DEVICE_INPUT_VALUES} values (28x28) and gives {DEVICE_OUTPUT_SCORES} scores")
 
 
 def _engine_runs(tflite: bytes) -> bool:

@@ -46,10 +46,11 @@ def check_device_model(tflite: bytes, name) -> None:
 
     try:
         interpreter = engine.Interpreter.from_bytes(tflite)
+        tensors = {"input": interpreter.get_input_details(0), "output": interpreter.get_output_details(0)}
     except (ValueError, NotImplementedError, MemoryError) as error:
         raise ModelError(f"{name}: the board cannot run this model: {error}") from None
-    for kind, details, size in (("input", interpreter.get_input_details(0), DEVICE_INPUT_VALUES),
-                                ("output", interpreter.get_output_details(0), DEVICE_OUTPUT_SCORES)):
+    for kind, size in (("input", DEVICE_INPUT_VALUES), ("output", DEVICE_OUTPUT_SCORES)):
+        details = tensors[kind]
         if int(np.prod(details["shape"])) != size or details["dtype"] not in DEVICE_TENSOR_TYPES:
             shape = [int(d) for d in details["shape"]]
             raise ModelError(f"{name}: the board cannot use this model: its {kind} is {np.dtype(details['dtype'])} "

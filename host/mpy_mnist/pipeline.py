@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 from . import board, export, paths
+from .outputs import atomic_path, check_writable
 
 TRAINED_SOURCES = ("data.py", "models.py", "train.py", "convert.py", "export.py", "bitmaps.py", "paths.py")
 
@@ -106,6 +107,9 @@ def trained_export(options, log=print):
 def train_and_push(port, options, run_count, delay_ms, screenshot=None, log=print, push=board.push):
     """Train (or reuse), export, push with push(device, plan), run `mnist.run(count=run_count)` on the board with
     its output live; with an emulated board, save its LCD at screenshot (default build/emulator-lcd.png)."""
+    picture = Path(screenshot or paths.work_dir() / "emulator-lcd.png")
+    if screenshot or port == board.EMULATOR_PORT:
+        check_writable(picture)  # before the training
     export_dir, reused = trained_export(options, log=log)
     log(f"model: {export_dir / paths.MODEL_FILE}" + (" (cached: same options, data and code)" if reused else ""))
     plan = push_plan(export_dir)
@@ -114,7 +118,7 @@ def train_and_push(port, options, run_count, delay_ms, screenshot=None, log=prin
         if run_count:
             board.run(device, f"import mnist\nmnist.run(count={run_count}, delay_ms={delay_ms})\n".encode())
         if emulated:
-            picture = Path(screenshot or paths.work_dir() / "emulator-lcd.png")
             picture.parent.mkdir(parents=True, exist_ok=True)
-            emulated.screenshot(picture)
+            with atomic_path(picture) as temporary:
+                emulated.screenshot(temporary)
             log(f"the emulated board's LCD: {picture.resolve()}")
