@@ -145,6 +145,26 @@ def read_until(tty, marker: bytes, timeout: float = 20) -> bytes:
     return seen
 
 
+def test_input_sent_while_the_board_boots_is_not_lost(emulator_firmware, tmp_path):
+    """A character that reaches the UART before the firmware enables its receive interrupt (emulator.start pokes the
+    pty while QEMU starts, and a loaded host may run the guest late) must not hold the input blocked for good."""
+    monitor = tmp_path / "qmp.sock"
+    qemu = subprocess.Popen([emulator.QEMU, "-machine", emulator.MACHINE, "-cpu", emulator.CPU, "-nographic",
+                             "-monitor", "none", "-qmp", f"unix:{monitor},server=on,wait=off", "-serial", "pty",
+                             "-semihosting", "-kernel", str(emulator_firmware), "-S"],  # -S: the CPU waits
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    with emulator.Emulator(qemu.pid, "", str(monitor), qemu) as paused:
+        paused.port = re.search(r"char device redirected to (\S+)", qemu.stdout.readline()).group(1)
+        with serial.Serial(paused.port, timeout=0.2) as tty:
+            time.sleep(1.5)  # QEMU notices a new client of its pty at a once-a-second check
+            tty.write(b"\r")
+            time.sleep(0.5)
+            paused._qmp("cont")
+            time.sleep(1)  # booted by now
+            tty.write(b"\x03print(6 * 7)\r")
+            assert b"42" in read_until(tty, b"42")
+
+
 def test_icount_makes_time_deterministic(emulator_firmware):
     code = "import time; t = time.ticks_us(); sum(range(20000)); print(time.ticks_diff(time.ticks_us(), t))"
     runs = []
