@@ -255,6 +255,11 @@ def measure(model_path: Path, host_seconds: float = 3.0) -> Figures:
         raise BenchError(f"model {model_path} not found: train and export one (mpy-mnist train, export) or pass "
                          "--model PATH")
     model = model_path.read_bytes()
+    from . import engine
+    try:
+        engine.Interpreter.from_bytes(model)  # the engine's own reason, before any build or emulator starts
+    except (ValueError, NotImplementedError, MemoryError) as error:
+        raise BenchError(f"{model_path}: our engine cannot run this model: {error}") from None
     figures = Figures(model_path, len(model), [OpFigures(name, macs) for name, macs in op_macs(model)])
     try:
         dsp, reference = run_on_m7(model, dsp=True), run_on_m7(model, dsp=False)

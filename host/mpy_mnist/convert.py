@@ -70,7 +70,13 @@ def to_tflite(model, train_images: np.ndarray | None = None, float32: bool = Fal
 
 
 def _model(tflite: bytes):
-    return schema.ModelT.InitFromPackedBuf(bytearray(tflite), 0)
+    """The parsed model, or ValueError when the bytes are not a readable .tflite."""
+    if tflite[4:8] != b"TFL3":
+        raise ValueError(f"not a .tflite model ({len(tflite)} bytes, no TFL3 identifier at byte 4)")
+    try:
+        return schema.ModelT.InitFromPackedBuf(bytearray(tflite), 0)
+    except Exception as error:  # the flatbuffers reader fails on damaged data with whatever it meets
+        raise ValueError(f"a damaged .tflite model ({len(tflite)} bytes): {type(error).__name__}: {error}") from None
 
 
 def op_list(tflite: bytes) -> list[str]:
@@ -106,9 +112,20 @@ def check_ops(tflite: bytes) -> list[str]:
 
 def input_quantization(tflite: bytes) -> dict:
     """The input tensor's type and (scale, zero point): how the device turns grey pixels into input values."""
-    model = _model(tflite)
-    graph = model.subgraphs[0]
-    tensor = graph.tensors[graph.inputs[0]]
+    return _tensor_details(tflite, "inputs")
+
+
+def output_details(tflite: bytes) -> dict:
+    """The output tensor's type, shape and (scale, zero point)."""
+    return _tensor_details(tflite, "outputs")
+
+
+def _tensor_details(tflite: bytes, which: str) -> dict:
+    try:
+        graph = _model(tflite).subgraphs[0]
+        tensor = graph.tensors[getattr(graph, which)[0]]
+    except (TypeError, IndexError):  # a list the model lacks (None) or leaves empty
+        raise ValueError(f"the model has no {which[:-1]} tensor") from None
     quant = tensor.quantization
     scale = float(quant.scale[0]) if quant is not None and quant.scale is not None and len(quant.scale) else None
     zero = int(quant.zeroPoint[0]) if quant is not None and quant.zeroPoint is not None and len(quant.zeroPoint) \

@@ -13,6 +13,7 @@ figures repeat to within 1 us (the phase of the 1 kHz timer interrupt at the sta
 is left to chance).
 """
 
+import contextlib
 import ctypes
 import json
 import os
@@ -40,6 +41,7 @@ PSRAM_ADDRESS = 0x60000000
 PSRAM_BYTES = 16 * 1024 * 1024
 PSRAM_FILE = "psram"
 CONSOLE_LOG = "console.log"
+WORKDIR_PREFIX = "mpy-mnist-qemu-"  # then the pid of the process that owns the run: tells a stale folder
 
 
 class EmulatorError(Exception):
@@ -54,9 +56,9 @@ def board_constant(name: str) -> int:
     return int(eval(match.group(1), {"__builtins__": {}}))  # simple integer arithmetic such as 3 * 1024 * 1024
 
 
-def state_file() -> Path:
-    """Where `mpy-mnist emulate` notes the running emulator, for `mpy-mnist screenshot`."""
-    return paths.cache_dir() / "emulator.json"
+def state_dir() -> Path:
+    """Where each `mpy-mnist emulate` notes its emulator (one record per QEMU), for `ports`, `screenshot`, ..."""
+    return paths.cache_dir() / "emulators"
 
 
 class Emulator:
@@ -218,8 +220,8 @@ def start(firmware: Path | None = None, icount: bool = False, extra_args=()) -> 
     if not firmware.is_file():
         raise EmulatorError(f"no emulator firmware at {firmware}: build it with `mpy-mnist firmware build "
                             "--board emulator`")
-    # In memory (/dev/shm) where there is one: the PSRAM file would otherwise be written back to disk.
-    workdir = Path(tempfile.mkdtemp(prefix="mpy-mnist-qemu-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None))
+    _remove_stale_workdirs()
+    workdir = Path(tempfile.mkdtemp(prefix=f"{WORKDIR_PREFIX}{os.getpid()}-", dir=workdir_base()))
     monitor = str(workdir / "qmp.sock")
     log_path = workdir / "qemu.log"
     cmd = [QEMU, "-machine", MACHINE, "-cpu", CPU, "-nographic", "-monitor", "none",
@@ -239,11 +241,33 @@ def start(firmware: Path | None = None, icount: bool = False, extra_args=()) -> 
     try:
         emu.port = _wait_for_pty(process, log_path)
         _wait_for_socket(process, monitor, log_path)
-        _wait_for_repl(emu.port)
+        _wait_for_repl(emu.port, process, log_path)
     except BaseException:
         emu.stop()
         raise
     return emu
+
+
+def workdir_base() -> Path:
+    """Where a run's folder goes: in memory (/dev/shm) where there is one, since the PSRAM file would otherwise be
+    written back to disk."""
+    return Path("/dev/shm") if os.path.isdir("/dev/shm") else Path(tempfile.gettempdir())
+
+
+def _remove_stale_workdirs():
+    """The folders of runs whose owner was killed (SIGKILL leaves no time to clean up): its pid is in the name."""
+    for folder in workdir_base().glob(WORKDIR_PREFIX + "*"):
+        match = re.fullmatch(re.escape(WORKDIR_PREFIX) + r"(\d+)-[^-]+", folder.name)
+        if match and not _pid_alive(int(match.group(1))):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _qemu_failed(process, log_path: Path) -> EmulatorError:
+    """QEMU's own words for why it stopped (the log without the pty notice and the register dump)."""
+    lines = [line for line in log_path.read_text(errors="replace").splitlines()
+             if line.strip() and not line.startswith("char device redirected")]
+    reason = lines[0] if lines else "no message"
+    return EmulatorError(f"QEMU stopped (exit status {process.returncode}) before MicroPython answered: {reason}")
 
 
 def _die_with_parent():
@@ -259,7 +283,7 @@ def _wait_for_pty(process, log_path: Path) -> str:
         if match:
             return match.group(1)
         if process.poll() is not None:
-            raise EmulatorError(f"QEMU exited ({process.returncode}):\n{log_path.read_text()}")
+            raise _qemu_failed(process, log_path)
         time.sleep(0.05)
     raise EmulatorError("QEMU did not open its serial pty")
 
@@ -267,23 +291,31 @@ def _wait_for_pty(process, log_path: Path) -> str:
 def _wait_for_socket(process, monitor: str, log_path: Path) -> None:
     deadline = time.monotonic() + START_TIMEOUT_S
     while not os.path.exists(monitor):
-        if process.poll() is not None or time.monotonic() > deadline:
+        if process.poll() is not None:
+            raise _qemu_failed(process, log_path)
+        if time.monotonic() > deadline:
             raise EmulatorError(f"QEMU's monitor socket did not appear:\n{log_path.read_text()}")
         time.sleep(0.05)
 
 
-def _wait_for_repl(port: str) -> None:
+def _wait_for_repl(port: str, process, log_path: Path) -> None:
     """Until MicroPython answers a Ctrl-C with its prompt: the board is booted and /flash mounted."""
     import serial
 
     deadline = time.monotonic() + START_TIMEOUT_S
-    with serial.Serial(port, timeout=0.2) as tty:
-        seen = b""
-        while time.monotonic() < deadline:
-            tty.write(b"\r\x03")
-            seen = (seen + tty.read(256))[-512:]
-            if b">>> " in seen:
-                return
+    seen = b""
+    try:
+        with serial.Serial(port, timeout=0.2) as tty:
+            while time.monotonic() < deadline and process.poll() is None:
+                tty.write(b"\r\x03")
+                seen = (seen + tty.read(256))[-512:]
+                if b">>> " in seen:
+                    return
+    except serial.SerialException:  # the pty went with QEMU
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(5)
+    if process.poll() is not None:
+        raise _qemu_failed(process, log_path)
     raise EmulatorError(f"no MicroPython prompt on {port} within {START_TIMEOUT_S} s (got {seen[-200:]!r})")
 
 
@@ -292,31 +324,41 @@ def _wait_for_repl(port: str) -> None:
 
 
 def save_state(emu: Emulator) -> Path:
-    path = state_file()
+    path = state_dir() / f"{emu.pid}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"pid": emu.pid, "port": emu.port, "monitor": emu.monitor}))
+    temporary = path.with_suffix(".part")
+    temporary.write_text(json.dumps({"pid": emu.pid, "port": emu.port, "monitor": emu.monitor,
+                                     "started": time.time()}))
+    os.replace(temporary, path)  # readers never see half a record
     return path
 
 
 def clear_state(emu: Emulator) -> None:
-    try:
-        if json.loads(state_file().read_text()).get("pid") == emu.pid:
-            state_file().unlink()
-    except (OSError, ValueError):
-        pass
+    (state_dir() / f"{emu.pid}.json").unlink(missing_ok=True)
+
+
+def running() -> list[Emulator]:
+    """The emulators `mpy-mnist emulate` runs, newest first; the records of stopped ones are removed."""
+    found = []
+    for record in state_dir().glob("*.json"):
+        try:
+            state = json.loads(record.read_text())
+        except (OSError, ValueError):
+            continue
+        emu = Emulator(state["pid"], state["port"], state["monitor"])
+        if emu.running() and os.path.exists(emu.monitor):
+            found.append((state["started"], emu))
+        else:
+            record.unlink(missing_ok=True)
+    return [emu for _, emu in sorted(found, key=lambda item: item[0], reverse=True)]
 
 
 def attach() -> Emulator:
-    """The emulator that `mpy-mnist emulate` is running."""
-    try:
-        state = json.loads(state_file().read_text())
-    except (OSError, ValueError):
-        raise EmulatorError("no emulator is running: start one with `mpy-mnist emulate`") from None
-    emu = Emulator(state["pid"], state["port"], state["monitor"])
-    if not emu.running() or not os.path.exists(emu.monitor):
-        raise EmulatorError("the emulator noted in "
-                            f"{state_file()} is not running: start one with `mpy-mnist emulate`")
-    return emu
+    """The newest emulator that `mpy-mnist emulate` is running."""
+    emulators = running()
+    if not emulators:
+        raise EmulatorError("no emulator is running: start one with `mpy-mnist emulate`")
+    return emulators[0]
 
 
 def _pid_alive(pid: int) -> bool:

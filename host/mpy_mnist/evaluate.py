@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from . import bitmaps, convert, data, models
+from .export import DEVICE_INPUT_VALUES, DEVICE_OUTPUT_SCORES
+from .outputs import atomic_path, check_writable, write_atomically
 
 REPORT_FILE = "report.json"
 CONFUSION_FILE = "confusion.png"
@@ -131,9 +133,14 @@ def evaluate(model_path, keras_model=None, limit: int | None = None, data_dir=No
     """
     model_path = Path(model_path)
     tflite = model_path.read_bytes()
+    check_digit_model(tflite, model_path)
     out_dir = Path(out_dir) if out_dir else model_path.parent
+    outputs = {name: out_dir / name for name in (REPORT_FILE, CONFUSION_FILE, MISCLASSIFIED_FILE)}
+    check_writable(*outputs.values())
     images, labels = data.load_test_set(data_dir, log=log)
-    if limit:
+    if limit is not None:
+        if not 1 <= limit <= len(labels):
+            raise ValueError(f"--limit {limit}: choose 1 to {len(labels)} test digits")
         images, labels = images[:limit], labels[:limit]
     inputs = {"grey": models.to_model_input(images)}
     inputs["binary"] = models.binarize_input(inputs["grey"])
@@ -161,13 +168,26 @@ def evaluate(model_path, keras_model=None, limit: int | None = None, data_dir=No
             report["seconds"][f"{runtime}_{kind}"] = round(time.perf_counter() - start, 2)
             report["accuracy"].setdefault(runtime, {})[kind] = float(np.mean(predictions[runtime, kind] == labels))
 
-    out_dir.mkdir(parents=True, exist_ok=True)
     device_view = predictions["tflm", "binary"]
-    plot_confusion(labels, device_view, out_dir / CONFUSION_FILE)
-    plot_misclassified(images, labels, device_view, out_dir / MISCLASSIFIED_FILE)
-    report["files"] = [REPORT_FILE, CONFUSION_FILE, MISCLASSIFIED_FILE]
-    (out_dir / REPORT_FILE).write_text(json.dumps(report, indent=2) + "\n")
+    with atomic_path(outputs[CONFUSION_FILE]) as path:
+        plot_confusion(labels, device_view, path)
+    with atomic_path(outputs[MISCLASSIFIED_FILE]) as path:
+        plot_misclassified(images, labels, device_view, path)
+    report["files"] = list(outputs)
+    write_atomically(outputs[REPORT_FILE], json.dumps(report, indent=2) + "\n")
     return report
+
+
+def check_digit_model(tflite: bytes, name) -> None:
+    """ValueError naming the problem unless the .tflite is a model from a 28x28 digit to 10 scores."""
+    try:
+        details = {"input": convert.input_quantization(tflite), "output": convert.output_details(tflite)}
+    except ValueError as error:
+        raise ValueError(f"{name}: {error}") from None
+    for kind, size in (("input", DEVICE_INPUT_VALUES), ("output", DEVICE_OUTPUT_SCORES)):
+        if int(np.prod(details[kind]["shape"])) != size:
+            raise ValueError(f"{name}: its {kind} is {details[kind]['type']} {details[kind]['shape']}; an MNIST model "
+                             f"takes {DEVICE_INPUT_VALUES} values (28x28) and gives {DEVICE_OUTPUT_SCORES} scores")
 
 
 def _engine_runs(tflite: bytes) -> bool:

@@ -6,7 +6,8 @@
   mnist_model.py   MicroPython module, `MODEL = b"..."` (frozen into firmware, the model stays in flash)
   digits.bin       the digit set file (format: bitmaps.py)
   mnist_digits.py  MicroPython module, `LABELS = b"..."`, `BITMAPS = b"..."` (freezable)
-File names come from paths.py, the digit format from bitmaps.py.
+File names come from paths.py, the digit format from bitmaps.py. A model the board cannot run is refused before
+anything is written (check_device_model), and every file is written whole or not at all.
 """
 
 from pathlib import Path
@@ -14,12 +15,51 @@ from pathlib import Path
 import numpy as np
 
 from . import bitmaps, data, paths
+from .outputs import check_writable, write_atomically
 
 MODEL_HEADER = "model.h"
 DIGITS_HEADER = "mnist.h"
 DEFAULT_COUNT = 100
 HEX_PER_LINE = 10       # as in the article's model.h
 BYTES_PER_PY_LINE = 32
+
+# What the device app needs of a model (device_python/mnist/classifier.py checks the same on the board).
+DEVICE_INPUT_VALUES = 784   # a 28x28 digit
+DEVICE_OUTPUT_SCORES = 10
+DEVICE_TENSOR_TYPES = (np.int8, np.float32)
+# The model is read from /flash into the heap, and the engine's arena comes from the heap too; on the Cortex-M7 the
+# arena also holds the DSP kernels' int16 copies of the conv and fully-connected weights, at most twice the model.
+# The smallest heap the app runs in is the emulated board's 2 MiB, which also holds the 255 KB frame buffer, the
+# app and the digits: half of it is what a model may take.
+DEVICE_MODEL_BUDGET = 1024 * 1024
+
+
+class ModelError(ValueError):
+    """The device app cannot run this model; the message names the file and the reason."""
+
+
+def check_device_model(tflite: bytes, name) -> None:
+    """Load the model with the device engine on this machine (mpy_mnist.engine: the same C code, through ctypes)
+    and check what the app needs: 784 int8/float32 input values, 10 output scores, ops the engine runs, and memory
+    within DEVICE_MODEL_BUDGET. Raises ModelError with the engine's reason."""
+    from . import engine
+
+    try:
+        interpreter = engine.Interpreter.from_bytes(tflite)
+        tensors = {"input": interpreter.get_input_details(0), "output": interpreter.get_output_details(0)}
+    except (ValueError, NotImplementedError, MemoryError) as error:
+        raise ModelError(f"{name}: the board cannot run this model: {error}") from None
+    for kind, size in (("input", DEVICE_INPUT_VALUES), ("output", DEVICE_OUTPUT_SCORES)):
+        details = tensors[kind]
+        if int(np.prod(details["shape"])) != size or details["dtype"] not in DEVICE_TENSOR_TYPES:
+            shape = [int(d) for d in details["shape"]]
+            raise ModelError(f"{name}: the board cannot use this model: its {kind} is {np.dtype(details['dtype'])} "
+                             f"{shape}, the app needs {size} int8 or float32 values")
+    needed = 3 * len(tflite) + interpreter.arena_used
+    if needed > DEVICE_MODEL_BUDGET:
+        raise ModelError(f"{name}: the board cannot hold this model: {len(tflite)} bytes and a "
+                         f"{interpreter.arena_used}-byte arena need up to {needed} bytes of its heap (with the "
+                         f"Cortex-M7 kernels' weight copies), more than the {DEVICE_MODEL_BUDGET} a model may take")
 
 
 def default_out_dir() -> Path:
@@ -90,12 +130,16 @@ def digits_module(labels: bytes, packed: bytes) -> str:
             + _py_bytes("LABELS", labels) + _py_bytes("BITMAPS", packed))
 
 
-def export(model_path=None, out_dir=None, count: int = DEFAULT_COUNT, data_dir=None, log=data._stderr) -> dict:
-    """Write the model and `count` test digits in every form the board and C builds use; returns {file: path}."""
+def export(model_path=None, out_dir=None, count: int = DEFAULT_COUNT, data_dir=None, force: bool = False,
+           log=data._stderr) -> dict:
+    """Write the model and `count` test digits in every form the board and C builds use; returns {file: path}.
+    A model the board cannot run raises ModelError before anything is written, unless force."""
     model_path = Path(model_path) if model_path else paths.default_model_path()
     if not model_path.is_file():
         raise FileNotFoundError(f"{model_path}: no model; train one first (mpy-mnist train) or pass --model")
     tflite = model_path.read_bytes()
+    if not force:
+        check_device_model(tflite, model_path)
     out_dir = Path(out_dir) if out_dir else default_out_dir()
     images, labels = data.load_test_set(data_dir, log=log)
     indices = select_digits(labels, count)
@@ -110,14 +154,10 @@ def export(model_path=None, out_dir=None, count: int = DEFAULT_COUNT, data_dir=N
         paths.DIGITS_FILE: bitmaps.digits_file_bytes(chosen_labels, packed),
         paths.DIGITS_MODULE: digits_module(chosen_labels, packed),
     }
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written = {}
-    for name, content in files.items():
-        path = out_dir / name
-        if path.resolve() != model_path.resolve():  # exporting next to the model: it is already there
-            if isinstance(content, bytes):
-                path.write_bytes(content)
-            else:
-                path.write_text(content)
-        written[name] = path
+    written = {name: out_dir / name for name in files}
+    # exporting next to the model: it is already there
+    to_write = {path: files[name] for name, path in written.items() if path.resolve() != model_path.resolve()}
+    check_writable(*to_write)
+    for path, content in to_write.items():
+        write_atomically(path, content)
     return written

@@ -16,6 +16,7 @@ import tensorflow as tf
 from keras import layers
 
 from . import bitmaps, convert, data, models, paths
+from .outputs import atomic_path, check_writable, write_atomically
 
 DEFAULT_EPOCHS = {"cnn": 20, "seed-mlp": 5}
 BINARIZED_FRACTION = 0.5
@@ -57,6 +58,10 @@ def augmentation(seed: int) -> list:
         layers.RandomZoom(0.1, fill_mode="constant", seed=seed + 2),
         RandomBinarize(seed=seed + 3),
     ]
+
+
+class ConversionError(Exception):
+    """Training finished but the model did not convert to a .tflite the device runs; the Keras model is kept."""
 
 
 @dataclass
@@ -106,13 +111,19 @@ def train_to_file(out=None, model: str = "cnn", epochs: int | None = None, seed:
     """Train, convert (int8 unless float32) and check the ops; writes the .tflite at `out` (default
     paths.default_model_path()), the Keras model beside it (.keras) and a summary (.train.json). Returns the summary."""
     out = Path(out) if out else paths.default_model_path()
+    keras_path, summary_path = out.with_suffix(".keras"), out.with_suffix(".train.json")
+    check_writable(out, keras_path, summary_path)  # before the training, not after it
     result = train(model=model, epochs=epochs, seed=seed, train_subset=train_subset, data_dir=data_dir,
                    verbose=verbose, log=log)
-    tflite = convert.to_tflite(result.model, result.train_images, float32=float32)
-    ops = convert.check_ops(tflite)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    result.model.save(out.with_suffix(".keras"))
-    out.write_bytes(tflite)
+    with atomic_path(keras_path) as temporary:
+        result.model.save(temporary)
+    try:
+        tflite = convert.to_tflite(result.model, result.train_images, float32=float32)
+        ops = convert.check_ops(tflite)
+    except Exception as error:  # the converter raises whatever it meets; the trained model must not be lost
+        raise ConversionError(f"the conversion failed ({error}); the trained Keras model is kept: {keras_path}") \
+            from error
+    write_atomically(out, tflite)
     summary = {
         "model": model, "epochs": len(result.history["loss"]), "seed": seed,
         "train_digits": int(len(result.train_images)),
@@ -120,7 +131,7 @@ def train_to_file(out=None, model: str = "cnn", epochs: int | None = None, seed:
         "train_seconds": round(result.seconds, 1), "train_cpu_seconds": round(result.cpu_seconds, 1),
         "size_bytes": len(tflite), "ops": ops,
         "final_train_accuracy": round(float(result.history["accuracy"][-1]), 4),
-        "files": [out.name, out.with_suffix(".keras").name],
+        "files": [out.name, keras_path.name],
     }
-    out.with_suffix(".train.json").write_text(json.dumps(summary, indent=2) + "\n")
+    write_atomically(summary_path, json.dumps(summary, indent=2) + "\n")
     return summary

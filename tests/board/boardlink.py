@@ -22,10 +22,10 @@ def cli(*args, timeout=600, **kwargs):
                           text=True, timeout=timeout, **kwargs)
 
 
-def cli_popen(*args):
+def cli_popen(*args, **kwargs):
     env = dict(os.environ, PYTHONPATH=str(REPO / "host"))
     return subprocess.Popen([sys.executable, "-m", "mpy_mnist", *args], cwd=REPO, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, **kwargs)
 
 
 class Relay:

@@ -8,13 +8,15 @@ be refused with a message naming sizes.
 import hashlib
 import re
 import signal
+import subprocess
+import time
 
 import numpy as np
 import pytest
 
 from boardlink import QUICK, Relay, cli, cli_popen
 from needs import require_tool
-from mpy_mnist import bitmaps, board, evaluate, models, paths
+from mpy_mnist import bitmaps, board, evaluate, models, paths, pipeline
 
 pytestmark = [pytest.mark.emulator, pytest.mark.slow]
 
@@ -36,7 +38,7 @@ def emulated_board():
 @pytest.fixture(scope="module")
 def quick_model():
     """The export dir of a quick model, from the train-and-push cache."""
-    return board.trained_export(QUICK, log=lambda text: None)[0]
+    return pipeline.trained_export(QUICK, log=lambda text: None)[0]
 
 
 # The model before a push: the committed default model (also frozen into the firmware; the tests tell the pushed
@@ -146,6 +148,33 @@ def test_push_cut_midway_keeps_the_old_model(emulated_board, quick_model, cut):
     assert board.TEMP_SUFFIX not in listing, listing
 
 
+def test_ctrl_c_during_a_push_says_so_and_keeps_the_old_model(emulated_board, quick_model):
+    old, new = OLD, quick_model
+    push(emulated_board.port, old)
+    new_model = (new / paths.MODEL_FILE).read_bytes()
+    interrupted_at = []
+
+    def ctrl_c():
+        interrupted_at.append(time.monotonic())
+        process.send_signal(signal.SIGINT)
+
+    # Ctrl-C when about half of the model has gone (the relay stops forwarding there, as a slow link would)
+    relay = Relay(emulated_board.port, cut_after=3000 + len(new_model) * 4 // 3 // 2, on_cut=ctrl_c)
+    try:
+        # SIGINT as a terminal's Ctrl-C delivers it (a shell's background job would have it ignored)
+        process = cli_popen("push", "--port", relay.port, "--from", str(new),
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+        output = process.communicate(timeout=300)[0].decode()
+        stopped = time.monotonic()
+    finally:
+        relay.close()
+    assert interrupted_at, output
+    assert process.returncode == 130, output
+    assert "interrupted" in output and "the board keeps its previous model" in output, output
+    assert stopped - interrupted_at[0] <= 2, stopped - interrupted_at[0]
+    assert model_sha256_on_board(emulated_board.port) == sha256_hex(old / paths.MODEL_FILE)
+
+
 def test_full_flash_is_refused_and_the_old_model_kept(emulated_board, quick_model):
     old, new = OLD, quick_model
     push(emulated_board.port, old)
@@ -186,7 +215,7 @@ def test_a_write_that_runs_out_of_space_is_undone(emulated_board, quick_model, m
     try:
         monkeypatch.setattr(board, "SPARE_BLOCKS", -10_000)
         with pytest.raises(board.BoardError, match=f"{paths.DEVICE_DIR} on {emulated_board.port} is full"):
-            board.push(emulated_board.port, board.push_plan(new))
+            board.push(emulated_board.port, pipeline.push_plan(new))
         listing = board_output(emulated_board.port, f"import os\nprint(os.listdir('{paths.DEVICE_DIR}'))\n")
         assert board.TEMP_SUFFIX not in listing, listing
         assert model_sha256_on_board(emulated_board.port) == sha256_hex(old / paths.MODEL_FILE)

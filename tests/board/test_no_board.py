@@ -7,24 +7,22 @@ from boardlink import cli
 from mpy_mnist import paths
 
 
-def export_dir_with_files(tmp_path):
-    (tmp_path / paths.MODEL_FILE).write_bytes(b"\0\0\0\0TFL3" + bytes(100))
-    (tmp_path / paths.DIGITS_FILE).write_bytes(b"MNDG" + bytes(20))
-    return tmp_path
+# The default model and digits: files the board runs, so that the push gets as far as the port.
+GOOD_EXPORT = paths.DEFAULT_MODEL_DIR
 
 
-def test_push_to_a_missing_port_says_so(tmp_path):
-    result = cli("push", "--port", "/dev/ttyNOSUCHPORT", "--from", str(export_dir_with_files(tmp_path)))
+def test_push_to_a_missing_port_says_so():
+    result = cli("push", "--port", "/dev/ttyNOSUCHPORT", "--from", str(GOOD_EXPORT))
     assert result.returncode == 1
     assert "there is no serial port /dev/ttyNOSUCHPORT" in result.stderr
     assert "mpy-mnist ports" in result.stderr
 
 
-def test_push_to_a_silent_port_times_out_naming_it(tmp_path):
+def test_push_to_a_silent_port_times_out_naming_it():
     master, slave = os.openpty()
     try:
         port = os.ttyname(slave)
-        result = cli("push", "--port", port, "--from", str(export_dir_with_files(tmp_path)), timeout=60)
+        result = cli("push", "--port", port, "--from", str(GOOD_EXPORT), timeout=60)
     finally:
         os.close(master)
         os.close(slave)
@@ -60,3 +58,17 @@ def test_ports_keeps_micropython_boards_and_st_links(monkeypatch):
     found = board.list_ports()
     assert [device for device, _ in found] == ["/dev/ttyACM0", "/dev/ttyACM1"]
     assert "ST-LINK" in found[0][1] and "0483:374b" in found[0][1]
+
+
+def test_the_transport_knows_nothing_of_training():
+    """board.py moves bytes; what to push and the train-and-push pipeline live in pipeline.py."""
+    import ast
+
+    from mpy_mnist import board
+
+    tree = ast.parse(open(board.__file__).read())
+    imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.level
+                for alias in node.names}
+    assert not imported & {"data", "train", "convert", "export", "evaluate", "pipeline", "models"}, imported
+    assert not {"tensorflow", "keras"} & {alias.name.split(".")[0] for node in ast.walk(tree)
+                                         if isinstance(node, ast.Import) for alias in node.names}

@@ -6,7 +6,9 @@ import re
 import signal
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import pytest
 import serial
@@ -56,6 +58,33 @@ def test_time_follows_sleep(board):
     out = mpremote(board.port, "exec", "import time; t = time.ticks_us(); time.sleep_ms(200); "
                    "print(time.ticks_diff(time.ticks_us(), t))")
     assert 200_000 <= int(out) < 2_000_000
+
+
+CLOCK_CHECK = """
+import time
+steps_back = 0
+previous = time.ticks_us()
+end = time.ticks_add(time.ticks_ms(), 2000)
+while time.ticks_diff(end, time.ticks_ms()) > 0:
+    now = time.ticks_us()
+    if time.ticks_diff(now, previous) < 0:
+        steps_back += 1
+    previous = now
+short_sleeps = 0
+for _ in range(100):
+    start = time.time_ns()
+    time.sleep_us(2000)
+    if time.time_ns() - start < 2000000:
+        short_sleeps += 1
+print(steps_back, short_sleeps)
+"""
+
+
+def test_clock_never_steps_back(board):
+    """Without -icount, as users run it: the SysTick counter can reload while its interrupt is still pending. Read
+    naively, ticks_us then steps back a millisecond, and a sleep_us measuring from such a reading ends at once."""
+    steps_back, short_sleeps = map(int, mpremote(board.port, "exec", CLOCK_CHECK).split())
+    assert (steps_back, short_sleeps) == (0, 0)
 
 
 def test_files_copied_to_flash_are_intact(board, tmp_path):
@@ -116,6 +145,26 @@ def read_until(tty, marker: bytes, timeout: float = 20) -> bytes:
     return seen
 
 
+def test_input_sent_while_the_board_boots_is_not_lost(emulator_firmware, tmp_path):
+    """A character that reaches the UART before the firmware enables its receive interrupt (emulator.start pokes the
+    pty while QEMU starts, and a loaded host may run the guest late) must not hold the input blocked for good."""
+    monitor = tmp_path / "qmp.sock"
+    qemu = subprocess.Popen([emulator.QEMU, "-machine", emulator.MACHINE, "-cpu", emulator.CPU, "-nographic",
+                             "-monitor", "none", "-qmp", f"unix:{monitor},server=on,wait=off", "-serial", "pty",
+                             "-semihosting", "-kernel", str(emulator_firmware), "-S"],  # -S: the CPU waits
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    with emulator.Emulator(qemu.pid, "", str(monitor), qemu) as paused:
+        paused.port = re.search(r"char device redirected to (\S+)", qemu.stdout.readline()).group(1)
+        with serial.Serial(paused.port, timeout=0.2) as tty:
+            time.sleep(1.5)  # QEMU notices a new client of its pty at a once-a-second check
+            tty.write(b"\r")
+            time.sleep(0.5)
+            paused._qmp("cont")
+            time.sleep(1)  # booted by now
+            tty.write(b"\x03print(6 * 7)\r")
+            assert b"42" in read_until(tty, b"42")
+
+
 def test_icount_makes_time_deterministic(emulator_firmware):
     code = "import time; t = time.ticks_us(); sum(range(20000)); print(time.ticks_diff(time.ticks_us(), t))"
     runs = []
@@ -127,19 +176,37 @@ def test_icount_makes_time_deterministic(emulator_firmware):
     assert runs[0] > 0 and abs(runs[0] - runs[1]) <= 1, runs
 
 
-def test_emulate_command_screenshot_and_ctrl_c(emulator_firmware, tmp_path):
-    env = dict(os.environ, PYTHONPATH=HOST_DIR, MPY_MNIST_CACHE=str(paths.cache_dir()))
+def private_cache(tmp_path):
+    """The environment of a command with its own cache: it sees only the emulators this test starts."""
+    return dict(os.environ, PYTHONPATH=HOST_DIR, MPY_MNIST_CACHE=str(tmp_path / "cache"))
+
+
+def emulate(firmware, env):
+    """`mpy-mnist emulate` as a user runs it in another terminal: (the process, QEMU's pid, the serial port)."""
     # SIGINT as a terminal's Ctrl-C finds it: a shell that starts the tests as a background job has them ignore it,
     # and the child would inherit that.
-    cli = subprocess.Popen([sys.executable, "-m", "mpy_mnist", "emulate", "--firmware", str(emulator_firmware)],
-                           stdout=subprocess.PIPE, text=True, env=env,
-                           preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    process = subprocess.Popen([sys.executable, "-m", "mpy_mnist", "emulate", "--firmware", str(firmware)],
+                               stdout=subprocess.PIPE, text=True, env=env,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    line = process.stdout.readline()
+    found = re.search(r"pid (\d+)\). Serial port: (\S+)", line)
+    if found is None:
+        process.kill()
+        pytest.fail(f"mpy-mnist emulate printed {line!r}{process.communicate()[0]}")
+    return process, int(found.group(1)), found.group(2)
+
+
+def command(env, *args, timeout=120):
+    return subprocess.run([sys.executable, "-m", "mpy_mnist", *args], capture_output=True, text=True, env=env,
+                          timeout=timeout)
+
+
+def test_emulate_command_screenshot_and_ctrl_c(emulator_firmware, tmp_path):
+    env = private_cache(tmp_path)
+    cli, pid, port = emulate(emulator_firmware, env)
     try:
-        line = cli.stdout.readline()
-        pid, port = re.search(r"pid (\d+)\). Serial port: (\S+)", line).groups()
         assert mpremote(port, "exec", "print(6 * 7)").strip() == "42"
-        shot = subprocess.run([sys.executable, "-m", "mpy_mnist", "screenshot", "--out", str(tmp_path / "s.png")],
-                              capture_output=True, text=True, env=env, timeout=60)
+        shot = command(env, "screenshot", "--out", str(tmp_path / "s.png"))
         assert shot.returncode == 0, shot.stderr
         assert Image.open(tmp_path / "s.png").size == (480, 272)
     finally:
@@ -148,12 +215,62 @@ def test_emulate_command_screenshot_and_ctrl_c(emulator_firmware, tmp_path):
     assert cli.returncode == 0
     assert "Emulator stopped." in out
     with pytest.raises(ProcessLookupError):
-        os.kill(int(pid), 0)
+        os.kill(pid, 0)
+
+
+def test_two_emulators_are_listed_and_the_newest_is_used(emulator_firmware, tmp_path):
+    env = private_cache(tmp_path)
+    script = tmp_path / "which.py"
+    script.write_text("print(open('/flash/which').read())\n")
+    emulators = {}
+    try:
+        for name in ("first", "second"):
+            emulators[name] = emulate(emulator_firmware, env)
+            mpremote(emulators[name][2], "exec", f"with open('/flash/which', 'w') as f: f.write('{name}')")
+        listed = command(env, "ports").stdout
+        for _, _, port in emulators.values():
+            assert f"{port}\temulated board" in listed, listed
+        assert command(env, "run", "--port", "emulator", str(script)).stdout.strip() == "second"
+
+        second, qemu, _ = emulators.pop("second")
+        sent = time.monotonic()
+        second.send_signal(signal.SIGTERM)
+        second.communicate(timeout=60)
+        assert time.monotonic() - sent <= 3
+        with pytest.raises(ProcessLookupError):
+            os.kill(qemu, 0)
+
+        assert command(env, "run", "--port", "emulator", str(script)).stdout.strip() == "first"
+        listed = command(env, "ports").stdout
+        assert listed.count("emulated board") == 1 and emulators["first"][2] in listed, listed
+    finally:
+        for process, _, _ in emulators.values():
+            process.send_signal(signal.SIGTERM)
+            process.communicate(timeout=60)
+
+
+def test_a_firmware_qemu_cannot_run_gives_qemus_own_error(tmp_path):
+    not_firmware = tmp_path / "firmware.elf"
+    not_firmware.write_text("not a firmware\n")
+    result = command(private_cache(tmp_path), "emulate", "--firmware", str(not_firmware))
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: QEMU stopped"), result.stderr
+    assert "qemu: fatal:" in lines[0]
+
+
+def test_the_folder_of_a_killed_emulate_is_cleaned_up(emulator_firmware, tmp_path):
+    process, _, _ = emulate(emulator_firmware, private_cache(tmp_path))
+    folders = list(emulator.workdir_base().glob(f"{emulator.WORKDIR_PREFIX}{process.pid}-*"))
+    assert len(folders) == 1
+    process.kill()  # no time to clean up
+    process.communicate()
+    assert folders[0].exists()
+    with emulator.start(emulator_firmware):
+        assert not folders[0].exists()
 
 
 def test_screenshot_without_emulator_says_how_to_start_one(tmp_path):
-    env = dict(os.environ, PYTHONPATH=HOST_DIR, MPY_MNIST_CACHE=str(tmp_path))
-    result = subprocess.run([sys.executable, "-m", "mpy_mnist", "screenshot"], capture_output=True, text=True,
-                            env=env, timeout=60)
+    result = command(private_cache(tmp_path), "screenshot")
     assert result.returncode != 0
     assert "mpy-mnist emulate" in result.stderr

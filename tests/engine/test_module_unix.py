@@ -41,7 +41,8 @@ model = open(MODELS + '/hello_world_int8.tflite', 'rb').read()
 for bad, call in ((b'', lambda: tflite.Interpreter(b'')),
                   ('size', lambda: tflite.Interpreter(model, arena_size=64)),
                   ('input', lambda: tflite.Interpreter(model).set_input(b'12', 0)),
-                  ('index', lambda: tflite.Interpreter(model).get_output(3))):
+                  ('index', lambda: tflite.Interpreter(model).get_output(3)),
+                  ('wide', lambda: tflite.Interpreter(model).input(2 ** 40))):
     try:
         call()
     except (ValueError, MemoryError) as e:
@@ -108,5 +109,6 @@ def test_tflite_module_in_the_unix_port(unix_micropython):
     assert "error MemoryError arena_size=64 is too small: this model needs" in rest
     assert "error ValueError input 0 is int8 with shape (1, 1) (1 bytes), got 2 bytes" in rest
     assert "error ValueError output index 3 out of range" in rest
+    assert "error ValueError input index 1099511627776 out of range" in rest  # not cut to an int
     assert "'ran'" in rest and "'ValueError'" in rest  # both outcomes occur among the malformed variants
     assert "view 99 True True" in rest

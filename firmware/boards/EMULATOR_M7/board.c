@@ -24,9 +24,11 @@
 #define SYST_RVR        REG32(0xe000e014)
 #define SYST_CVR        REG32(0xe000e018)
 #define NVIC_ISER0      REG32(0xe000e100)
+#define NVIC_ISPR0      REG32(0xe000e200)
 #define CPACR_CP10_CP11_FULL (0xfu << 20)
 #define SYST_CSR_ENABLE  (1u << 0)
 #define SYST_CSR_TICKINT (1u << 1)
+#define SYST_CSR_COUNTFLAG (1u << 16)
 
 // SysTick counts QEMU's 1 MHz reference clock (CLKSOURCE = 0): one count per microsecond, so a reload of 999
 // gives a 1 ms tick, and the current value gives the microseconds within it. Under `-icount` this clock is
@@ -86,6 +88,9 @@ int __wrap_mp_hal_stdin_rx_chr(void) {
 
 static void systick_handler(void) {
     ticks_ms = ticks_ms + 1;
+    // Reading the control register clears COUNTFLAG: from here on it is set only by a reload whose interrupt has
+    // not run yet, which is what read_clock looks for (as the stm32 port's SysTick_Handler does).
+    (void)SYST_CSR;
 }
 
 mp_uint_t mp_hal_ticks_ms(void) {
@@ -93,12 +98,22 @@ mp_uint_t mp_hal_ticks_ms(void) {
 }
 
 // The time since reset as whole milliseconds and the microseconds into the current one.
+// The counter can reload while its interrupt is still pending (QEMU takes interrupts between translated blocks,
+// and never while they are masked): the count then has wrapped but ticks_ms not yet, and pairing the two would
+// step time back by a millisecond. As in the stm32 port's mp_hal_ticks_us, with interrupts masked COUNTFLAG says
+// that such a reload happened, and its millisecond is added here. Unlike the stm32 port, which bounds the time
+// between its reads in CPU cycles, QEMU's counter follows the host clock, so any time may pass between two
+// instructions: the counter is read again after a reload is seen, so that both figures come from after it.
 static void read_clock(uint32_t *ms, uint32_t *us_in_ms) {
-    uint32_t counts_left;
-    do {
-        *ms = ticks_ms;
+    uint32_t primask;
+    __asm volatile ("mrs %0, primask\n cpsid i" : "=r" (primask) : : "memory");
+    uint32_t counts_left = SYST_CVR;
+    uint32_t reloaded = SYST_CSR & SYST_CSR_COUNTFLAG;
+    if (reloaded) {
         counts_left = SYST_CVR;
-    } while (*ms != ticks_ms);
+    }
+    *ms = ticks_ms + (reloaded ? 1u : 0u);
+    __asm volatile ("msr primask, %0" : : "r" (primask) : "memory");
     *us_in_ms = SYSTICK_COUNTS_PER_MS - 1u - counts_left;
 }
 
@@ -175,9 +190,11 @@ int __wrap_main(int argc, char **argv) {
     SYST_CVR = 0;
     SYST_CSR = SYST_CSR_ENABLE | SYST_CSR_TICKINT;
 
-    // uart_init() of the port has run already (in _start); add the receive interrupt.
+    // uart_init() of the port has run already (in _start); add the receive interrupt. A character that arrived
+    // before it raised none and holds the receiver full (QEMU then takes no more): pend the interrupt once to drain it.
     UART0_CTRL |= UART_CTRL_RX_INTEN;
     NVIC_ISER0 = 1u << UART0_RX_IRQ;
+    NVIC_ISPR0 = 1u << UART0_RX_IRQ;
 
     return __real_main(argc, argv);
 }
