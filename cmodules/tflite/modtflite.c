@@ -160,13 +160,8 @@ static tfl_tensor *io_tensor(tflite_interpreter_obj_t *self, mp_obj_t index_obj,
     tfl_tensor *t = index < 0 || index >= count ? NULL
                   : output ? tfl_output_tensor(&self->it, (int)index) : tfl_input_tensor(&self->it, (int)index);
     if (t == NULL) {
-<<<<<<< HEAD
-        raise_formatted(&mp_type_ValueError, "%s index %d out of range: the model has %d %ss",
-            output ? "output" : "input", (int)index, count, output ? "output" : "input");
-=======
-        mp_raise_msg_varg(&mp_type_ValueError, MP_ERROR_TEXT("%s index %ld out of range: the model has %d %ss"),
+        raise_formatted(&mp_type_ValueError, "%s index %ld out of range: the model has %d %ss",
             output ? "output" : "input", (long)index, count, output ? "output" : "input");
->>>>>>> bad-input-17
     }
     return t;
 }
