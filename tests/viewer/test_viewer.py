@@ -25,7 +25,9 @@ ANSWER_GAP_S = 2.5  # draw() shows an answer for 1.5 s before it clears the box 
 def test_page_shows_the_lcd_as_mnist_run_runs(board, page):
     run = start_mpremote(board.port, "exec", "import mnist; mnist.run(count=8, delay_ms=300)")
     seen = set()
+    deadline = time.monotonic() + 120
     while run.poll() is None:
+        assert time.monotonic() < deadline, "mnist.run(count=8) did not finish within 120 s"
         seen.add(hashlib.sha256(lcd_on_page(page).tobytes()).hexdigest())
         time.sleep(0.1)
     assert run.returncode == 0, run.stdout.read()
