@@ -49,6 +49,8 @@ typedef struct {
     uint8_t layout;          /* TFL_ARM_ROWS, TFL_ARM_GROUPS or TFL_ARM_SINGLE_CHANNEL, below */
     uint8_t fast_requant;    /* every accumulator provably fits the short requantisation (SMMULR) */
     uint8_t assembly;        /* two positions run through tfl_arm_gemm_2x2 (see below) */
+    uint8_t scaled;          /* tiles hold weights and biases times 2^left, and every left is 0 (fast_requant;
+                              * not GROUPS, whose tiles are widened by SXTB16 alone) */
     uint32_t block_words;    /* one channel pair's block in `weights`: head, k-pairs, tail */
     uint32_t entry;          /* tfl_arm_gemm_2x2: where this depth's run through the unrolled groups starts */
     int32_t tile;            /* channels widened at a time: all, or an even number */
@@ -71,6 +73,8 @@ enum { TFL_ARM_HEAD = 2, TFL_ARM_TAIL = 9 };
 /* The most k-pair groups (two k-pairs each) tfl_arm_gemm_2x2 unrolls: a conv depth up to 2 * (1 + 2 * 128)
  * values; deeper layers take the C loop. */
 #define TFL_ARM_MAX_GROUPS 128
+/* The most groups of the pre-scaled sequence (its blocks skip the left shifts): a depth up to 2 * (1 + 2 * 16). */
+#define TFL_ARM_SCALED_MAX_GROUPS 16
 
 /* Two positions x every full channel pair of a conv whose outputs take the fast requantisation, clamped to the
  * whole int8 range with an output offset of -128 (what int8 ReLU layers are): there a negative rounded product
@@ -87,6 +91,7 @@ typedef struct {
 void tfl_arm_gemm_2x2(const tfl_arm_gemm_job *job);
 void tfl_arm_gemm_2x2_next(void); /* labels inside it, for the blocks' tails and the entries */
 void tfl_arm_gemm_2x2_groups_end(void);
+void tfl_arm_gemm_2x2_scaled_end(void);
 void tfl_arm_gemm_2x2_done(void);
 
 /* How the depth is paired. ROWS (conv): (k, k+1) in natural order, each filter row padded to even.

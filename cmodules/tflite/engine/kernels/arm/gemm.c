@@ -28,8 +28,12 @@
  * `bound`: SMMULR(acc * 2^left, m) is the reference's rounding doubling high multiply of acc * 2^(left - 1) when
  * the shifted accumulator cannot overflow; the rounding shortcut needs a right shift of at least 1, and folding
  * the output offset into the rounding constant needs offset * 2^right to stay far from overflow. */
+static int32_t left_of(int32_t shift) {
+    return (shift > 0 ? shift : 0) + 1;
+}
+
 static int bound_fits(int64_t bound, int32_t shift) {
-    int32_t left = (shift > 0 ? shift : 0) + 1, right = shift > 0 ? 0 : -shift;
+    int32_t left = left_of(shift), right = shift > 0 ? 0 : -shift;
     return (bound << left) < ((int64_t)1 << 31) && left <= 8 && right >= 1 && right <= 22;
 }
 
@@ -69,7 +73,7 @@ void tfl_arm_channel_init(tfl_arm_channel *c, int32_t bias, int32_t multiplier, 
     c->multiplier = multiplier;
     c->shift = shift;
     c->right_shift = shift > 0 ? 0 : -shift;
-    c->left = (shift > 0 ? shift : 0) + 1;
+    c->left = left_of(shift);
     c->round = (int32_t)(((1u << c->right_shift) >> 1) + ((uint32_t)output_offset << c->right_shift));
 }
 
@@ -132,7 +136,12 @@ tfl_status tfl_arm_gemm_prepare(tfl_context *ctx, tfl_arm_gemm *gemm, int layout
     int32_t groups = (gemm->kpairs - 1) / 2;
     gemm->assembly = (uint8_t)(fast && io->act_min == -128 && io->act_max == 127 && io->output_offset == -128 &&
         groups <= TFL_ARM_MAX_GROUPS);
-    gemm->entry = code_address(tfl_arm_gemm_2x2_groups_end) - 40u * (uint32_t)groups; /* 40 bytes a group */
+    /* widened per inference one by one anyway, these layouts' weights are scaled for free: 4 fewer instructions per
+     * channel pair and two positions */
+    gemm->scaled = (uint8_t)(fast && layout != TFL_ARM_GROUPS);
+    void (*end)(void) = gemm->scaled && groups <= TFL_ARM_SCALED_MAX_GROUPS ? tfl_arm_gemm_2x2_scaled_end :
+        tfl_arm_gemm_2x2_groups_end;
+    gemm->entry = code_address(end) - 40u * (uint32_t)groups; /* 40 bytes a group */
     return TFL_OK;
 }
 
@@ -198,25 +207,32 @@ static void widen_groups(uint32_t *words, const int8_t *a, const int8_t *b, int3
     }
 }
 
+/* What channel n's weights and bias are multiplied by in a tile: 2^left when gemm->scaled (the bounds checked
+ * by bound_fits keep the scaled weights within int16 and the accumulator within int32), else 1. */
+static int32_t weight_scale(const tfl_arm_gemm *gemm, int32_t n) {
+    return gemm->scaled ? (int32_t)1 << left_of(gemm->shifts[n]) : 1;
+}
+
 static uint32_t halves(int32_t low, int32_t high) {
     return (uint32_t)(uint16_t)low | (uint32_t)high << 16;
 }
 
-/* Two channels' weights (b NULL: a lone channel) in the SINGLE_CHANNEL layout, k-pair by k-pair in order: each
- * row's run of tap pairs, and after every even row of an odd filter_w its last tap stacked with the next row's. */
-static uint32_t *widen_single_channel(uint32_t *words, const int8_t *a, const int8_t *b, int32_t rows,
-    int32_t row_len) {
+/* Two channels' weights (b NULL: a lone channel) times their scales in the SINGLE_CHANNEL layout, k-pair by
+ * k-pair in order: each row's run of tap pairs, and after every even row of an odd filter_w its last tap stacked
+ * with the next row's. */
+static uint32_t *widen_single_channel(uint32_t *words, const int8_t *a, int32_t scale_a, const int8_t *b,
+    int32_t scale_b, int32_t rows, int32_t row_len) {
     int32_t run = row_len & ~1, last = row_len - 1;
     for (int32_t r = 0; r < rows; r++) {
         const int8_t *ra = a + (size_t)r * row_len, *rb = b != NULL ? b + (size_t)r * row_len : NULL;
         for (int32_t j = 0; j < run; j += 2) {
-            *words++ = halves(ra[j], ra[j + 1]);
-            *words++ = rb != NULL ? halves(rb[j], rb[j + 1]) : 0;
+            *words++ = halves(ra[j] * scale_a, ra[j + 1] * scale_a);
+            *words++ = rb != NULL ? halves(rb[j] * scale_b, rb[j + 1] * scale_b) : 0;
         }
         if ((row_len & 1) && (r & 1) == 0) {
             int next = r + 1 < rows;
-            *words++ = halves(ra[last], next ? ra[row_len + last] : 0);
-            *words++ = rb != NULL ? halves(rb[last], next ? rb[row_len + last] : 0) : 0;
+            *words++ = halves(ra[last] * scale_a, next ? ra[row_len + last] * scale_a : 0);
+            *words++ = rb != NULL ? halves(rb[last] * scale_b, next ? rb[row_len + last] * scale_b : 0) : 0;
         }
     }
     return words;
@@ -236,6 +252,10 @@ void tfl_arm_gemm_pack(tfl_arm_gemm *gemm, const tfl_arm_gemm *whole, int32_t fi
         tfl_arm_channel *c = &gemm->channel[n];
         tfl_arm_channel_init(c, gemm->bias[first + n], gemm->multipliers[first + n], gemm->shifts[first + n],
             gemm->output_offset);
+        if (gemm->scaled) { /* the accumulator comes scaled by its weights and bias instead */
+            c->bias = (int32_t)((uint32_t)c->bias * (uint32_t)weight_scale(gemm, first + n));
+            c->left = 0;
+        }
         uint32_t *block = gemm->weights + (size_t)(n / 2) * gemm->block_words;
         block[n & 1] = (uint32_t)c->bias;
         uint32_t *tail = block + TFL_ARM_HEAD + 2 * gemm->kpairs;
@@ -252,18 +272,20 @@ void tfl_arm_gemm_pack(tfl_arm_gemm *gemm, const tfl_arm_gemm *whole, int32_t fi
                     widen_groups(words, a, b, depth);
                     words += ((depth + 3) & ~3);
                 } else {
-                    words = widen_single_channel(words, a, b, gemm->rows, gemm->row_len);
+                    words = widen_single_channel(words, a, weight_scale(gemm, first + n), b,
+                        b != NULL ? weight_scale(gemm, first + n + 1) : 1, gemm->rows, gemm->row_len);
                 }
                 memset(words, 0, 4 * (size_t)(end - words));
             }
             continue;
         }
         int16_t *channel_words = (int16_t *)(block + TFL_ARM_HEAD) + 2 * (n & 1);
+        int32_t scale = weight_scale(gemm, first + n);
         for (int32_t r = 0; r < gemm->rows; r++) {
             for (int32_t j = 0; j < gemm->row_len; j++) {
                 int32_t pair, half;
                 place(gemm, r, j, &pair, &half);
-                channel_words[pair * 4 + half] = source[(size_t)n * depth + r * gemm->row_len + j];
+                channel_words[pair * 4 + half] = (int16_t)(source[(size_t)n * depth + r * gemm->row_len + j] * scale);
             }
         }
     }
