@@ -116,9 +116,10 @@ uint32_t tfl_arm_gemm_tile_bytes(const tfl_arm_gemm *gemm);
  * gemm->weights and gemm->channel there; gemm->channels becomes `count`. */
 void tfl_arm_gemm_pack(tfl_arm_gemm *gemm, const tfl_arm_gemm *whole, int32_t first, int32_t count, void *scratch);
 
-/* `groups` groups of four int8 values from each of a and b (any alignment) as GROUPS words, interleaved: per group
- * a's (v0, v2), b's, a's (v1, v3), b's. */
-void tfl_arm_widen_two(uint32_t *words, const int8_t *a, const int8_t *b, int32_t groups);
+/* `rows` runs of `groups` groups of four int8 values from each of a and b (any alignment; a run `step` bytes after
+ * the previous one's start) as GROUPS words, interleaved: per group a's (v0, v2), b's, a's (v1, v3), b's. */
+void tfl_arm_widen_two(uint32_t *words, const int8_t *a, const int8_t *b, int32_t groups, int32_t rows,
+    int32_t step);
 
 /* Multiply the widened positions in `x` (one, or two when `two`) by every channel and write the requantised
  * outputs: position 0's to out0, position 1's to out1. */

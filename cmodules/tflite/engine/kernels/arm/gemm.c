@@ -150,48 +150,53 @@ uint32_t tfl_arm_gemm_tile_bytes(const tfl_arm_gemm *gemm) {
         gemm->block_words * 4);
 }
 
-void tfl_arm_widen_two(uint32_t *words, const int8_t *a, const int8_t *b, int32_t groups) {
-    register uint32_t w0 __asm__("r4"), w1 __asm__("r5"), w2 __asm__("r6"), w3 __asm__("r8");
-    uint32_t x, y;
-    __asm__ volatile( /* volatile: its effect is the stores. An odd group first, then two a pass. */
-        "lsrs %[n], %[n], #1\n"
-        "bcc 2f\n"
-        "ldr %[x], [%[a]], #4\n"
-        "ldr %[y], [%[b]], #4\n"
-        "sxtb16 %[w0], %[x]\n"
-        "sxtb16 %[w1], %[y]\n"
-        "sxtb16 %[w2], %[x], ror #8\n"
-        "sxtb16 %[w3], %[y], ror #8\n"
-        "stmia %[words]!, {%[w0], %[w1], %[w2], %[w3]}\n"
-        "2: cbz %[n], 3f\n"
-        "1: ldr %[x], [%[a]], #4\n"
-        "ldr %[y], [%[b]], #4\n"
-        "sxtb16 %[w0], %[x]\n"
-        "sxtb16 %[w1], %[y]\n"
-        "sxtb16 %[w2], %[x], ror #8\n"
-        "sxtb16 %[w3], %[y], ror #8\n"
-        "stmia %[words]!, {%[w0], %[w1], %[w2], %[w3]}\n"
-        "ldr %[x], [%[a]], #4\n"
-        "ldr %[y], [%[b]], #4\n"
-        "sxtb16 %[w0], %[x]\n"
-        "sxtb16 %[w1], %[y]\n"
-        "sxtb16 %[w2], %[x], ror #8\n"
-        "sxtb16 %[w3], %[y], ror #8\n"
-        "stmia %[words]!, {%[w0], %[w1], %[w2], %[w3]}\n"
-        "subs %[n], %[n], #1\n"
-        "bne 1b\n"
-        "3:\n"
-        : [a] "+r"(a), [b] "+r"(b), [words] "+r"(words), [n] "+l"(groups), [x] "=&r"(x), [y] "=&r"(y),
-          [w0] "=&r"(w0), [w1] "=&r"(w1), [w2] "=&r"(w2), [w3] "=&r"(w3)
-        :
-        : "cc", "memory");
-}
+/* One group: four bytes of a and of b, their (v0, v2) and (v1, v3) pairs stored a's, b's, a's, b's. */
+#define WIDEN_GROUP                     \
+    "   ldr r4, [r1], #4\n"             \
+    "   ldr r5, [r2], #4\n"             \
+    "   sxtb16 r6, r4\n"                \
+    "   sxtb16 r7, r5\n"                \
+    "   sxtb16 r8, r4, ror #8\n"        \
+    "   sxtb16 lr, r5, ror #8\n"        \
+    "   stmia r0!, {r6, r7, r8, lr}\n"
+
+/* tfl_arm_widen_two (arm_int8.h), in assembly so that a whole patch of window rows is one call: per row an odd
+ * group first, then two a pass. */
+__asm__(
+    "   .pushsection .text.tfl_arm_widen_two, \"ax\", %progbits\n"
+    "   .syntax unified\n"
+    "   .thumb\n"
+    "   .p2align 2\n"
+    "   .global tfl_arm_widen_two\n"
+    "   .type tfl_arm_widen_two, %function\n"
+    "   .thumb_func\n"
+    "tfl_arm_widen_two:\n"              /* r0 words, r1 a, r2 b, r3 groups, [sp] rows, [sp, #4] step */
+    "   push {r4-r10, lr}\n"
+    "   ldrd r9, r10, [sp, #32]\n"
+    "   sub r10, r10, r3, lsl #2\n"     /* from the end of a row to the start of the next */
+    "1: lsrs r12, r3, #1\n"
+    "   bcc 2f\n"
+    WIDEN_GROUP
+    "2: cmp r12, #0\n"
+    "   beq 4f\n"
+    "3:\n"
+    WIDEN_GROUP
+    WIDEN_GROUP
+    "   subs r12, r12, #1\n"
+    "   bne 3b\n"
+    "4: add r1, r1, r10\n"
+    "   add r2, r2, r10\n"
+    "   subs r9, r9, #1\n"
+    "   bne 1b\n"
+    "   pop {r4-r10, pc}\n"
+    "   .size tfl_arm_widen_two, . - tfl_arm_widen_two\n"
+    "   .popsection\n");
 
 /* Two channels' int8 weights (b NULL: a lone channel, zero weights) as GROUPS k-pair words, A's then B's. */
 static void widen_groups(uint32_t *words, const int8_t *a, const int8_t *b, int32_t depth) {
     int32_t whole = depth / 4;
     if (whole > 0 && b != NULL) {
-        tfl_arm_widen_two(words, a, b, whole);
+        tfl_arm_widen_two(words, a, b, whole, 1, 0);
         words += 4 * whole;
     }
     for (int32_t k = b != NULL ? 4 * whole : 0; k < depth; k += 4, words += 4) { /* zero-padded */
