@@ -172,8 +172,8 @@ static const int8_t *window_row(const arm_conv *conv, const int8_t *input, int32
 /* The patch of positions p and p + 1 (`two`) or of p alone, row by row through window_row: per group of four
  * values, position 0's two words and then position 1's, k-pair by k-pair; then the zero k-pair. Not inlined: its
  * registers would weigh on the common case's caller. */
-static __attribute__((noinline)) void groups_patch_staged(uint32_t *patch, const arm_conv *conv, const int8_t *input, int32_t p, int two,
-    int8_t *staging) {
+static __attribute__((noinline)) void groups_patch_staged(uint32_t *patch, const arm_conv *conv,
+    const int8_t *input, int32_t p, int two, int8_t *staging) {
     const tfl_window_shape *s = &conv->shape;
     int32_t row_len = s->filter_w * s->in_c;
     uint32_t *words = patch;
