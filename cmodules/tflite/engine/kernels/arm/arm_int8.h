@@ -124,8 +124,25 @@ void tfl_arm_widen_two(uint32_t *words, const int8_t *a, const int8_t *b, int32_
 /* Multiply the widened positions in `x` (one, or two when `two`) by every channel and write the requantised
  * outputs: position 0's to out0, position 1's to out1. */
 void tfl_arm_gemm_multiply(const tfl_arm_gemm *gemm, const uint32_t *x, int two, int8_t *out0, int8_t *out1);
-/* Two positions, the fastest way the layer allows (the assembly loop when gemm->assembly). */
-void tfl_arm_gemm_multiply_two(const tfl_arm_gemm *gemm, const uint32_t *x, int8_t *out0, int8_t *out1);
+/* Two positions of a layer that takes the assembly loop: the last channel of an odd count, after the loop's pairs. */
+void tfl_arm_gemm_lone_channel(const tfl_arm_gemm *gemm, const uint32_t *x, int8_t *out0, int8_t *out1);
+
+/* Two positions, the fastest way the layer allows: the assembly loop when gemm->assembly, called straight from the
+ * layer's own loop (inline: a call in between cost about 10 instructions per two positions). */
+static inline void tfl_arm_gemm_multiply_two(const tfl_arm_gemm *gemm, const uint32_t *x, int8_t *out0,
+    int8_t *out1) {
+    if (!gemm->assembly) {
+        tfl_arm_gemm_multiply(gemm, x, 1, out0, out1);
+        return;
+    }
+    if (gemm->channels >= 2) {
+        tfl_arm_gemm_job job = {gemm->weights, x, gemm->entry, out0, out1};
+        tfl_arm_gemm_2x2(&job);
+    }
+    if (gemm->channels & 1) {
+        tfl_arm_gemm_lone_channel(gemm, x, out0, out1);
+    }
+}
 
 /* Whether the fast requantisation (SMMULR of the accumulator shifted left) gives the reference's result for every
  * accumulator channel n can produce: its bias (in place, or NULL) plus its `count` weights `stride` apart times

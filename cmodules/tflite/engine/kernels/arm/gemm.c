@@ -487,32 +487,16 @@ void tfl_arm_gemm_multiply(const tfl_arm_gemm *gemm, const uint32_t *x, int two,
     }
 }
 
-/* Two positions when gemm->assembly: the full channel pairs in assembly, a lone last channel here. */
-static void multiply_assembly(const tfl_arm_gemm *gemm, const uint32_t *x, int8_t *out0, int8_t *out1) {
+void tfl_arm_gemm_lone_channel(const tfl_arm_gemm *gemm, const uint32_t *x, int8_t *out0, int8_t *out1) {
     int32_t pairs = gemm->channels / 2;
-    tfl_arm_gemm_job job = {gemm->weights, x, gemm->entry, out0, out1};
-    if (pairs > 0) {
-        tfl_arm_gemm_2x2(&job);
-    }
-    if (gemm->channels & 1) { /* its pair's second channel has zero weights */
-        const tfl_arm_channel *c = &gemm->channel[2 * pairs];
-        const uint32_t *w = gemm->weights + (size_t)pairs * gemm->block_words + TFL_ARM_HEAD;
-        int32_t acc[4] = {c->bias, c->bias, 0, 0};
-        dot_2x2(x, &w, gemm->kpairs, acc);
-        int8_t p0 = tfl_arm_output_of(acc[0], c, gemm, 1, 1);
-        int8_t p1 = tfl_arm_output_of(acc[1], c, gemm, 1, 1);
-        out0[2 * pairs] = p0;
-        out1[2 * pairs] = p1;
-    }
-}
-
-/* Two positions' outputs, the fastest way the layer allows. */
-void tfl_arm_gemm_multiply_two(const tfl_arm_gemm *gemm, const uint32_t *x, int8_t *out0, int8_t *out1) {
-    if (gemm->assembly) {
-        multiply_assembly(gemm, x, out0, out1);
-    } else {
-        tfl_arm_gemm_multiply(gemm, x, 1, out0, out1);
-    }
+    const tfl_arm_channel *c = &gemm->channel[2 * pairs];
+    const uint32_t *w = gemm->weights + (size_t)pairs * gemm->block_words + TFL_ARM_HEAD;
+    int32_t acc[4] = {c->bias, c->bias, 0, 0}; /* its pair's second channel has zero weights */
+    dot_2x2(x, &w, gemm->kpairs, acc);
+    int8_t p0 = tfl_arm_output_of(acc[0], c, gemm, 1, 1);
+    int8_t p1 = tfl_arm_output_of(acc[1], c, gemm, 1, 1);
+    out0[2 * pairs] = p0;
+    out1[2 * pairs] = p1;
 }
 
 #endif /* TFL_ARM_DSP */
