@@ -277,7 +277,7 @@ static void widen_into_ring(int16_t *ring, const arm_conv *conv, const tfl_arm_p
 /* A 5-wide filter's patch from the band: per pair of rows r, r + 1: row r's run (four words, two of them unaligned
  * loads), the stacked last-column words of r and r + 1, row r + 1's run; for an odd number of rows, the last
  * row's run and its last column stacked with zero. */
-static uint32_t *patch_rows_5(uint32_t *words, const int16_t *row, int32_t width, int32_t rows) {
+static void patch_rows_5(uint32_t *words, const int16_t *row, int32_t width, int32_t rows) {
     const int16_t *below = row + width;
     uint32_t step = 4 * (uint32_t)width; /* two rows, in bytes */
     int32_t pairs = rows / 2;
@@ -321,25 +321,24 @@ static uint32_t *patch_rows_5(uint32_t *words, const int16_t *row, int32_t width
             : [row] "r"(row)
             : "r4", "r5", "r6", "r8", "memory");
     }
-    return words;
 }
 
 /* The patch of positions x and x + 1 of the band (the SINGLE_CHANNEL layout, arm_int8.h): per filter row its
  * run of tap pairs, word by word alternately position x's and x + 1's (consecutive values of the row); for an
- * odd filter_w, after every even row, the last column's taps of that row and the next, stacked. */
+ * odd filter_w, after every even row, the last column's taps of that row and the next, stacked. The zero k-pair
+ * after them, if any, is left as the caller zeroed it. */
 static void single_channel_patch(uint32_t *patch, const tfl_arm_gemm *gemm, const int16_t *band, int32_t width,
     int32_t x) {
     /* locals: a store through `words` could alias the gemm's fields */
     const int32_t rows = gemm->rows, run = 2 * (gemm->row_len / 2), last = gemm->row_len - 1;
     const int stacked = gemm->row_len & 1;
-    uint32_t *words = patch, *end = patch + 2 * gemm->kpairs;
+    uint32_t *words = patch;
     const int16_t *row = band + x;
-    int32_t r = 0;
     if (gemm->row_len == 5) {
-        words = patch_rows_5(words, row, width, rows);
-        r = rows;
+        patch_rows_5(words, row, width, rows);
+        return;
     }
-    for (; r < rows; r++, row += width) {
+    for (int32_t r = 0; r < rows; r++, row += width) {
         for (int32_t i = 0; i < run; i += 2, words += 2) { /* the second word: an unaligned load */
             uint32_t a, b;
             memcpy(&a, row + i, 4);
@@ -357,9 +356,6 @@ static void single_channel_patch(uint32_t *patch, const tfl_arm_gemm *gemm, cons
             words[1] = (bottom & 0xffff0000) | top >> 16;   /* PKHTB */
             words += 2;
         }
-    }
-    if (words < end) {
-        words[0] = words[1] = 0;
     }
 }
 
@@ -436,6 +432,7 @@ static void eval_single_channel(const arm_conv *conv, const int8_t *input, int8_
     int8_t *spare = (int8_t *)(patch + 2 * tile.kpairs);
     int32_t channels = tile.channels, widened = 0; /* padded rows up to `widened` are in the ring */
     ring[2 * s->filter_h * image.width] = ring[2 * s->filter_h * image.width + 1] = 0;
+    memset(patch, 0, 8 * (size_t)tile.kpairs); /* every patch writes the same words: the zero k-pair stays zero */
     for (int32_t oy = 0; oy < s->out_h; oy++) {
         int32_t y0 = oy * s->stride_h;
         for (widened = widened > y0 ? widened : y0; widened < y0 + s->filter_h; widened++) {
