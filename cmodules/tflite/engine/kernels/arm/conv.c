@@ -204,16 +204,17 @@ typedef struct {
     int32_t origin;                           /* the offset of position (0, 0)'s window (negative with padding) */
 } inside_box;
 
-static inline int32_t ceil_div(int32_t a, int32_t b) {
-    return a > 0 ? (a + b - 1) / b : 0;
+/* a / b rounded down, b > 0 (C's division rounds a negative a towards zero) */
+static inline int32_t floor_div(int32_t a, int32_t b) {
+    return a >= 0 ? a / b : -((-a + b - 1) / b);
 }
 
 static inside_box inside_box_of(const tfl_window_shape *s) {
     inside_box box;
-    box.y_first = ceil_div(s->pad_h, s->stride_h);
-    box.y_last = (s->in_h - 1 - (s->filter_h - 1) * s->dilation_h + s->pad_h) / s->stride_h;
-    box.x_first = ceil_div(s->pad_w, s->stride_w);
-    box.x_last = s->dilation_w == 1 ? (s->in_w - s->filter_w + s->pad_w) / s->stride_w : -1;
+    box.y_first = -floor_div(-s->pad_h, s->stride_h); /* the first with oy * stride >= pad */
+    box.y_last = floor_div(s->in_h - 1 - (s->filter_h - 1) * s->dilation_h + s->pad_h, s->stride_h);
+    box.x_first = -floor_div(-s->pad_w, s->stride_w);
+    box.x_last = s->dilation_w == 1 ? floor_div(s->in_w - s->filter_w + s->pad_w, s->stride_w) : -1;
     box.row_bytes = s->stride_h * s->in_w * s->in_c;
     box.column_bytes = s->stride_w * s->in_c;
     box.origin = -(s->pad_h * s->in_w + s->pad_w) * s->in_c;
