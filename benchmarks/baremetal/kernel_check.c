@@ -97,6 +97,10 @@ static int32_t make_pool_case(tfl_context *ctx, tfl_node *node, uint32_t *seed) 
     o->stride_w = pick(seed, 1, 3);
     o->padding = pick(seed, 0, 1) ? TFL_PADDING_SAME : TFL_PADDING_VALID;
     o->activation = activations[pick(seed, 0, 3)];
+    if (pick(seed, 0, 2) == 0) { /* the common layer, which the DSP kernel runs without clipping when it can */
+        o->filter_h = o->filter_w = o->stride_h = o->stride_w = 2;
+        o->activation = TFL_ACT_NONE;
+    }
     int32_t in_h = pick(seed, o->filter_h, 10), in_w = pick(seed, o->filter_w, 10);
     int32_t out_h = tfl_conv_output_size(o->padding, in_h, o->filter_h, o->stride_h, 1);
     int32_t out_w = tfl_conv_output_size(o->padding, in_w, o->filter_w, o->stride_w, 1);

@@ -49,6 +49,8 @@ typedef struct {
     uint8_t layout;          /* TFL_ARM_ROWS, TFL_ARM_GROUPS or TFL_ARM_SINGLE_CHANNEL, below */
     uint8_t fast_requant;    /* every accumulator provably fits the short requantisation (SMMULR) */
     uint8_t assembly;        /* two positions run through tfl_arm_gemm_2x2 (see below) */
+    uint8_t scaled;          /* tiles hold weights and biases times 2^left, and every left is 0 (fast_requant;
+                              * not GROUPS, whose tiles are widened by SXTB16 alone) */
     uint32_t block_words;    /* one channel pair's block in `weights`: head, k-pairs, tail */
     uint32_t entry;          /* tfl_arm_gemm_2x2: where this depth's run through the unrolled groups starts */
     int32_t tile;            /* channels widened at a time: all, or an even number */
@@ -71,6 +73,8 @@ enum { TFL_ARM_HEAD = 2, TFL_ARM_TAIL = 9 };
 /* The most k-pair groups (two k-pairs each) tfl_arm_gemm_2x2 unrolls: a conv depth up to 2 * (1 + 2 * 128)
  * values; deeper layers take the C loop. */
 #define TFL_ARM_MAX_GROUPS 128
+/* The most groups of the pre-scaled sequence (its blocks skip the left shifts): a depth up to 2 * (1 + 2 * 16). */
+#define TFL_ARM_SCALED_MAX_GROUPS 16
 
 /* Two positions x every full channel pair of a conv whose outputs take the fast requantisation, clamped to the
  * whole int8 range with an output offset of -128 (what int8 ReLU layers are): there a negative rounded product
@@ -87,6 +91,7 @@ typedef struct {
 void tfl_arm_gemm_2x2(const tfl_arm_gemm_job *job);
 void tfl_arm_gemm_2x2_next(void); /* labels inside it, for the blocks' tails and the entries */
 void tfl_arm_gemm_2x2_groups_end(void);
+void tfl_arm_gemm_2x2_scaled_end(void);
 void tfl_arm_gemm_2x2_done(void);
 
 /* How the depth is paired. ROWS (conv): (k, k+1) in natural order, each filter row padded to even.
@@ -111,15 +116,33 @@ uint32_t tfl_arm_gemm_tile_bytes(const tfl_arm_gemm *gemm);
  * gemm->weights and gemm->channel there; gemm->channels becomes `count`. */
 void tfl_arm_gemm_pack(tfl_arm_gemm *gemm, const tfl_arm_gemm *whole, int32_t first, int32_t count, void *scratch);
 
-/* `groups` groups of four int8 values from each of a and b (any alignment) as GROUPS words, interleaved: per group
- * a's (v0, v2), b's, a's (v1, v3), b's. */
-void tfl_arm_widen_two(uint32_t *words, const int8_t *a, const int8_t *b, int32_t groups);
+/* `rows` runs of `groups` groups of four int8 values from each of a and b (any alignment; a run `step` bytes after
+ * the previous one's start) as GROUPS words, interleaved: per group a's (v0, v2), b's, a's (v1, v3), b's. */
+void tfl_arm_widen_two(uint32_t *words, const int8_t *a, const int8_t *b, int32_t groups, int32_t rows,
+    int32_t step);
 
 /* Multiply the widened positions in `x` (one, or two when `two`) by every channel and write the requantised
  * outputs: position 0's to out0, position 1's to out1. */
 void tfl_arm_gemm_multiply(const tfl_arm_gemm *gemm, const uint32_t *x, int two, int8_t *out0, int8_t *out1);
-/* Two positions, the fastest way the layer allows (the assembly loop when gemm->assembly). */
-void tfl_arm_gemm_multiply_two(const tfl_arm_gemm *gemm, const uint32_t *x, int8_t *out0, int8_t *out1);
+/* Two positions of a layer that takes the assembly loop: the last channel of an odd count, after the loop's pairs. */
+void tfl_arm_gemm_lone_channel(const tfl_arm_gemm *gemm, const uint32_t *x, int8_t *out0, int8_t *out1);
+
+/* Two positions, the fastest way the layer allows: the assembly loop when gemm->assembly, called straight from the
+ * layer's own loop (inline: a call in between cost about 10 instructions per two positions). */
+static inline void tfl_arm_gemm_multiply_two(const tfl_arm_gemm *gemm, const uint32_t *x, int8_t *out0,
+    int8_t *out1) {
+    if (!gemm->assembly) {
+        tfl_arm_gemm_multiply(gemm, x, 1, out0, out1);
+        return;
+    }
+    if (gemm->channels >= 2) {
+        tfl_arm_gemm_job job = {gemm->weights, x, gemm->entry, out0, out1};
+        tfl_arm_gemm_2x2(&job);
+    }
+    if (gemm->channels & 1) {
+        tfl_arm_gemm_lone_channel(gemm, x, out0, out1);
+    }
+}
 
 /* Whether the fast requantisation (SMMULR of the accumulator shifted left) gives the reference's result for every
  * accumulator channel n can produce: its bias (in place, or NULL) plus its `count` weights `stride` apart times

@@ -169,53 +169,84 @@ static const int8_t *window_row(const arm_conv *conv, const int8_t *input, int32
     return staging;
 }
 
-/* Where position p's window starts in the input, when the whole window lies inside it (no dilation across
- * columns); NULL otherwise. */
-static const int8_t *window_inside(const tfl_window_shape *s, const int8_t *input, int32_t p) {
-    int32_t iy = (p / s->out_w) * s->stride_h - s->pad_h, ix = (p % s->out_w) * s->stride_w - s->pad_w;
-    if (iy < 0 || iy + (s->filter_h - 1) * s->dilation_h >= s->in_h || ix < 0 || ix + s->filter_w > s->in_w ||
-        s->dilation_w != 1) {
-        return NULL;
-    }
-    return input + ((size_t)iy * s->in_w + (size_t)ix) * s->in_c;
-}
-
-/* The patch of positions p and p + 1 (`two`) or of p alone: per group of four values, position 0's two words and
- * then position 1's, k-pair by k-pair; then the zero k-pair. */
-static uint32_t *groups_patch(uint32_t *patch, const arm_conv *conv, const int8_t *input, int32_t p, int two,
-    int8_t *staging) {
+/* The patch of positions p and p + 1 (`two`) or of p alone, row by row through window_row: per group of four
+ * values, position 0's two words and then position 1's, k-pair by k-pair; then the zero k-pair. Not inlined: its
+ * registers would weigh on the common case's caller. */
+static __attribute__((noinline)) void groups_patch_staged(uint32_t *patch, const arm_conv *conv,
+    const int8_t *input, int32_t p, int two, int8_t *staging) {
     const tfl_window_shape *s = &conv->shape;
     int32_t row_len = s->filter_w * s->in_c;
     uint32_t *words = patch;
-    const int8_t *inside0 = window_inside(s, input, p), *inside1 = two ? window_inside(s, input, p + 1) : NULL;
-    if (inside0 != NULL && inside1 != NULL) { /* the common case: window rows straight from the input */
-        size_t step = (size_t)s->dilation_h * s->in_w * s->in_c;
-        for (int32_t fy = 0; fy < s->filter_h; fy++, words += row_len) {
-            tfl_arm_widen_two(words, inside0 + fy * step, inside1 + fy * step, row_len / 4);
-        }
-    } else {
-        for (int32_t fy = 0; fy < s->filter_h; fy++) {
-            const int8_t *row0 = window_row(conv, input, p, fy, staging);
-            if (!two) {
-                for (int32_t k = 0; k < row_len; k += 4, words += 2) {
-                    uint32_t a;
-                    memcpy(&a, row0 + k, 4);
-                    words[0] = __sxtb16(a);
-                    words[1] = tfl_arm_sxtb16_ror8(a);
-                }
-                continue;
+    for (int32_t fy = 0; fy < s->filter_h; fy++) {
+        const int8_t *row0 = window_row(conv, input, p, fy, staging);
+        if (!two) {
+            for (int32_t k = 0; k < row_len; k += 4, words += 2) {
+                uint32_t a;
+                memcpy(&a, row0 + k, 4);
+                words[0] = __sxtb16(a);
+                words[1] = tfl_arm_sxtb16_ror8(a);
             }
-            tfl_arm_widen_two(words, row0, window_row(conv, input, p + 1, fy, staging + row_len), row_len / 4);
-            words += row_len;
+            continue;
         }
+        tfl_arm_widen_two(words, row0, window_row(conv, input, p + 1, fy, staging + row_len), row_len / 4, 1, 0);
+        words += row_len;
     }
-    for (int32_t pairs = (int32_t)(words - patch) / (two ? 2 : 1); pairs < conv->gemm.kpairs; pairs++) {
-        *words++ = 0; /* the zero k-pair */
-        if (two) {
-            *words++ = 0;
-        }
+    words[0] = 0; /* the zero k-pair (a GROUPS conv's depth is a multiple of 4: there is exactly one) */
+    if (two) {
+        words[1] = 0;
     }
-    return patch;
+}
+
+/* The output positions whose windows lie inside the input, and where those windows start. */
+typedef struct {
+    int32_t y_first, y_last, x_first, x_last; /* output rows, columns (an empty range with dilated columns) */
+    int32_t row_bytes, column_bytes;          /* input bytes from one output row's windows to the next's; columns */
+    int32_t origin;                           /* the offset of position (0, 0)'s window (negative with padding) */
+} inside_box;
+
+/* a / b rounded down, b > 0 (C's division rounds a negative a towards zero) */
+static inline int32_t floor_div(int32_t a, int32_t b) {
+    return a >= 0 ? a / b : -((-a + b - 1) / b);
+}
+
+static inside_box inside_box_of(const tfl_window_shape *s) {
+    inside_box box;
+    box.y_first = -floor_div(-s->pad_h, s->stride_h); /* the first with oy * stride >= pad */
+    box.y_last = floor_div(s->in_h - 1 - (s->filter_h - 1) * s->dilation_h + s->pad_h, s->stride_h);
+    box.x_first = -floor_div(-s->pad_w, s->stride_w);
+    box.x_last = s->dilation_w == 1 ? floor_div(s->in_w - s->filter_w + s->pad_w, s->stride_w) : -1;
+    box.row_bytes = s->stride_h * s->in_w * s->in_c;
+    box.column_bytes = s->stride_w * s->in_c;
+    box.origin = -(s->pad_h * s->in_w + s->pad_w) * s->in_c;
+    return box;
+}
+
+static inline int inside(const inside_box *box, int32_t oy, int32_t ox) {
+    return oy >= box->y_first && oy <= box->y_last && ox >= box->x_first && ox <= box->x_last;
+}
+
+/* The patch of positions p (at output row oy, column ox) and p + 1, or of p alone (the layout above): the common
+ * case, two windows inside the input, in one call straight from it. */
+static inline void groups_patch(uint32_t *patch, const arm_conv *conv, const inside_box *box, const int8_t *input,
+    int32_t p, int32_t oy, int32_t ox, int two, int8_t *staging) {
+    const tfl_window_shape *s = &conv->shape;
+    int32_t oy1 = ox + 1 < s->out_w ? oy : oy + 1, ox1 = ox + 1 < s->out_w ? ox + 1 : 0;
+    if (!two || !inside(box, oy, ox) || !inside(box, oy1, ox1)) {
+        groups_patch_staged(patch, conv, input, p, two, staging);
+        return;
+    }
+    int32_t row_len = s->filter_w * s->in_c, depth = s->filter_h * row_len;
+    tfl_arm_widen_two(patch, input + box->origin + oy * box->row_bytes + ox * box->column_bytes,
+        input + box->origin + oy1 * box->row_bytes + ox1 * box->column_bytes, row_len / 4, s->filter_h,
+        s->dilation_h * s->in_w * s->in_c);
+    patch[depth] = patch[depth + 1] = 0; /* the zero k-pair */
+}
+
+/* The output position two further on, as row and column. */
+static inline void step_two(const tfl_window_shape *s, int32_t *oy, int32_t *ox) {
+    for (*ox += 2; *ox >= s->out_w; *ox -= s->out_w) {
+        ++*oy;
+    }
 }
 
 /* ---- SINGLE_CHANNEL: a ring of widened rows ---- */
@@ -247,7 +278,7 @@ static void widen_into_ring(int16_t *ring, const arm_conv *conv, const tfl_arm_p
 /* A 5-wide filter's patch from the band: per pair of rows r, r + 1: row r's run (four words, two of them unaligned
  * loads), the stacked last-column words of r and r + 1, row r + 1's run; for an odd number of rows, the last
  * row's run and its last column stacked with zero. */
-static uint32_t *patch_rows_5(uint32_t *words, const int16_t *row, int32_t width, int32_t rows) {
+static void patch_rows_5(uint32_t *words, const int16_t *row, int32_t width, int32_t rows) {
     const int16_t *below = row + width;
     uint32_t step = 4 * (uint32_t)width; /* two rows, in bytes */
     int32_t pairs = rows / 2;
@@ -291,25 +322,24 @@ static uint32_t *patch_rows_5(uint32_t *words, const int16_t *row, int32_t width
             : [row] "r"(row)
             : "r4", "r5", "r6", "r8", "memory");
     }
-    return words;
 }
 
 /* The patch of positions x and x + 1 of the band (the SINGLE_CHANNEL layout, arm_int8.h): per filter row its
  * run of tap pairs, word by word alternately position x's and x + 1's (consecutive values of the row); for an
- * odd filter_w, after every even row, the last column's taps of that row and the next, stacked. */
+ * odd filter_w, after every even row, the last column's taps of that row and the next, stacked. The zero k-pair
+ * after them, if any, is left as the caller zeroed it. */
 static void single_channel_patch(uint32_t *patch, const tfl_arm_gemm *gemm, const int16_t *band, int32_t width,
     int32_t x) {
     /* locals: a store through `words` could alias the gemm's fields */
     const int32_t rows = gemm->rows, run = 2 * (gemm->row_len / 2), last = gemm->row_len - 1;
     const int stacked = gemm->row_len & 1;
-    uint32_t *words = patch, *end = patch + 2 * gemm->kpairs;
+    uint32_t *words = patch;
     const int16_t *row = band + x;
-    int32_t r = 0;
     if (gemm->row_len == 5) {
-        words = patch_rows_5(words, row, width, rows);
-        r = rows;
+        patch_rows_5(words, row, width, rows);
+        return;
     }
-    for (; r < rows; r++, row += width) {
+    for (int32_t r = 0; r < rows; r++, row += width) {
         for (int32_t i = 0; i < run; i += 2, words += 2) { /* the second word: an unaligned load */
             uint32_t a, b;
             memcpy(&a, row + i, 4);
@@ -327,9 +357,6 @@ static void single_channel_patch(uint32_t *patch, const tfl_arm_gemm *gemm, cons
             words[1] = (bottom & 0xffff0000) | top >> 16;   /* PKHTB */
             words += 2;
         }
-    }
-    if (words < end) {
-        words[0] = words[1] = 0;
     }
 }
 
@@ -368,19 +395,24 @@ static void eval_groups(const arm_conv *conv, const int8_t *input, int8_t *outpu
     int32_t positions = s->out_h * s->out_w, channels = gemm->channels, pair_words = 2 * gemm->kpairs;
     uint32_t *patches = (uint32_t *)(void *)(scratch + tfl_arm_gemm_tile_bytes(gemm));
     int8_t *staging = (int8_t *)(patches + (conv->all_patches ? (positions * pair_words) / 2 : pair_words));
+    inside_box box = inside_box_of(s);
     if (conv->all_patches) {
-        for (int32_t p = 0; p < positions; p += 2) {
-            groups_patch(patches + (p / 2) * pair_words, conv, input, p, p + 1 < positions, staging);
+        for (int32_t p = 0, oy = 0, ox = 0; p < positions; p += 2, step_two(s, &oy, &ox)) {
+            groups_patch(patches + (p / 2) * pair_words, conv, &box, input, p, oy, ox, p + 1 < positions, staging);
         }
     }
     tfl_arm_gemm tile;
     for (int32_t first = 0; first < channels; first += gemm->tile) {
         int32_t count = channels - first < gemm->tile ? channels - first : gemm->tile;
         tfl_arm_gemm_pack(&tile, gemm, first, count, scratch);
-        for (int32_t p = 0; p < positions; p += 2) {
+        for (int32_t p = 0, oy = 0, ox = 0; p < positions; p += 2, step_two(s, &oy, &ox)) {
             int two = p + 1 < positions;
-            const uint32_t *patch = conv->all_patches ? patches + (p / 2) * pair_words :
-                groups_patch(patches, conv, input, p, two, staging);
+            const uint32_t *patch = patches;
+            if (conv->all_patches) {
+                patch += (p / 2) * pair_words;
+            } else {
+                groups_patch(patches, conv, &box, input, p, oy, ox, two, staging);
+            }
             int8_t *out0 = output + (size_t)p * channels + first;
             if (two) {
                 tfl_arm_gemm_multiply_two(&tile, patch, out0, out0 + channels);
@@ -401,6 +433,7 @@ static void eval_single_channel(const arm_conv *conv, const int8_t *input, int8_
     int8_t *spare = (int8_t *)(patch + 2 * tile.kpairs);
     int32_t channels = tile.channels, widened = 0; /* padded rows up to `widened` are in the ring */
     ring[2 * s->filter_h * image.width] = ring[2 * s->filter_h * image.width + 1] = 0;
+    memset(patch, 0, 8 * (size_t)tile.kpairs); /* every patch writes the same words: the zero k-pair stays zero */
     for (int32_t oy = 0; oy < s->out_h; oy++) {
         int32_t y0 = oy * s->stride_h;
         for (widened = widened > y0 ? widened : y0; widened < y0 + s->filter_h; widened++) {

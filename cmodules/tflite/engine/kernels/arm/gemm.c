@@ -28,8 +28,12 @@
  * `bound`: SMMULR(acc * 2^left, m) is the reference's rounding doubling high multiply of acc * 2^(left - 1) when
  * the shifted accumulator cannot overflow; the rounding shortcut needs a right shift of at least 1, and folding
  * the output offset into the rounding constant needs offset * 2^right to stay far from overflow. */
+static int32_t left_of(int32_t shift) {
+    return (shift > 0 ? shift : 0) + 1;
+}
+
 static int bound_fits(int64_t bound, int32_t shift) {
-    int32_t left = (shift > 0 ? shift : 0) + 1, right = shift > 0 ? 0 : -shift;
+    int32_t left = left_of(shift), right = shift > 0 ? 0 : -shift;
     return (bound << left) < ((int64_t)1 << 31) && left <= 8 && right >= 1 && right <= 22;
 }
 
@@ -69,7 +73,7 @@ void tfl_arm_channel_init(tfl_arm_channel *c, int32_t bias, int32_t multiplier, 
     c->multiplier = multiplier;
     c->shift = shift;
     c->right_shift = shift > 0 ? 0 : -shift;
-    c->left = (shift > 0 ? shift : 0) + 1;
+    c->left = left_of(shift);
     c->round = (int32_t)(((1u << c->right_shift) >> 1) + ((uint32_t)output_offset << c->right_shift));
 }
 
@@ -132,7 +136,12 @@ tfl_status tfl_arm_gemm_prepare(tfl_context *ctx, tfl_arm_gemm *gemm, int layout
     int32_t groups = (gemm->kpairs - 1) / 2;
     gemm->assembly = (uint8_t)(fast && io->act_min == -128 && io->act_max == 127 && io->output_offset == -128 &&
         groups <= TFL_ARM_MAX_GROUPS);
-    gemm->entry = code_address(tfl_arm_gemm_2x2_groups_end) - 40u * (uint32_t)groups; /* 40 bytes a group */
+    /* widened per inference one by one anyway, these layouts' weights are scaled for free: 4 fewer instructions per
+     * channel pair and two positions */
+    gemm->scaled = (uint8_t)(fast && layout != TFL_ARM_GROUPS);
+    void (*end)(void) = gemm->scaled && groups <= TFL_ARM_SCALED_MAX_GROUPS ? tfl_arm_gemm_2x2_scaled_end :
+        tfl_arm_gemm_2x2_groups_end;
+    gemm->entry = code_address(end) - 40u * (uint32_t)groups; /* 40 bytes a group */
     return TFL_OK;
 }
 
@@ -141,48 +150,53 @@ uint32_t tfl_arm_gemm_tile_bytes(const tfl_arm_gemm *gemm) {
         gemm->block_words * 4);
 }
 
-void tfl_arm_widen_two(uint32_t *words, const int8_t *a, const int8_t *b, int32_t groups) {
-    register uint32_t w0 __asm__("r4"), w1 __asm__("r5"), w2 __asm__("r6"), w3 __asm__("r8");
-    uint32_t x, y;
-    __asm__ volatile( /* volatile: its effect is the stores. An odd group first, then two a pass. */
-        "lsrs %[n], %[n], #1\n"
-        "bcc 2f\n"
-        "ldr %[x], [%[a]], #4\n"
-        "ldr %[y], [%[b]], #4\n"
-        "sxtb16 %[w0], %[x]\n"
-        "sxtb16 %[w1], %[y]\n"
-        "sxtb16 %[w2], %[x], ror #8\n"
-        "sxtb16 %[w3], %[y], ror #8\n"
-        "stmia %[words]!, {%[w0], %[w1], %[w2], %[w3]}\n"
-        "2: cbz %[n], 3f\n"
-        "1: ldr %[x], [%[a]], #4\n"
-        "ldr %[y], [%[b]], #4\n"
-        "sxtb16 %[w0], %[x]\n"
-        "sxtb16 %[w1], %[y]\n"
-        "sxtb16 %[w2], %[x], ror #8\n"
-        "sxtb16 %[w3], %[y], ror #8\n"
-        "stmia %[words]!, {%[w0], %[w1], %[w2], %[w3]}\n"
-        "ldr %[x], [%[a]], #4\n"
-        "ldr %[y], [%[b]], #4\n"
-        "sxtb16 %[w0], %[x]\n"
-        "sxtb16 %[w1], %[y]\n"
-        "sxtb16 %[w2], %[x], ror #8\n"
-        "sxtb16 %[w3], %[y], ror #8\n"
-        "stmia %[words]!, {%[w0], %[w1], %[w2], %[w3]}\n"
-        "subs %[n], %[n], #1\n"
-        "bne 1b\n"
-        "3:\n"
-        : [a] "+r"(a), [b] "+r"(b), [words] "+r"(words), [n] "+l"(groups), [x] "=&r"(x), [y] "=&r"(y),
-          [w0] "=&r"(w0), [w1] "=&r"(w1), [w2] "=&r"(w2), [w3] "=&r"(w3)
-        :
-        : "cc", "memory");
-}
+/* One group: four bytes of a and of b, their (v0, v2) and (v1, v3) pairs stored a's, b's, a's, b's. */
+#define WIDEN_GROUP                     \
+    "   ldr r4, [r1], #4\n"             \
+    "   ldr r5, [r2], #4\n"             \
+    "   sxtb16 r6, r4\n"                \
+    "   sxtb16 r7, r5\n"                \
+    "   sxtb16 r8, r4, ror #8\n"        \
+    "   sxtb16 lr, r5, ror #8\n"        \
+    "   stmia r0!, {r6, r7, r8, lr}\n"
+
+/* tfl_arm_widen_two (arm_int8.h), in assembly so that a whole patch of window rows is one call: per row an odd
+ * group first, then two a pass. */
+__asm__(
+    "   .pushsection .text.tfl_arm_widen_two, \"ax\", %progbits\n"
+    "   .syntax unified\n"
+    "   .thumb\n"
+    "   .p2align 2\n"
+    "   .global tfl_arm_widen_two\n"
+    "   .type tfl_arm_widen_two, %function\n"
+    "   .thumb_func\n"
+    "tfl_arm_widen_two:\n"              /* r0 words, r1 a, r2 b, r3 groups, [sp] rows, [sp, #4] step */
+    "   push {r4-r10, lr}\n"
+    "   ldrd r9, r10, [sp, #32]\n"
+    "   sub r10, r10, r3, lsl #2\n"     /* from the end of a row to the start of the next */
+    "1: lsrs r12, r3, #1\n"
+    "   bcc 2f\n"
+    WIDEN_GROUP
+    "2: cmp r12, #0\n"
+    "   beq 4f\n"
+    "3:\n"
+    WIDEN_GROUP
+    WIDEN_GROUP
+    "   subs r12, r12, #1\n"
+    "   bne 3b\n"
+    "4: add r1, r1, r10\n"
+    "   add r2, r2, r10\n"
+    "   subs r9, r9, #1\n"
+    "   bne 1b\n"
+    "   pop {r4-r10, pc}\n"
+    "   .size tfl_arm_widen_two, . - tfl_arm_widen_two\n"
+    "   .popsection\n");
 
 /* Two channels' int8 weights (b NULL: a lone channel, zero weights) as GROUPS k-pair words, A's then B's. */
 static void widen_groups(uint32_t *words, const int8_t *a, const int8_t *b, int32_t depth) {
     int32_t whole = depth / 4;
     if (whole > 0 && b != NULL) {
-        tfl_arm_widen_two(words, a, b, whole);
+        tfl_arm_widen_two(words, a, b, whole, 1, 0);
         words += 4 * whole;
     }
     for (int32_t k = b != NULL ? 4 * whole : 0; k < depth; k += 4, words += 4) { /* zero-padded */
@@ -198,25 +212,32 @@ static void widen_groups(uint32_t *words, const int8_t *a, const int8_t *b, int3
     }
 }
 
+/* What channel n's weights and bias are multiplied by in a tile: 2^left when gemm->scaled (the bounds checked
+ * by bound_fits keep the scaled weights within int16 and the accumulator within int32), else 1. */
+static int32_t weight_scale(const tfl_arm_gemm *gemm, int32_t n) {
+    return gemm->scaled ? (int32_t)1 << left_of(gemm->shifts[n]) : 1;
+}
+
 static uint32_t halves(int32_t low, int32_t high) {
     return (uint32_t)(uint16_t)low | (uint32_t)high << 16;
 }
 
-/* Two channels' weights (b NULL: a lone channel) in the SINGLE_CHANNEL layout, k-pair by k-pair in order: each
- * row's run of tap pairs, and after every even row of an odd filter_w its last tap stacked with the next row's. */
-static uint32_t *widen_single_channel(uint32_t *words, const int8_t *a, const int8_t *b, int32_t rows,
-    int32_t row_len) {
+/* Two channels' weights (b NULL: a lone channel) times their scales in the SINGLE_CHANNEL layout, k-pair by
+ * k-pair in order: each row's run of tap pairs, and after every even row of an odd filter_w its last tap stacked
+ * with the next row's. */
+static uint32_t *widen_single_channel(uint32_t *words, const int8_t *a, int32_t scale_a, const int8_t *b,
+    int32_t scale_b, int32_t rows, int32_t row_len) {
     int32_t run = row_len & ~1, last = row_len - 1;
     for (int32_t r = 0; r < rows; r++) {
         const int8_t *ra = a + (size_t)r * row_len, *rb = b != NULL ? b + (size_t)r * row_len : NULL;
         for (int32_t j = 0; j < run; j += 2) {
-            *words++ = halves(ra[j], ra[j + 1]);
-            *words++ = rb != NULL ? halves(rb[j], rb[j + 1]) : 0;
+            *words++ = halves(ra[j] * scale_a, ra[j + 1] * scale_a);
+            *words++ = rb != NULL ? halves(rb[j] * scale_b, rb[j + 1] * scale_b) : 0;
         }
         if ((row_len & 1) && (r & 1) == 0) {
             int next = r + 1 < rows;
-            *words++ = halves(ra[last], next ? ra[row_len + last] : 0);
-            *words++ = rb != NULL ? halves(rb[last], next ? rb[row_len + last] : 0) : 0;
+            *words++ = halves(ra[last] * scale_a, next ? ra[row_len + last] * scale_a : 0);
+            *words++ = rb != NULL ? halves(rb[last] * scale_b, next ? rb[row_len + last] * scale_b : 0) : 0;
         }
     }
     return words;
@@ -236,6 +257,10 @@ void tfl_arm_gemm_pack(tfl_arm_gemm *gemm, const tfl_arm_gemm *whole, int32_t fi
         tfl_arm_channel *c = &gemm->channel[n];
         tfl_arm_channel_init(c, gemm->bias[first + n], gemm->multipliers[first + n], gemm->shifts[first + n],
             gemm->output_offset);
+        if (gemm->scaled) { /* the accumulator comes scaled by its weights and bias instead */
+            c->bias = (int32_t)((uint32_t)c->bias * (uint32_t)weight_scale(gemm, first + n));
+            c->left = 0;
+        }
         uint32_t *block = gemm->weights + (size_t)(n / 2) * gemm->block_words;
         block[n & 1] = (uint32_t)c->bias;
         uint32_t *tail = block + TFL_ARM_HEAD + 2 * gemm->kpairs;
@@ -252,18 +277,20 @@ void tfl_arm_gemm_pack(tfl_arm_gemm *gemm, const tfl_arm_gemm *whole, int32_t fi
                     widen_groups(words, a, b, depth);
                     words += ((depth + 3) & ~3);
                 } else {
-                    words = widen_single_channel(words, a, b, gemm->rows, gemm->row_len);
+                    words = widen_single_channel(words, a, weight_scale(gemm, first + n), b,
+                        b != NULL ? weight_scale(gemm, first + n + 1) : 1, gemm->rows, gemm->row_len);
                 }
                 memset(words, 0, 4 * (size_t)(end - words));
             }
             continue;
         }
         int16_t *channel_words = (int16_t *)(block + TFL_ARM_HEAD) + 2 * (n & 1);
+        int32_t scale = weight_scale(gemm, first + n);
         for (int32_t r = 0; r < gemm->rows; r++) {
             for (int32_t j = 0; j < gemm->row_len; j++) {
                 int32_t pair, half;
                 place(gemm, r, j, &pair, &half);
-                channel_words[pair * 4 + half] = source[(size_t)n * depth + r * gemm->row_len + j];
+                channel_words[pair * 4 + half] = (int16_t)(source[(size_t)n * depth + r * gemm->row_len + j] * scale);
             }
         }
     }
@@ -460,32 +487,16 @@ void tfl_arm_gemm_multiply(const tfl_arm_gemm *gemm, const uint32_t *x, int two,
     }
 }
 
-/* Two positions when gemm->assembly: the full channel pairs in assembly, a lone last channel here. */
-static void multiply_assembly(const tfl_arm_gemm *gemm, const uint32_t *x, int8_t *out0, int8_t *out1) {
+void tfl_arm_gemm_lone_channel(const tfl_arm_gemm *gemm, const uint32_t *x, int8_t *out0, int8_t *out1) {
     int32_t pairs = gemm->channels / 2;
-    tfl_arm_gemm_job job = {gemm->weights, x, gemm->entry, out0, out1};
-    if (pairs > 0) {
-        tfl_arm_gemm_2x2(&job);
-    }
-    if (gemm->channels & 1) { /* its pair's second channel has zero weights */
-        const tfl_arm_channel *c = &gemm->channel[2 * pairs];
-        const uint32_t *w = gemm->weights + (size_t)pairs * gemm->block_words + TFL_ARM_HEAD;
-        int32_t acc[4] = {c->bias, c->bias, 0, 0};
-        dot_2x2(x, &w, gemm->kpairs, acc);
-        int8_t p0 = tfl_arm_output_of(acc[0], c, gemm, 1, 1);
-        int8_t p1 = tfl_arm_output_of(acc[1], c, gemm, 1, 1);
-        out0[2 * pairs] = p0;
-        out1[2 * pairs] = p1;
-    }
-}
-
-/* Two positions' outputs, the fastest way the layer allows. */
-void tfl_arm_gemm_multiply_two(const tfl_arm_gemm *gemm, const uint32_t *x, int8_t *out0, int8_t *out1) {
-    if (gemm->assembly) {
-        multiply_assembly(gemm, x, out0, out1);
-    } else {
-        tfl_arm_gemm_multiply(gemm, x, 1, out0, out1);
-    }
+    const tfl_arm_channel *c = &gemm->channel[2 * pairs];
+    const uint32_t *w = gemm->weights + (size_t)pairs * gemm->block_words + TFL_ARM_HEAD;
+    int32_t acc[4] = {c->bias, c->bias, 0, 0}; /* its pair's second channel has zero weights */
+    dot_2x2(x, &w, gemm->kpairs, acc);
+    int8_t p0 = tfl_arm_output_of(acc[0], c, gemm, 1, 1);
+    int8_t p1 = tfl_arm_output_of(acc[1], c, gemm, 1, 1);
+    out0[2 * pairs] = p0;
+    out1[2 * pairs] = p1;
 }
 
 #endif /* TFL_ARM_DSP */

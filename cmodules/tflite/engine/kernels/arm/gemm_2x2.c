@@ -8,7 +8,8 @@
  * Per channel pair: the head's biases go straight into the first k-pair's SMLADs as their accumulators; the
  * remaining k-pairs (an even number: conv k-pairs are made odd) run as groups of two in an unrolled sequence
  * entered `groups` from its end, so there is no loop counter; the tail's fast requantisation, and its `next`
- * word is where to branch (the next pair's start, or the exit).
+ * word is where to branch (the next pair's start, or the exit). A layer whose weights and biases are pre-scaled
+ * by the left shifts (tfl_arm_gemm.scaled) enters a second, shorter sequence of groups whose tail has no shifts.
  */
 #include "arm_int8.h"
 
@@ -16,6 +17,41 @@
 
 #define STRINGIFY(x) #x
 #define STRING(x) STRINGIFY(x)
+
+/* Two k-pairs of both positions and both channels; 40 bytes, every instruction in its 32-bit encoding. */
+#define GROUP                       \
+    "   ldmia.w r0!, {r4-r7}\n"     \
+    "   ldmia.w r1!, {r8-r11}\n"    \
+    "   smlad r2, r4, r8, r2\n"     \
+    "   smlad r3, r5, r8, r3\n"     \
+    "   smlad r12, r4, r9, r12\n"   \
+    "   smlad lr, r5, r9, lr\n"     \
+    "   smlad r2, r6, r10, r2\n"    \
+    "   smlad r3, r7, r10, r3\n"    \
+    "   smlad r12, r6, r11, r12\n"  \
+    "   smlad lr, r7, r11, lr\n"
+
+/* The tail once the accumulators are scaled: SMMLAR, ASR, SSAT, the four bytes stored, on to the block's next. */
+#define REQUANTIZE_STORE_NEXT       \
+    "   smmlar r2, r2, r4, r5\n"    \
+    "   smmlar r3, r3, r4, r5\n"    \
+    "   smmlar r12, r12, r7, r8\n"  \
+    "   smmlar lr, lr, r7, r8\n"    \
+    "   asr r2, r2, r6\n"           \
+    "   asr r3, r3, r6\n"           \
+    "   asr r12, r12, r9\n"         \
+    "   asr lr, lr, r9\n"           \
+    "   ssat r2, #8, r2\n"          \
+    "   ssat r3, #8, r3\n"          \
+    "   ssat r12, #8, r12\n"        \
+    "   ssat lr, #8, lr\n"          \
+    "   ldrd r4, r5, [sp, #8]\n"    \
+    "   strb r2, [r4], #1\n"        \
+    "   strb r12, [r4], #1\n"       \
+    "   strb r3, [r5], #1\n"        \
+    "   strb lr, [r5], #1\n"        \
+    "   strd r4, r5, [sp, #8]\n"    \
+    "   ldr pc, [r1], #4\n"         /* next */
 
 __asm__(
     "   .pushsection .text.tfl_arm_gemm_2x2, \"ax\", %progbits\n"
@@ -44,16 +80,7 @@ __asm__(
     "   smlad r12, r4, r9, r12\n"
     "   ldr pc, [sp, #4]\n"
     "   .rept " STRING(TFL_ARM_MAX_GROUPS) "\n"
-    "   ldmia.w r0!, {r4-r7}\n"     /* 40 bytes a group: every instruction in its 32-bit encoding */
-    "   ldmia.w r1!, {r8-r11}\n"
-    "   smlad r2, r4, r8, r2\n"
-    "   smlad r3, r5, r8, r3\n"
-    "   smlad r12, r4, r9, r12\n"
-    "   smlad lr, r5, r9, lr\n"
-    "   smlad r2, r6, r10, r2\n"
-    "   smlad r3, r7, r10, r3\n"
-    "   smlad r12, r6, r11, r12\n"
-    "   smlad lr, r7, r11, lr\n"
+    GROUP
     "   .endr\n"
     "   .global tfl_arm_gemm_2x2_groups_end\n"
     "   .type tfl_arm_gemm_2x2_groups_end, %function\n"
@@ -64,27 +91,18 @@ __asm__(
     "   lsl r3, r3, r10\n"
     "   lsl r12, r12, r11\n"
     "   lsl lr, lr, r11\n"
-    "   smmlar r2, r2, r4, r5\n"
-    "   smmlar r3, r3, r4, r5\n"
-    "   smmlar r12, r12, r7, r8\n"
-    "   smmlar lr, lr, r7, r8\n"
-    "   asr r2, r2, r6\n"
-    "   asr r3, r3, r6\n"
-    "   asr r12, r12, r9\n"
-    "   asr lr, lr, r9\n"
-    "   ssat r2, #8, r2\n"
-    "   ssat r3, #8, r3\n"
-    "   ssat r12, #8, r12\n"
-    "   ssat lr, #8, lr\n"
-    "   ldrd r4, r5, [sp, #8]\n"
-    "   strb r2, [r4], #1\n"
-    "   strb r12, [r4], #1\n"
-    "   strb r3, [r5], #1\n"
-    "   strb lr, [r5], #1\n"
-    "   strd r4, r5, [sp, #8]\n"
-    "   ldr r10, [r1], #4\n"        /* next */
-    "   bx r10\n"
-"   .global tfl_arm_gemm_2x2_done\n"
+    REQUANTIZE_STORE_NEXT
+    /* blocks whose weights and biases are pre-scaled by the left shifts (tfl_arm_gemm.scaled): no shifts */
+    "   .rept " STRING(TFL_ARM_SCALED_MAX_GROUPS) "\n"
+    GROUP
+    "   .endr\n"
+    "   .global tfl_arm_gemm_2x2_scaled_end\n"
+    "   .type tfl_arm_gemm_2x2_scaled_end, %function\n"
+    "   .thumb_func\n"
+    "tfl_arm_gemm_2x2_scaled_end:\n"
+    "   ldmia r1!, {r4-r11}\n"
+    REQUANTIZE_STORE_NEXT
+    "   .global tfl_arm_gemm_2x2_done\n"
     "   .type tfl_arm_gemm_2x2_done, %function\n"
     "   .thumb_func\n"
     "tfl_arm_gemm_2x2_done:\n"

@@ -20,7 +20,7 @@ static inline uint32_t splat(int32_t value) {
 
 /* A whole 2x2 window (the common pooling layer), unclamped: four loads and three byte-wise maxima per four
  * channels. */
-static void max_2x2(int8_t *output, const int8_t *window, int32_t channels, int32_t row) {
+static inline void max_2x2(int8_t *output, const int8_t *window, int32_t channels, int32_t row) {
     const int8_t *below = window + row;
     for (int32_t c = 0; c < channels; c += 4) {
         uint32_t a, b, d, e;
@@ -33,10 +33,34 @@ static void max_2x2(int8_t *output, const int8_t *window, int32_t channels, int3
     }
 }
 
+/* Whether every window is a whole 2x2 one inside the input and the clamp changes nothing. */
+static int whole_2x2(const tfl_pool_data *s, const tfl_pool_options *o) {
+    return o->filter_h == 2 && o->filter_w == 2 && s->pad_h == 0 && s->pad_w == 0 &&
+        (s->out_h - 1) * o->stride_h + 2 <= s->in_h && (s->out_w - 1) * o->stride_w + 2 <= s->in_w &&
+        s->act_min == -128 && s->act_max == 127;
+}
+
+/* A layer of whole 2x2 windows, with no clipping per window. */
+static void max_pool_2x2(const tfl_pool_data *s, const tfl_pool_options *o, const int8_t *input, int8_t *output) {
+    int32_t row = s->in_w * s->channels, step = o->stride_w * s->channels;
+    for (int32_t b = 0; b < s->batches; b++, input += (size_t)s->in_h * row) {
+        for (int32_t oy = 0; oy < s->out_h; oy++) {
+            const int8_t *window = input + (size_t)oy * o->stride_h * row;
+            for (int32_t ox = 0; ox < s->out_w; ox++, window += step, output += s->channels) {
+                max_2x2(output, window, s->channels, row);
+            }
+        }
+    }
+}
+
 static void max_pool(const tfl_pool_data *s, const tfl_pool_options *o, const int8_t *input, int8_t *output) {
     uint32_t low = splat(s->act_min), high = splat(s->act_max);
     int32_t row = s->in_w * s->channels;
     int full_range = s->act_min == -128 && s->act_max == 127; /* the clamp changes nothing */
+    if (whole_2x2(s, o)) {
+        max_pool_2x2(s, o, input, output);
+        return;
+    }
     for (int32_t b = 0; b < s->batches; b++) {
         const int8_t *image = input + (size_t)b * s->in_h * row;
         for (int32_t oy = 0; oy < s->out_h; oy++) {
