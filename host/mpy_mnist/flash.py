@@ -360,12 +360,12 @@ def flash(hex_path: Path | None = None, bin_paths: list[Path] = (), method: str 
 
 
 def _push_plan():
-    from . import board
-    from .export import default_out_dir
+    from . import pipeline
+    from .export import ModelError, default_out_dir
 
     try:
-        return board.push_plan(default_out_dir())
-    except board.BoardError as err:
+        return pipeline.push_plan(default_out_dir())
+    except (FileNotFoundError, ModelError) as err:
         raise FlashError(f"--push: {err}") from None
 
 

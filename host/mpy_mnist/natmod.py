@@ -14,7 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from . import board, firmware, paths
+from . import board, firmware, paths, pipeline
 
 # MicroPython's native architectures in the order of py/persistentcode.h (the index is what .mpy headers and
 # sys.implementation._mpy carry).
@@ -103,7 +103,7 @@ def package_files(export_dir: Path) -> list[tuple[Path, str]]:
                                f"{export_dir}`), or pass the directory that holds {paths.MODEL_FILE} and "
                                f"{paths.DIGITS_FILE} (firmware/default_model has the default model's)")
         files.append((export_dir / name, name))
-    return files + board.device_python_files()
+    return files + pipeline.device_python_files()
 
 
 def write_package(files: list[tuple[Path, str]], mpy: Path, out_dir: Path) -> Path:

@@ -3,6 +3,7 @@ drive, and waiting for the REPL."""
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import threading
@@ -416,11 +417,12 @@ def test_push_after_an_erasing_flash_needs_an_export_before_anything_is_written(
 def test_push_after_an_erasing_flash_pushes_the_last_export_again(firmware_hex, stlink_drive, repl, tmp_path,
                                                                    monkeypatch):
     from mpy_mnist import board as boards
+    from mpy_mnist import paths, pipeline
 
     export = tmp_path / "export"
     export.mkdir()
-    (export / "model.tflite").write_bytes(b"model")
-    (export / "digits.bin").write_bytes(b"digits")
+    for name in (paths.MODEL_FILE, paths.DIGITS_FILE):  # a model the board can run: push checks it first
+        shutil.copy(paths.DEFAULT_MODEL_DIR / name, export / name)
     monkeypatch.setenv("MPY_MNIST_WORK", str(tmp_path))
     pushed = []
     monkeypatch.setattr(boards, "push", lambda port, plan, progress=None: pushed.append((port, plan)))
@@ -429,7 +431,7 @@ def test_push_after_an_erasing_flash_pushes_the_last_export_again(firmware_hex, 
     said = []
     flash.flash(firmware_hex, method="stlink-drive", drive=stlink_drive, port=board.port, erase_filesystem=True,
                 push=True, log=said.append)
-    assert pushed == [(board.port, boards.push_plan(export))]
+    assert pushed == [(board.port, pipeline.push_plan(export))]
     assert any("pushing the last export again" in line for line in said)
 
 
