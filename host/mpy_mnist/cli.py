@@ -85,7 +85,7 @@ def train(model_name, epochs, seed, train_subset, float32, out, data_dir):
               "misclassified.png go [default: the model's directory].")
 @_data_dir_option
 def evaluate(model_path, keras_path, limit, out, data_dir):
-    """Accuracy under Keras, LiteRT and the TFLM runtime on grey and 1-bit test digits; arena, ops, size."""
+    """Accuracy under Keras, LiteRT and the TFLM runtime on grey, 1-bit and pen-drawn test digits; arena, ops, size."""
     _quiet_tensorflow()
     from . import evaluate as evaluation
     model_path = Path(model_path) if model_path else paths.default_model_path()
@@ -96,7 +96,7 @@ def evaluate(model_path, keras_path, limit, out, data_dir):
     report = _fail_clearly(evaluation.evaluate, model_path, keras_model=keras_path, limit=limit, out_dir=out,
                            data_dir=data_dir)
     for runtime, scores in report["accuracy"].items():
-        click.echo(f"{runtime:7s} grey {scores['grey']:.2%}  1-bit {scores['binary']:.2%}")
+        click.echo(f"{runtime:7s} grey {scores['grey']:.2%}  1-bit {scores['binary']:.2%}  drawn {scores['drawn']:.2%}")
     click.echo(f"{report['test_digits']} test digits; {report['size_bytes']} bytes; TFLM arena "
                f"{report['tflm_arena_bytes']} bytes; ops: {', '.join(report['ops'])}")
     click.echo(f"report: {Path(out or model_path.parent) / evaluation.REPORT_FILE}")
