@@ -60,16 +60,21 @@ def data(data_dir):
 @click.option("--epochs", type=int, help="Default: 20 for cnn, 5 for seed-mlp.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--train-subset", type=int, help="Train on the first N training digits only (for quick tests).")
+@click.option("--label-smoothing", type=float, help="Spread this much of each target over all ten classes. "
+              "Default: 0.")
+@click.option("--pen-strokes", "pen_fraction", type=float, default=0.0, show_default=True,
+              help="cnn: re-draw this fraction of each batch with the device's pen (skeleton + pen stroke).")
 @click.option("--float", "float32", is_flag=True, help="Convert to a float32 .tflite instead of full int8.")
 @click.option("--out", type=click.Path(dir_okay=False), help="The .tflite to write [default: build/model.tflite]; "
               "the Keras model (.keras) and a summary (.train.json) go beside it.")
 @_data_dir_option
-def train(model_name, epochs, seed, train_subset, float32, out, data_dir):
+def train(model_name, epochs, seed, train_subset, label_smoothing, pen_fraction, float32, out, data_dir):
     """Train on MNIST, convert to .tflite (batch 1, int8 in and out) and check the ops against the device engine."""
     _quiet_tensorflow()
     from . import train as training
     summary = _fail_clearly(training.train_to_file, out=out, model=model_name, epochs=epochs, seed=seed,
-                            train_subset=train_subset, float32=float32, data_dir=data_dir)
+                            train_subset=train_subset, label_smoothing=label_smoothing, pen_fraction=pen_fraction,
+                            float32=float32, data_dir=data_dir)
     click.echo(f"trained {summary['model']} ({summary['params']} parameters, {summary['epochs']} epochs) in "
                f"{summary['train_seconds']} s ({summary['train_cpu_seconds']} s of CPU); {summary['type']} .tflite "
                f"of {summary['size_bytes']} bytes: {out or paths.default_model_path()}")

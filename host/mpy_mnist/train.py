@@ -18,6 +18,7 @@ from keras import layers
 from . import bitmaps, convert, data, drawn, models, paths
 
 DEFAULT_EPOCHS = {"cnn": 20, "seed-mlp": 5}
+DEFAULT_LABEL_SMOOTHING = {"cnn": 0.0, "seed-mlp": 0.0}
 BINARIZED_FRACTION = 0.5
 
 
@@ -91,20 +92,31 @@ class TrainResult:
     model: keras.Model                 # the bare model (no augmentation), ready for convert.to_tflite
     train_images: np.ndarray           # the uint8 training digits used (for the representative dataset)
     seconds: float                     # wall-clock time of preparing the inputs and model.fit
-    cpu_seconds: float                 # CPU time of model.fit, all threads: the figure a busy machine does not skew
+    cpu_seconds: float                 # CPU time of the same, all threads: the figure a busy machine does not skew
     history: dict = field(default_factory=dict)
+    recipe: dict = field(default_factory=dict)  # the label smoothing and pen-stroke fraction it was trained with
 
 
 def train(model: str = "cnn", epochs: int | None = None, seed: int = 0, train_subset: int | None = None,
-          batch_size: int = 128, label_smoothing: float = 0.0, pen_fraction: float = 0.0, data_dir=None,
+          batch_size: int = 128, label_smoothing: float | None = None, pen_fraction: float = 0.0, data_dir=None,
           verbose: int | str = "auto", log=data._stderr) -> TrainResult:
-    """Train `model` ("cnn" or "seed-mlp") on MNIST; `train_subset` keeps the first N training digits (for tests)."""
+    """Train `model` ("cnn" or "seed-mlp") on MNIST; `train_subset` keeps the first N training digits (for tests).
+    label_smoothing: spread that much of each target over all ten classes; pen_fraction: re-draw that fraction of
+    each CNN batch with the device's pen (RandomPenStrokes)."""
     if model not in models.MODELS:
         raise ValueError(f"unknown model {model!r}: choose one of {', '.join(models.MODELS)}")
     if epochs is None:
         epochs = DEFAULT_EPOCHS[model]
+    if label_smoothing is None:
+        label_smoothing = DEFAULT_LABEL_SMOOTHING[model]
     if epochs < 1:
         raise ValueError(f"--epochs {epochs}: train for at least 1 epoch")
+    if not 0 <= label_smoothing < 1:
+        raise ValueError(f"--label-smoothing {label_smoothing}: choose 0 (none) up to, not including, 1")
+    if not 0 <= pen_fraction <= 1:
+        raise ValueError(f"--pen-strokes {pen_fraction}: choose a fraction of each batch from 0 to 1")
+    if pen_fraction and model != "cnn":
+        raise ValueError(f"--pen-strokes: {model} trains without augmentation; pen strokes are for the cnn")
     (train_images, train_labels), _ = data.load(data_dir, log=log)
     if train_subset is not None and not 1 <= train_subset <= len(train_images):
         raise ValueError(f"--train-subset {train_subset}: choose 1 to {len(train_images)} training digits")
@@ -134,24 +146,25 @@ def train(model: str = "cnn", epochs: int | None = None, seed: int = 0, train_su
                           shuffle=True, verbose=verbose)
     seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
     return TrainResult(model=net, train_images=train_images, seconds=seconds, cpu_seconds=cpu_seconds,
-                       history=history.history)
+                       history=history.history,
+                       recipe={"label_smoothing": label_smoothing, "pen_fraction": pen_fraction})
 
 
 def train_to_file(out=None, model: str = "cnn", epochs: int | None = None, seed: int = 0,
-                  train_subset: int | None = None, float32: bool = False, data_dir=None, verbose: int | str = "auto",
-                  log=data._stderr, **recipe) -> dict:
+                  train_subset: int | None = None, label_smoothing: float | None = None, pen_fraction: float = 0.0,
+                  float32: bool = False, data_dir=None, verbose: int | str = "auto", log=data._stderr) -> dict:
     """Train, convert (int8 unless float32) and check the ops; writes the .tflite at `out` (default
     paths.default_model_path()), the Keras model beside it (.keras) and a summary (.train.json). Returns the summary."""
     out = Path(out) if out else paths.default_model_path()
-    result = train(model=model, epochs=epochs, seed=seed, train_subset=train_subset, data_dir=data_dir,
-                   verbose=verbose, log=log, **recipe)
+    result = train(model=model, epochs=epochs, seed=seed, train_subset=train_subset, label_smoothing=label_smoothing,
+                   pen_fraction=pen_fraction, data_dir=data_dir, verbose=verbose, log=log)
     tflite = convert.to_tflite(result.model, result.train_images, float32=float32)
     ops = convert.check_ops(tflite)
     out.parent.mkdir(parents=True, exist_ok=True)
     result.model.save(out.with_suffix(".keras"))
     out.write_bytes(tflite)
     summary = {
-        "model": model, "epochs": len(result.history["loss"]), "seed": seed,
+        "model": model, "epochs": len(result.history["loss"]), "seed": seed, **result.recipe,
         "train_digits": int(len(result.train_images)),
         "type": "float32" if float32 else "int8", "params": int(result.model.count_params()),
         "train_seconds": round(result.seconds, 1), "train_cpu_seconds": round(result.cpu_seconds, 1),

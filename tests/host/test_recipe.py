@@ -1,6 +1,7 @@
 """Training recipe pieces: the pen-stroke augmentation and label smoothing."""
 
 import numpy as np
+import pytest
 
 from mpy_mnist import train
 
@@ -26,3 +27,13 @@ def test_training_with_pen_strokes_and_label_smoothing_is_reproducible(mnist_dir
         return result.model.get_weights()
     first, second = weights(), weights()
     assert all(np.array_equal(a, b) for a, b in zip(first, second))
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"label_smoothing": 1.0}, "--label-smoothing 1.0: choose 0 "),
+    ({"pen_fraction": 1.5}, "--pen-strokes 1.5: choose a fraction"),
+    ({"model": "seed-mlp", "pen_fraction": 0.5}, "--pen-strokes: seed-mlp trains without augmentation"),
+])
+def test_bad_recipe_options_are_named(mnist_dir, options, message):
+    with pytest.raises(ValueError, match=message):
+        train.train(data_dir=mnist_dir, **options)
