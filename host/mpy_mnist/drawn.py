@@ -110,10 +110,8 @@ def skeleton_segments(skeleton_image: np.ndarray) -> np.ndarray:
         for dy, dx in ((0, 1), (1, -1), (1, 0), (1, 1)):  # each neighbouring pair once
             if (y + dy, x + dx) in on:
                 pairs.append((y, x, y + dy, x + dx))
-    pairs = np.array(sorted(pairs), dtype=np.int64).reshape(-1, 4)
-    to_canvas = lambda v: v * SCALE + SCALE // 2  # noqa: E731 - the centre of the pixel's SCALE x SCALE block
-    return np.stack([to_canvas(pairs[:, 1]), to_canvas(pairs[:, 0]), to_canvas(pairs[:, 3]), to_canvas(pairs[:, 2])],
-                    axis=1)
+    centres = np.array(sorted(pairs), dtype=np.int64).reshape(-1, 4) * SCALE + SCALE // 2  # middles of the blocks
+    return centres[:, [1, 0, 3, 2]]  # (row, col) pairs -> (x0, y0, x1, y1)
 
 
 def drawn_digits(images: np.ndarray) -> np.ndarray:
