@@ -110,16 +110,20 @@ def data(data_dir):
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--train-subset", type=click.IntRange(min=1),
               help="Train on the first N training digits only (for quick tests).")
+@click.option("--label-smoothing", type=click.FloatRange(0, 1, max_open=True),
+              help="Spread this much of each target over all ten classes. Default: 0.")
+@click.option("--pen-strokes", "pen_fraction", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+              help="cnn: re-draw this fraction of each batch with the device's pen (skeleton + pen stroke).")
 @click.option("--float", "float32", is_flag=True, help="Convert to a float32 .tflite instead of full int8.")
 @click.option("--out", type=click.Path(dir_okay=False), help="The .tflite to write [default: build/model.tflite]; "
               "the Keras model (.keras) and a summary (.train.json) go beside it.")
 @_data_dir_option
-def train(model_name, epochs, seed, train_subset, float32, out, data_dir):
+def train(model_name, epochs, seed, train_subset, label_smoothing, pen_fraction, float32, out, data_dir):
     """Train on MNIST, convert to .tflite (batch 1, int8 in and out) and check the ops against the device engine."""
     from . import train as training
     summary = _fail_clearly(training.train_to_file, out=out, model=model_name, epochs=epochs, seed=seed,
-                            train_subset=train_subset, float32=float32, data_dir=data_dir,
-                            expected=(training.ConversionError,))
+                            train_subset=train_subset, label_smoothing=label_smoothing, pen_fraction=pen_fraction,
+                            float32=float32, data_dir=data_dir, expected=(training.ConversionError,))
     click.echo(f"trained {summary['model']} ({summary['params']} parameters, {summary['epochs']} epochs) in "
                f"{summary['train_seconds']} s ({summary['train_cpu_seconds']} s of CPU); {summary['type']} .tflite "
                f"of {summary['size_bytes']} bytes: {out or paths.default_model_path()}")
@@ -136,7 +140,7 @@ def train(model_name, epochs, seed, train_subset, float32, out, data_dir):
               "misclassified.png go [default: the model's directory].")
 @_data_dir_option
 def evaluate(model_path, keras_path, limit, out, data_dir):
-    """Accuracy under Keras, LiteRT and the TFLM runtime on grey and 1-bit test digits; arena, ops, size."""
+    """Accuracy under Keras, LiteRT and the TFLM runtime on grey, 1-bit and pen-drawn test digits; arena, ops, size."""
     from . import evaluate as evaluation
     model_path = Path(model_path) if model_path else paths.default_model_path()
     if not model_path.is_file():
@@ -146,7 +150,7 @@ def evaluate(model_path, keras_path, limit, out, data_dir):
     report = _fail_clearly(evaluation.evaluate, model_path, keras_model=keras_path, limit=limit, out_dir=out,
                            data_dir=data_dir)
     for runtime, scores in report["accuracy"].items():
-        click.echo(f"{runtime:7s} grey {scores['grey']:.2%}  1-bit {scores['binary']:.2%}")
+        click.echo(f"{runtime:7s} grey {scores['grey']:.2%}  1-bit {scores['binary']:.2%}  drawn {scores['drawn']:.2%}")
     click.echo(f"{report['test_digits']} test digits; {report['size_bytes']} bytes; TFLM arena "
                f"{report['tflm_arena_bytes']} bytes; ops: {', '.join(report['ops'])}")
     click.echo(f"report: {Path(out or model_path.parent) / evaluation.REPORT_FILE}")

@@ -1,4 +1,5 @@
-"""Accuracy of a model under Keras, LiteRT and the TFLite Micro runtime, on grey and on 1-bit test digits.
+"""Accuracy of a model under Keras, LiteRT and the TFLite Micro runtime, on grey and on 1-bit test digits, and on
+the same digits re-drawn with the device's pen (drawn.py).
 
 Also: the op list, the file size, and the tensor arena TFLM needs (the total of its allocation report, checked to be
 the smallest arena that runs the model). Writes a JSON report, a confusion matrix and a grid of misclassified digits
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import bitmaps, convert, data, models
+from . import bitmaps, convert, data, drawn, models
 from .export import DEVICE_INPUT_VALUES, DEVICE_OUTPUT_SCORES
 from .outputs import atomic_path, check_writable, write_atomically
 
@@ -144,6 +145,8 @@ def evaluate(model_path, keras_model=None, limit: int | None = None, data_dir=No
         images, labels = images[:limit], labels[:limit]
     inputs = {"grey": models.to_model_input(images)}
     inputs["binary"] = models.binarize_input(inputs["grey"])
+    log(f"evaluate: re-drawing {len(images)} digits with the device's pen")
+    inputs["drawn"] = models.to_model_input(drawn.drawn_digits(images))
 
     ops = convert.op_list(tflite)
     report = {

@@ -1,10 +1,13 @@
 """Touch drawing on the unix port: the FT5336 driver against a model of the chip's I2C register contract
-(tests/unix/fake_ft5336.py), and the MNIST-style centring of the stroke against a numpy reference."""
+(tests/unix/fake_ft5336.py), and the pen and the MNIST-style centring of the stroke against the host's numpy copy
+(drawn.py, which makes the drawn-digit test set)."""
 
 import json
 
 import numpy as np
 import pytest
+
+from mpy_mnist import drawn
 
 
 pytestmark = pytest.mark.unix
@@ -30,41 +33,51 @@ print(json.dumps(dict(canvas=list(canvas.bits), image=list(centre(canvas.image, 
 """
 
 
-def reference_centre(canvas: np.ndarray) -> np.ndarray:
-    """MNIST's recipe, written independently: crop to the ink, area-average to fit 20x20 keeping the aspect,
-    paste into 28x28 with the centre of mass in the middle."""
-    ys, xs = np.nonzero(canvas)
-    crop = canvas[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1].astype(np.int64)
-    h, w = crop.shape
-    side = max(w, h)
-    th, tw = max(1, (h * 20 + side // 2) // side), max(1, (w * 20 + side // 2) // side)
-    rows = np.arange(h) * th // h
-    cols = np.arange(w) * tw // w
-    ink = np.zeros((th, tw), np.int64)
-    area = np.zeros((th, tw), np.int64)
-    np.add.at(ink, (rows[:, None], cols[None, :]), crop)
-    np.add.at(area, (rows[:, None], cols[None, :]), 1)
-    grey = 255 * ink // area
-    cy, cx = (np.indices(grey.shape) * grey).reshape(2, -1).sum(1) / grey.sum()
-    top = int(min(max(0, round(13.5 - cy)), 28 - th))
-    left = int(min(max(0, round(13.5 - cx)), 28 - tw))
-    out = np.zeros((28, 28), np.uint8)
-    out[top : top + th, left : left + tw] = grey
-    return out
-
-
 @pytest.mark.parametrize("strokes,curved", [(ONE, False), (SEVEN, True), (ZERO, True)], ids=["one", "seven", "zero"])
 def test_stroke_is_centred_like_mnist(mpy, strokes, curved):
     out = json.loads(mpy.output(STROKE.format(strokes=strokes)))
     canvas = np.unpackbits(np.array(out["canvas"], np.uint8)).reshape(112, 112)
     image = np.array(out["image"], np.uint8).reshape(28, 28)
-    np.testing.assert_array_equal(image, reference_centre(canvas))
+    np.testing.assert_array_equal(image, drawn.centre(canvas))
     ys, xs = np.nonzero(image)
     assert max(ys.max() - ys.min(), xs.max() - xs.min()) + 1 == 20, "longer side is not 20 pixels"
     cy, cx = (np.indices(image.shape) * image).reshape(2, -1).sum(1) / image.sum()
     assert abs(cy - 13.5) <= 0.5 and abs(cx - 13.5) <= 0.5, "centre of mass is not in the middle"
     if curved:
         assert ((image > 0) & (image < 255)).any(), "no grey edges from area averaging"
+
+
+PEN_STROKES = """
+import json
+from display.headless import Display
+from mnist.screen import DIGIT_X, DIGIT_Y, Screen
+from mnist.touch import Canvas
+from mnist.centre import centre
+canvas = Canvas(Screen(Display()))
+canvas.clear()
+for x0, y0, x1, y1 in {segments!r}:  # canvas pixels -> the screen points that land on them
+    canvas.line(DIGIT_X + 2 * x0, DIGIT_Y + 2 * y0, DIGIT_X + 2 * x1, DIGIT_Y + 2 * y1)
+print(json.dumps(dict(canvas=list(canvas.bits), image=list(centre(canvas.image, canvas.size, canvas.size)))))
+"""
+
+
+def ring_skeleton_segments():
+    yy, xx = np.mgrid[:28, :28] - 13.5
+    r2 = yy**2 + xx**2
+    return drawn.skeleton_segments(drawn.skeleton((r2 <= 10**2) & (r2 >= 5**2)))
+
+
+@pytest.mark.parametrize("segments", [
+    pytest.param(ring_skeleton_segments(), id="ring-skeleton"),
+    # long segments in every direction, uneven slopes, a dot, and the pen clipped at all four canvas edges
+    pytest.param(np.array([[3, 100, 60, 2], [60, 2, 109, 50], [109, 50, 40, 111], [40, 111, 3, 100],
+                           [20, 30, 97, 41], [55, 55, 55, 55], [0, 0, 0, 0], [111, 111, 111, 111]]), id="long-lines"),
+])
+def test_pen_strokes_are_drawn_and_centred_as_the_host_redraws_them(mpy, segments):
+    out = json.loads(mpy.output(PEN_STROKES.format(segments=segments.tolist())))
+    canvas = np.unpackbits(np.array(out["canvas"], np.uint8)).reshape(drawn.CANVAS, drawn.CANVAS).astype(bool)
+    np.testing.assert_array_equal(canvas, drawn.draw(segments))
+    np.testing.assert_array_equal(np.array(out["image"], np.uint8).reshape(28, 28), drawn.centre(canvas))
 
 
 def test_stroke_lands_where_the_finger_was(mpy):

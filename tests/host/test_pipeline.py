@@ -68,15 +68,15 @@ def report(tiny_cnn, mnist_dir, tmp_path_factory):
     return json.loads((out / evaluate.REPORT_FILE).read_text()), out
 
 
-def test_evaluate_scores_all_three_runtimes_on_grey_and_1bit(report):
+def test_evaluate_scores_all_three_runtimes_on_grey_1bit_and_drawn(report):
     report, _ = report
     assert report["test_digits"] == 200
     for runtime in ("keras", "litert", "tflm"):
-        for kind in ("grey", "binary"):
-            # one epoch on 2000 digits: far from chance (0.1), far from finished
-            assert 0.5 < report["accuracy"][runtime][kind] <= 1.0, (runtime, kind)
+        # one epoch on 2000 digits: far from chance (0.1), far from finished (and weaker on pen strokes it never saw)
+        for kind, better_than in (("grey", 0.5), ("binary", 0.5), ("drawn", 0.2)):
+            assert better_than < report["accuracy"][runtime][kind] <= 1.0, (runtime, kind)
     # LiteRT and TFLM run the same int8 graph: they agree on (nearly) every digit
-    for kind in ("grey", "binary"):
+    for kind in ("grey", "binary", "drawn"):
         assert abs(report["accuracy"]["litert"][kind] - report["accuracy"]["tflm"][kind]) <= 0.01
 
 
