@@ -287,16 +287,32 @@ def _view_options(function):
                              "a finger) on the LCD as its touch screen (served on 127.0.0.1 only).")(function)
 
 
-def _viewing(emu, view, http_port, open_browser):
-    """The --view page for `emu` while the block runs (nothing without --view)."""
+@contextlib.contextmanager
+def _view_address(view, http_port):
+    """With --view, the page's address bound for the command's whole run, from before its long work (training, the
+    board's start): a port in use stops the command at once. None without --view."""
     from . import viewer
 
     if not view:
-        return contextlib.nullcontext()
+        yield None
+        return
     try:
-        return viewer.serve(emu, http_port, open_browser, log=click.echo)
+        server = viewer.listen(http_port)
     except viewer.ViewerError as err:
         raise click.ClickException(str(err)) from None
+    try:
+        yield server
+    finally:
+        server.server_close()
+
+
+def _viewing(emu, server, open_browser):
+    """The --view page for `emu` on `server` (from _view_address) while the block runs; nothing without --view."""
+    from . import viewer
+
+    if server is None:
+        return contextlib.nullcontext()
+    return viewer.serve(emu, open_browser=open_browser, log=click.echo, server=server)
 
 
 @cli.command("train-and-push")
@@ -326,21 +342,23 @@ def train_and_push(port, model_name, epochs, seed, train_subset, count, run_coun
     The cache is ~/.cache/mpy-mnist/trained (or $MPY_MNIST_CACHE/trained).
     """
     from . import board, pipeline
-    from .train import DEFAULT_EPOCHS
     if view and port != board.EMULATOR_PORT:
         raise click.UsageError("--view shows the emulated board: add --port emulator")
-    options = {"model": model_name, "epochs": epochs or DEFAULT_EPOCHS[model_name], "seed": seed,
-               "train_subset": train_subset, "count": count}
 
-    @contextlib.contextmanager
-    def viewer_session(device, emulated):
-        with _viewing(emulated, view, http_port, open_browser):
-            yield
-            if view:
-                _keep_up_for_viewer(emulated, device)
+    with _view_address(view, http_port) as server:
+        from .train import DEFAULT_EPOCHS  # loads TensorFlow: after the checks
+        options = {"model": model_name, "epochs": epochs or DEFAULT_EPOCHS[model_name], "seed": seed,
+                   "train_subset": train_subset, "count": count}
 
-    _fail_clearly(pipeline.train_and_push, port, options, run_count, delay_ms, screenshot, log=click.echo,
-                  push=_push_with_progress, attached=viewer_session)
+        @contextlib.contextmanager
+        def viewer_session(device, emulated):
+            with _viewing(emulated, server, open_browser):
+                yield
+                if view:
+                    _keep_up_for_viewer(emulated, device)
+
+        _fail_clearly(pipeline.train_and_push, port, options, run_count, delay_ms, screenshot, log=click.echo,
+                      push=_push_with_progress, attached=viewer_session)
 
 
 def _keep_up_for_viewer(emu, port):
@@ -451,21 +469,30 @@ def emulate(firmware_path, icount, view, http_port, open_browser):
     emulator in the cache so that `mpy-mnist screenshot` finds it. With --view, also prints the address of a
     page showing the board (served from this process, on 127.0.0.1 only).
     """
-    import signal
-
     from . import emulator
     from . import firmware as builds
 
-    try:
-        emu = emulator.start(firmware_path, icount=icount)
-    except (emulator.EmulatorError, builds.FirmwareError) as err:
-        raise click.ClickException(str(err)) from None
+    with _view_address(view, http_port) as server:
+        try:
+            emu = emulator.start(firmware_path, icount=icount)
+        except (emulator.EmulatorError, builds.FirmwareError) as err:
+            raise click.ClickException(str(err)) from None
+        _run_until_stopped(emu, server, open_browser)
+    click.echo("Emulator stopped.")
+
+
+def _run_until_stopped(emu, server, open_browser):
+    """Wait on the running emulator (with its --view page on `server`) until Ctrl-C or SIGTERM, then stop it."""
+    import signal
+
+    from . import emulator
+
     try:
         signal.signal(signal.SIGTERM, _interrupt)  # stop as on Ctrl-C: leave the wait, quit QEMU, drop the record
         emulator.save_state(emu)
         click.echo(f"Emulator running (pid {emu.pid}). Serial port: {emu.port}")
         click.echo(f"  mpremote connect {emu.port} run device_python/demo.py")
-        with _viewing(emu, view, http_port, open_browser):
+        with _viewing(emu, server, open_browser):
             click.echo("Stop with Ctrl-C.")
             emu.process.wait()
     except KeyboardInterrupt:
@@ -473,7 +500,6 @@ def emulate(firmware_path, icount, view, http_port, open_browser):
     finally:
         emu.stop()
         emulator.clear_state(emu)
-    click.echo("Emulator stopped.")
 
 
 def _interrupt(*_):

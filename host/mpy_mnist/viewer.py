@@ -4,6 +4,8 @@ the board's touch panel, so that `mnist.draw()` reads digits drawn on the page.
     with viewer.serve(emu) as view:        # emu: a running mpy_mnist.emulator.Emulator
         ...                                # the page is at view.url, http://127.0.0.1:8480/
 
+(`listen(port)` binds the address alone, before the board starts, and `serve(emu, server=...)` takes it.)
+
 A stdlib HTTP server on 127.0.0.1 only: GET / is the page (viewer.html), GET /board a WebSocket that carries out
 the LCD (a binary message, the raw RGB565 frame, whenever it changed, checked FRAME_HZ times a second) and, as JSON
 text messages, the LCD's size, the board's serial port and its console; and carries in the pen ("down x y",
@@ -65,18 +67,17 @@ class TouchScreen:
 class Viewer:
     """The page and its WebSocket for one emulated board; `stop()` closes the server and every page's connection."""
 
-    def __init__(self, emu, port: int = paths.VIEWER_HTTP_PORT):
+    def __init__(self, emu, server: "_Server"):
         self.emu = emu
-        self.screen = TouchScreen(emu)
+        try:
+            self.screen = TouchScreen(emu)
+        except BaseException:
+            server.server_close()
+            raise
         self.stopping = threading.Event()
         self.connections = set()
         self.lock = threading.Lock()
-        try:
-            self.server = _Server((HOST, port), _Handler)
-        except OSError as error:
-            self.screen.close()
-            raise ViewerError(f"cannot serve the viewer on {HOST}:{port} ({error.strerror}): pass --http-port with "
-                              "another port (0 picks a free one)") from None
+        self.server = server
         self.server.viewer = self
         self.port = self.server.server_address[1]
         self.url = f"http://{HOST}:{self.port}/"
@@ -106,10 +107,21 @@ class Viewer:
         self.screen.close()
 
 
-def serve(emu, port: int = paths.VIEWER_HTTP_PORT, open_browser: bool = False, log=print) -> Viewer:
-    """Start the viewer for `emu` (a context manager that stops it); prints the address and opens a browser only
-    when asked."""
-    view = Viewer(emu, port)
+def listen(port: int = paths.VIEWER_HTTP_PORT) -> "_Server":
+    """The page's address, bound but not yet served: taken before any long work (training, the board's start), so
+    that a port in use is an error at once."""
+    try:
+        return _Server((HOST, port), _Handler)
+    except OSError as error:
+        raise ViewerError(f"cannot serve the viewer on {HOST}:{port} ({error.strerror}): pass --http-port with "
+                          "another port (0 picks a free one)") from None
+
+
+def serve(emu, port: int = paths.VIEWER_HTTP_PORT, open_browser: bool = False, log=print,
+          server: "_Server | None" = None) -> Viewer:
+    """Start the viewer for `emu` (a context manager that stops it) on `server` from listen(), else on `port`;
+    prints the address and opens a browser only when asked."""
+    view = Viewer(emu, server or listen(port))
     log(f"The board in your browser: {view.url}")
     if open_browser:
         import webbrowser

@@ -208,3 +208,24 @@ def test_push_to_a_missing_port_prints_only_the_error():
     result = cli("push", "--port", "/dev/does-not-exist", "--from", str(DEFAULT_EXPORT))
     one_line_error(result, "there is no serial port /dev/does-not-exist")
     assert result.stdout == ""
+
+
+@pytest.fixture
+def busy_port():
+    """A port on 127.0.0.1 that something else is listening on."""
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        yield taken.getsockname()[1]
+
+
+@pytest.mark.parametrize("args", [
+    ["train-and-push", "--port", "emulator", "--view"],
+    ["emulate", "--view", "--firmware", __file__],  # not a firmware: the port is refused before it is looked at
+])
+def test_a_view_port_in_use_stops_the_command_before_its_long_work(busy_port, tensorflow_forbidden, args):
+    result = cli(*args, "--http-port", str(busy_port), pythonpath=tensorflow_forbidden, timeout=60)
+    one_line_error(result, f"cannot serve the viewer on 127.0.0.1:{busy_port}", "--http-port")
+    assert result.stdout == ""  # nothing trained, no board started
