@@ -5,7 +5,8 @@
 # 4 bits sit in the low nibble of the H registers, the event (put down, lift up, contact) in P1_XH's top two bits.
 # On this board the panel's X runs along the screen's Y and the other way round (the BSP's TS_SWAP_XY), and
 # coordinates are already in pixels. We poll: G_MODE (0xA4) is set to polling, as the BSP's start does; the
-# chip's INT line (PI13) is not used.
+# chip's INT line (PI13) is not used. The chip answers only some time after power-up or reset (Trsi, 200 ms, which
+# the BSP's ft5336_Init waits out), so a first read that fails is tried again for a while before giving up.
 
 import framebuf
 import time
@@ -23,6 +24,7 @@ FT5336_ID = const(0x51)
 MAX_TOUCHES = const(5)
 EVENT_LIFT_UP = const(1)
 I2C_HZ = const(100_000)
+STARTUP_MS = const(300)  # the FT5336's 200 ms start-up time, and a margin
 
 _CANVAS = const(112)  # the stroke is kept at half the 224x224 screen box
 _PEN = const(12)  # canvas pixels: ink about as thick, relative to the digit, as MNIST's
@@ -35,13 +37,24 @@ class FT5336:
         self.i2c = i2c
         self._regs = bytearray(5)
         self.x = self.y = 0
-        try:
-            chip = i2c.readfrom_mem(ADDRESS, CHIP_ID, 1)[0]
-        except OSError:
+        chip = self._chip_id()
+        if chip is None:
             raise OSError("no touch controller answers at I2C address 0x38 (the DISCO's I2C3, PH7/PH8)")
         if chip != FT5336_ID:
             raise OSError("touch controller at 0x38 has id 0x%02x, expected FT5336 (0x51)" % chip)
         i2c.writeto_mem(ADDRESS, G_MODE, bytes((G_MODE_POLLING,)))
+
+    def _chip_id(self):
+        """The chip id register, read again until it is the FT5336's or STARTUP_MS have passed (None: no answer)."""
+        start = time.ticks_ms()
+        while True:
+            try:
+                chip = self.i2c.readfrom_mem(ADDRESS, CHIP_ID, 1)[0]
+            except OSError:
+                chip = None
+            if chip == FT5336_ID or time.ticks_diff(time.ticks_ms(), start) >= STARTUP_MS:
+                return chip
+            time.sleep_ms(_POLL_MS)
 
     def touched(self):
         """True while a finger is on the panel; its screen position is then in self.x, self.y."""

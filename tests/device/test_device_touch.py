@@ -112,6 +112,24 @@ except OSError as e:
     assert "ERR touch controller at 0x38 has id 0x11, expected FT5336 (0x51)" in out
 
 
+def test_a_controller_still_starting_up_is_waited_for(mpy):
+    # Just after power-up (the app run from main.py) the FT5336 does not answer for 200 ms (Trsi): the driver waits
+    # for it, as ST's BSP does, instead of reporting no controller.
+    script = """
+import time
+from fake_ft5336 import I2C
+from mnist.touch import FT5336
+start = time.ticks_ms()
+bus = I2C([], startup_ms=200)
+try:
+    FT5336(bus)
+    print("OK", bus.regs[0xA4], time.ticks_diff(time.ticks_ms(), start) >= 200)
+except OSError as e:
+    print("ERR", e)
+"""
+    assert mpy.output(script).strip() == "OK 0 True"
+
+
 def test_the_panel_is_polled_and_a_lifted_finger_is_no_touch(mpy):
     script = """
 from fake_ft5336 import I2C

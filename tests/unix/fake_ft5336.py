@@ -4,13 +4,18 @@
 # with the panel's X along the screen's Y as on the board; G_MODE (0xA4) may be written (the BSP sets polling).
 # Anything else on the bus is absent (ENODEV), like a real bus. It plays a list of strokes: each a list of screen
 # points, one point per read of TD_STATUS, then one read reporting the lift (event 1, at the last point, still one
-# touch in TD_STATUS), then a pause with no touch, so the app sees a finger put down, moved and lifted.
+# touch in TD_STATUS), then a pause with no touch, so the app sees a finger put down, moved and lifted. A chip
+# powered up `startup_ms` ago (when the I2C object is made) does not answer until then: the FT5336 starts reporting
+# 200 ms after power-up or reset (Trsi in its datasheet; ST's ft5336_Init waits that long).
+
+import time
 
 ADDRESS = 0x38
 
 
 class I2C:
-    def __init__(self, strokes, lift_reads=200):
+    def __init__(self, strokes, lift_reads=200, startup_ms=0):
+        self._ready = time.ticks_add(time.ticks_ms(), startup_ms)
         self.regs = bytearray(256)
         self.regs[0xA8] = 0x51
         self.regs[0xA4] = 0x01  # G_MODE after power-up: interrupt trigger mode
@@ -22,9 +27,12 @@ class I2C:
             self.frames.extend([None] * lift_reads)
         self.reads = 0
 
-    def _check(self, address, register):
-        if address != ADDRESS:
+    def _acknowledge(self, address):
+        if address != ADDRESS or time.ticks_diff(time.ticks_ms(), self._ready) < 0:
             raise OSError(19)  # ENODEV, as machine.I2C reports a device that does not answer
+
+    def _check(self, address, register):
+        self._acknowledge(address)
         if register != 0x02 and register != 0xA8:
             raise ValueError("unexpected register 0x%02x" % register)
 
@@ -49,8 +57,7 @@ class I2C:
         buf[:] = self.regs[register : register + len(buf)]
 
     def writeto_mem(self, address, register, buf):
-        if address != ADDRESS:
-            raise OSError(19)
+        self._acknowledge(address)
         if register != 0xA4:
             raise ValueError("unexpected write to register 0x%02x" % register)
         self.regs[register] = buf[0]
