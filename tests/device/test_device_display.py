@@ -136,8 +136,8 @@ def cache_cleaning_problems(regs):
     read = kinds.index(("R", 0xE000ED80))
     if selected is None or ("BARRIER", 0) not in kinds[selected:read]:
         problems.append("CCSIDR read without selecting the D-cache and a barrier first")
-    last_clean = max(i for i, (k, a) in enumerate(kinds) if a == SCB_DCCSW)
-    if ("BARRIER", 0) not in kinds[last_clean:]:
+    last_clean = max((i for i, (k, a) in enumerate(kinds) if a == SCB_DCCSW), default=None)
+    if last_clean is not None and ("BARRIER", 0) not in kinds[last_clean:]:
         problems.append("no barrier after the last clean")
     return problems
 
@@ -261,6 +261,8 @@ MUTANTS = {
     "writes RCC_APB2ENR = LTDCEN": [
         ("self._modify(RCC_APB2ENR, 0, APB2ENR_LTDCEN)", "m[RCC_APB2ENR] = APB2ENR_LTDCEN")],
     "drops the CSSELR write": [("m[SCB_CSSELR] = 0  # level 1 data cache", "pass")],
+    "reads NumSets without its mask (CCSIDR's top bits are the cache's policies)": [
+        ("sets = (ccsidr >> 13 & 0x7FFF) + 1", "sets = (ccsidr >> 13) + 1")],
 }
 
 

@@ -7,7 +7,9 @@
 # (PLLSAICFGR 0x24003000, GPIOA/GPIOB's debug pins, ...). It behaves like the hardware where the driver depends on it:
 # PLLSAIRDY follows PLLSAION after a few reads; BSRR sets and resets ODR bits; CCSIDR describes the cache CSSELR
 # selects (the 4 KB 4-way D-cache, or the 4 KB 2-way I-cache, which CSSELR selects at the start, as CMSIS's
-# SCB_EnableICache leaves it). It logs every access and barrier, one line each, for the host-side test.
+# SCB_EnableICache leaves it); reads return what machine.mem32 returns on the stm32 port, the word as a signed 32-bit
+# int (extmod/machine_mem.c: mp_obj_new_int of the word), so a register with bit 31 set reads negative. It logs every
+# access and barrier, one line each, for the host-side test.
 
 RCC_CR = 0x40023800
 RCC_PLLCFGR = 0x40023804
@@ -18,8 +20,10 @@ PLLSAIRDY = 1 << 29
 GPIO_BSRR = 0x18
 GPIO_ODR = 0x14
 
-D_CACHE_CCSIDR = 31 << 13 | 3 << 3 | 1  # 32 sets, 4 ways, 8-word lines
-I_CACHE_CCSIDR = 63 << 13 | 1 << 3 | 1  # 64 sets, 2 ways, 8-word lines
+# The Cortex-M7's CCSIDR for its 4 KB caches: write-through, write-back, read- and write-allocate (bits 31-28), then
+# sets - 1, ways - 1, log2(words a line) - 2.
+D_CACHE_CCSIDR = 0xF << 28 | 31 << 13 | 3 << 3 | 1  # 32 sets, 4 ways, 8-word lines: 0xF003E019
+I_CACHE_CCSIDR = 0xF << 28 | 63 << 13 | 1 << 3 | 1  # 64 sets, 2 ways, 8-word lines: 0xF007E009
 
 
 def _gpio(letter):
@@ -101,7 +105,7 @@ class Mem32:
                 value &= ~PLLSAIRDY
                 self.regs[address] = value
         print("R 0x%08x 0x%08x" % (address, value))
-        return value
+        return value - (1 << 32) if value & 0x80000000 else value
 
     def __setitem__(self, address, value):
         value &= 0xFFFFFFFF
