@@ -75,6 +75,15 @@ def test_the_build_splits_the_elf_into_the_two_images_and_a_hex_of_only_them(dis
         disco_image.read_bins([whole])
 
 
+def test_the_ports_own_hex_of_the_whole_elf_is_taken_as_the_two_images(disco_build, tmp_path):
+    # The port's firmware.hex (GENERATE_HEX: objcopy -O ihex of the whole ELF), which is what MicroPython's download
+    # page offers as the board's .hex, holds nothing in the filesystem's sectors: `flash --hex` takes it and writes
+    # the two images only.
+    whole = tmp_path / "whole.hex"
+    subprocess.run(["arm-none-eabi-objcopy", "-O", "ihex", str(disco_build / "firmware.elf"), str(whole)], check=True)
+    assert disco_image.read_hex(whole) == {part: (disco_build / part.name).read_bytes() for part in disco_image.PARTS}
+
+
 def write_hex(path, segments):
     """An Intel HEX file of (address, bytes) segments, as objcopy writes them (type 04 bases, 16-byte records)."""
     lines = []
