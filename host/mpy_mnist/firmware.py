@@ -66,6 +66,12 @@ def source_dir(submodules: tuple[str, ...] = ()) -> Path:
         src = Path(user_dir).resolve()
         if not (src / "py" / "mpconfig.h").is_file():
             raise FirmwareError(f"MICROPY_DIR={user_dir} is not a MicroPython source tree (no py/mpconfig.h)")
+        version = source_version(src)
+        if version != paths.MICROPYTHON_VERSION:
+            raise FirmwareError(
+                f"MICROPY_DIR={user_dir} is MicroPython {version}, not the {paths.MICROPYTHON_VERSION} mpy-mnist "
+                f"builds: check out its tag (git -C {user_dir} checkout v{paths.MICROPYTHON_VERSION}, then git -C "
+                f"{user_dir} submodule update --init lib/stm32lib for the disco board)")
     else:
         src = paths.cache_dir() / f"micropython-{paths.MICROPYTHON_VERSION}"
         with _locked(paths.cache_dir() / "micropython-source.lock"):
@@ -75,6 +81,14 @@ def source_dir(submodules: tuple[str, ...] = ()) -> Path:
                 _fetch_submodules(src, submodules)  # a checkout made earlier for a board that needed fewer
     _require_submodules(src, submodules)
     return src
+
+
+def source_version(src: Path) -> str:
+    """MAJOR.MINOR.MICRO from the tree's py/mpconfig.h, with "-preview" for a checkout between releases."""
+    text = (src / "py" / "mpconfig.h").read_text()
+    numbers = {m[1]: m[2] for m in re.finditer(r"#define MICROPY_VERSION_(MAJOR|MINOR|MICRO|PRERELEASE) (\d+)", text)}
+    version = ".".join(numbers.get(part, "?") for part in ("MAJOR", "MINOR", "MICRO"))
+    return version + ("-preview" if numbers.get("PRERELEASE", "0") != "0" else "")
 
 
 def _obtain_source(dest: Path, submodules: tuple[str, ...]) -> None:

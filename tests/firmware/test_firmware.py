@@ -32,6 +32,26 @@ def test_micropy_dir_must_be_a_micropython_tree(monkeypatch, tmp_path):
         firmware.source_dir()
 
 
+@pytest.mark.parametrize("defines,version", [("1, 26, 0, 0", "1.26.0"), ("1, 25, 0, 1", "1.25.0-preview")])
+def test_micropy_dir_must_be_the_release_we_build(monkeypatch, tmp_path, defines, version):
+    # A clone without `-b v1.25.0` is the development branch: refused, naming the tag to check out.
+    major, minor, micro, prerelease = defines.split(", ")
+    (tmp_path / "py").mkdir()
+    (tmp_path / "py" / "mpconfig.h").write_text(
+        f"#define MICROPY_VERSION_MAJOR {major}\n#define MICROPY_VERSION_MINOR {minor}\n"
+        f"#define MICROPY_VERSION_MICRO {micro}\n#define MICROPY_VERSION_PRERELEASE {prerelease}\n")
+    monkeypatch.setenv("MICROPY_DIR", str(tmp_path))
+    with pytest.raises(firmware.FirmwareError, match=rf"is MicroPython {version}, not the 1\.25\.0 mpy-mnist builds: "
+                                                     rf"check out its tag \(git -C {tmp_path} checkout v1\.25\.0"):
+        firmware.source_dir()
+
+
+def test_micropy_dir_of_the_release_is_taken(monkeypatch):
+    src = firmware.source_dir()  # the cache's copy of the release
+    monkeypatch.setenv("MICROPY_DIR", str(src))
+    assert firmware.source_dir() == src
+
+
 def test_missing_default_model_names_the_command_that_makes_it(monkeypatch, tmp_path):
     monkeypatch.setattr(paths, "DEFAULT_MODEL_DIR", tmp_path)
     with pytest.raises(firmware.FirmwareError, match=r"model\.tflite, digits\.bin\): create it with `mpy-mnist export "
