@@ -90,13 +90,13 @@ def test_kernel_on_cortex_m7_matches_tflm(spec):
                         f"{np.frombuffer(want, np.uint8)[:16]}"
 
 
-# FULLY_CONNECTED with the converter's packed weights (packing.py): the default model (576 deep: whole groups of 16
-# inputs, four groups a turn of the loop), an odd unit count with a depth of whole groups of 8 but not of 32, and
-# three rows of a depth that ends in a partial group (rows at unaligned addresses).
+# FULLY_CONNECTED with the converter's packed weights (packing.py): the default model (576 deep: nine turns of the
+# loop's eight groups of 8 inputs, the row widened 16 at a time), an odd unit count with a depth of a turn, five
+# groups and a partial one, and three rows ending in a partial group (rows 1 and 2 at unaligned addresses).
 PACKED_MODELS = {
     "default": lambda: (paths.DEFAULT_MODEL_DIR / paths.MODEL_FILE).read_bytes(),
-    "fc-7x48": lambda: kernel_models.model_bytes(
-        dict(op="fully_connected", dtype="int8", input=[1, 4, 4, 3], units=7, range=[-1, 1])),
+    "fc-7x100": lambda: kernel_models.model_bytes(
+        dict(op="fully_connected", dtype="int8", input=[1, 5, 5, 4], units=7, range=[-1, 1])),
     "fc-3rows-10x50": lambda: kernel_models.model_bytes(
         dict(op="fully_connected", dtype="int8", input=[3, 50], units=10, activation="relu", flatten=False)),
 }

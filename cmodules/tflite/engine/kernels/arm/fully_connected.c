@@ -150,12 +150,12 @@ __asm__(
     "tfl_arm_fc_pair:\n"
     "   push {r4-r11, lr}\n"
     "   ldmia r1!, {r12, lr}\n"     /* the biases start the accumulators */
-    "   subs r2, r2, #4\n"
+    "   subs r2, r2, #8\n"
     "   blt 2f\n"
-    "1:\n" FC_GROUP FC_GROUP FC_GROUP FC_GROUP
-    "   subs r2, r2, #4\n"
+    "1:\n" FC_GROUP FC_GROUP FC_GROUP FC_GROUP FC_GROUP FC_GROUP FC_GROUP FC_GROUP
+    "   subs r2, r2, #8\n"
     "   bge 1b\n"
-    "2: adds r2, r2, #4\n"
+    "2: adds r2, r2, #8\n"
     "   beq 4f\n"
     "3:\n" FC_GROUP
     "   subs r2, r2, #1\n"
@@ -165,8 +165,23 @@ __asm__(
     "   .size tfl_arm_fc_pair, . - tfl_arm_fc_pair\n"
     "   .popsection\n");
 
-/* Sixteen int8 inputs as eight words of int16 pairs in SXTB16's order, `blocks` times (input at any alignment). */
+/* Sixteen int8 inputs as eight words of int16 pairs in SXTB16's order, `blocks` times (input at any alignment: one
+ * 4-word load when it is word-aligned, else four). */
 void tfl_arm_fc_widen(uint32_t *x, const int8_t *input, int32_t blocks);
+
+/* The four words in r3, r10, r11, r12 widened and stored, and the loop back to `label` while blocks remain. */
+#define WIDEN_STORE(label)              \
+    "   sxtb16 r4, r3\n"                \
+    "   sxtb16 r5, r3, ror #8\n"        \
+    "   sxtb16 r6, r10\n"               \
+    "   sxtb16 r7, r10, ror #8\n"       \
+    "   sxtb16 r8, r11\n"               \
+    "   sxtb16 r9, r11, ror #8\n"       \
+    "   sxtb16 r10, r12\n"              \
+    "   sxtb16 r11, r12, ror #8\n"      \
+    "   stmia r0!, {r4-r11}\n"          \
+    "   subs r2, r2, #1\n"              \
+    "   bne " label "\n"
 
 __asm__(
     "   .pushsection .text.tfl_arm_fc_widen, \"ax\", %progbits\n"
@@ -178,22 +193,17 @@ __asm__(
     "   .thumb_func\n"
     "tfl_arm_fc_widen:\n"
     "   push {r4-r11}\n"
-    "1: ldr r3, [r1], #4\n"
+    "   tst r1, #3\n"
+    "   bne 2f\n"
+    "1: ldmia r1!, {r3, r10-r12}\n"
+    WIDEN_STORE("1b")
+    "   b 3f\n"
+    "2: ldr r3, [r1], #4\n"
     "   ldr r10, [r1], #4\n"
     "   ldr r11, [r1], #4\n"
     "   ldr r12, [r1], #4\n"
-    "   sxtb16 r4, r3\n"
-    "   sxtb16 r5, r3, ror #8\n"
-    "   sxtb16 r6, r10\n"
-    "   sxtb16 r7, r10, ror #8\n"
-    "   sxtb16 r8, r11\n"
-    "   sxtb16 r9, r11, ror #8\n"
-    "   sxtb16 r10, r12\n"
-    "   sxtb16 r11, r12, ror #8\n"
-    "   stmia r0!, {r4-r11}\n"
-    "   subs r2, r2, #1\n"
-    "   bne 1b\n"
-    "   pop {r4-r11}\n"
+    WIDEN_STORE("2b")
+    "3: pop {r4-r11}\n"
     "   bx lr\n"
     "   .size tfl_arm_fc_widen, . - tfl_arm_fc_widen\n"
     "   .popsection\n");
