@@ -212,18 +212,20 @@ __asm__(
 static int packed_matches(const uint8_t *p, uint32_t bytes, const tfl_arm_rows *m, int32_t groups) {
     static const uint8_t order[GROUP] = {0, 2, 1, 3, 4, 6, 5, 7};
     int32_t pairs = (m->units + 1) / 2;
-    if (bytes != (uint32_t)pairs * (PAIR_HEAD_BYTES + (uint32_t)groups * GROUP_BYTES)) {
+    uint64_t block_bytes = PAIR_HEAD_BYTES + (uint64_t)groups * GROUP_BYTES;
+    if (bytes != (uint64_t)pairs * block_bytes) {
         return 0;
     }
     for (int32_t n = 0; n < 2 * pairs; n++) {
-        const uint8_t *block = p + (size_t)(n / 2) * (PAIR_HEAD_BYTES + (size_t)groups * GROUP_BYTES);
+        const uint8_t *block = p + (size_t)(n / 2) * (size_t)block_bytes;
+        const uint8_t *channel = block + PAIR_HEAD_BYTES + (size_t)(n & 1) * (GROUP_BYTES / 2);
         const int8_t *w = m->weights + (size_t)n * m->depth;
         int64_t sum = 0;
         for (int32_t g = 0; g < groups; g++) {
             for (int i = 0; i < GROUP; i++) {
                 int32_t k = g * GROUP + order[i];
                 int16_t value, want = n < m->units && k < m->depth ? w[k] : 0;
-                memcpy(&value, block + PAIR_HEAD_BYTES + (size_t)g * GROUP_BYTES + (size_t)(n & 1) * GROUP * 2 + 2 * i, 2);
+                memcpy(&value, channel + (size_t)g * GROUP_BYTES + 2 * (size_t)i, 2);
                 if (value != want) {
                     return 0;
                 }
