@@ -2,7 +2,10 @@
  * kernels against the reference kernels, both as built for the Cortex-M7,
  * on CASES random cases generated here (xorshift, seed SEED): shapes, strides, dilations, SAME and VALID
  * padding, zero points, per-tensor and per-channel scales, biases (some large enough to take the exact slow
- * requantisation, some absent), every fused activation. Prints "ok <cases>" or the first mismatching case and
+ * requantisation, some absent), every fused activation. A fully connected case's weights are also packed as the
+ * converter packs them (host/mpy_mnist/packing.py, TFL_PACKED_FC_PAIRS) a quarter of the time, and a quarter each
+ * two bytes off word alignment or with one value wrong, where the DSP kernel must fall back to the weights in
+ * place. Prints "ok <cases>" and "packed <cases that ran the packed kernel>", or the first mismatching case and
  * exits 1. */
 #include "baremetal.h"
 #include "kernels/arm/arm_int8.h"
@@ -49,6 +52,61 @@ static int8_t expected[2 * 10 * 10 * 32], actual[sizeof expected]; /* the larges
 static uint8_t bias[32 * 4], input_scale[4], filter_scales[32 * 4], output_scale[4], input_zero[8], output_zero[8];
 static uint8_t pool[96 * 1024] __attribute__((aligned(16)));
 static uint32_t scratch[4096];
+
+/* The case's packed weights (pack_weights), handed to the DSP kernel by tfl_packed_weights. */
+enum { NOT_PACKED, PACKED, PACKED_MISALIGNED, PACKED_WRONG, PACKINGS };
+static uint8_t packed[2 + 10 * (8 + 38 * 32)] __attribute__((aligned(16))); /* 20 units, 300 deep */
+static const uint8_t *packed_at;
+static uint32_t packed_bytes;
+
+const uint8_t *tfl_packed_weights(tfl_context *ctx, const tfl_node *node, uint32_t layout, uint32_t *bytes) {
+    (void)ctx;
+    (void)node;
+    *bytes = packed_bytes;
+    return layout == TFL_PACKED_FC_PAIRS ? packed_at : NULL;
+}
+
+/* The weights [units][depth] of the case as packing.py lays them out; returns whether the kernel may use them
+ * (a folded bias outside int32 is not packed). */
+static int pack_weights(const tfl_node *node, int32_t units, int32_t depth, int32_t in_zero, int packing) {
+    static const uint8_t order[8] = {0, 2, 1, 3, 4, 6, 5, 7};
+    int32_t pairs = (units + 1) / 2, groups = (depth + 7) / 8;
+    uint8_t *start = packed + (packing == PACKED_MISALIGNED ? 2 : 0), *p = start;
+    int fits = 1;
+    packed_at = packing == NOT_PACKED ? NULL : start;
+    packed_bytes = (uint32_t)(pairs * (8 + groups * 32));
+    for (int32_t pair = 0; pair < pairs; pair++) {
+        for (int32_t j = 0; j < 2; j++) {
+            int32_t n = 2 * pair + j, b = 0;
+            int64_t sum = 0;
+            for (int32_t k = 0; n < units && k < depth; k++) {
+                sum += filter[n * depth + k];
+            }
+            if (n < units && node->inputs[2] >= 0) {
+                memcpy(&b, bias + 4 * n, 4);
+            }
+            int64_t folded = n < units ? b - (int64_t)in_zero * sum : 0;
+            fits &= folded >= INT32_MIN && folded <= INT32_MAX;
+            int32_t word = (int32_t)folded;
+            memcpy(p + 4 * j, &word, 4);
+        }
+        p += 8;
+        for (int32_t g = 0; g < groups; g++) {
+            for (int32_t j = 0; j < 2; j++) {
+                for (int i = 0; i < 8; i++) {
+                    int32_t n = 2 * pair + j, k = 8 * g + order[i];
+                    int16_t value = n < units && k < depth ? filter[n * depth + k] : 0;
+                    memcpy(p, &value, 2);
+                    p += 2;
+                }
+            }
+        }
+    }
+    if (packing == PACKED_WRONG) {
+        start[8 + 16 * groups] ^= 1; /* a weight of the first pair, or a zero past its depth */
+    }
+    return packing == PACKED && fits;
+}
 
 static int32_t pick(uint32_t *seed, int32_t low, int32_t high) {
     return low + (int32_t)(bm_random(seed) % (uint32_t)(high - low + 1));
@@ -306,9 +364,14 @@ int main(void) {
     tfl_context ctx = {.pool = pool, .size = sizeof pool};
     tfl_node node;
     uint32_t seed = SEED;
+    int packed_cases = 0;
     for (int i = 0; i < CASES; i++) {
         int kind = i % KINDS;
         int32_t outputs = make_case(&ctx, &node, &seed, kind);
+        const tfl_tensor *weights = &ctx.tensors[FILTER];
+        int usable = kind == FULLY_CONNECTED && weights->dims[0] >= 2 &&
+            pack_weights(&node, weights->dims[0], weights->dims[1], ctx.tensors[INPUT].zero_point,
+                pick(&seed, 0, PACKINGS - 1));
         memset(actual, 0x55, sizeof actual);
         if (!run(&ctx, &node, &kernels[kind][0])) {
             bm_put_int("reference failed in case ", i);
@@ -325,7 +388,13 @@ int main(void) {
             describe(&ctx, &node, kind, outputs);
             return 1;
         }
+        if (kind == FULLY_CONNECTED && weights->dims[0] >= 2 && (node.scratch_bytes > 0) != usable) {
+            bm_put_int(usable ? "packed weights not used in case " : "packed weights wrongly used in case ", i);
+            return 1;
+        }
+        packed_cases += kind == FULLY_CONNECTED && node.scratch_bytes > 0;
     }
     bm_put_int("ok ", CASES);
+    bm_put_int("packed ", packed_cases);
     return 0;
 }

@@ -14,7 +14,7 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.lite.python import schema_py_generated as schema
 
-from . import engine, models
+from . import engine, models, packing
 
 # Every kernel with a fused activation takes these (TANH it refuses).
 ENGINE_FUSED_ACTIVATIONS = frozenset({"NONE", "RELU", "RELU6", "RELU_N1_TO_1"})
@@ -47,7 +47,8 @@ def representative_images(train_images: np.ndarray, count: int = REPRESENTATIVE_
 def to_tflite(model, train_images: np.ndarray | None = None, float32: bool = False) -> bytes:
     """Convert a Keras model taking (28, 28, 1) floats to .tflite bytes, batch 1.
 
-    int8 (default): int8 input and output, every op int8, calibrated on `train_images` (uint8, N x 28 x 28).
+    int8 (default): int8 input and output, every op int8, calibrated on `train_images` (uint8, N x 28 x 28), with
+    the device's packed weights added (packing.pack).
     float32=True: a plain float model; train_images is not needed.
     """
     image = keras.Input(models.INPUT_SHAPE, batch_size=1, name="image")
@@ -66,7 +67,8 @@ def to_tflite(model, train_images: np.ndarray | None = None, float32: bool = Fal
         # the exporter prints its temporary SavedModel's signature; the int8 input needs no "statistics" warning:
         # its range comes from the representative digits
         warnings.filterwarnings("ignore", message="Statistics for quantized inputs were expected")
-        return bytes(converter.convert())
+        tflite = bytes(converter.convert())
+    return tflite if float32 else packing.pack(tflite)
 
 
 def _model(tflite: bytes):

@@ -178,7 +178,8 @@ static fb_table fb_vector_table(fb_reader *r, const fb_vector *v, uint32_t i) {
 /* ---- the TFLite schema ---- */
 
 /* Field indices (order of declaration in schema.fbs). */
-enum { MODEL_VERSION = 0, MODEL_OPERATOR_CODES = 1, MODEL_SUBGRAPHS = 2, MODEL_BUFFERS = 4 };
+enum { MODEL_VERSION = 0, MODEL_OPERATOR_CODES = 1, MODEL_SUBGRAPHS = 2, MODEL_BUFFERS = 4, MODEL_METADATA = 6 };
+enum { METADATA_NAME = 0, METADATA_BUFFER = 1 };
 enum { SUBGRAPH_TENSORS = 0, SUBGRAPH_INPUTS = 1, SUBGRAPH_OUTPUTS = 2, SUBGRAPH_OPERATORS = 3 };
 enum { TENSOR_SHAPE = 0, TENSOR_TYPE = 1, TENSOR_BUFFER = 2, TENSOR_QUANTIZATION = 4, TENSOR_IS_VARIABLE = 5 };
 enum { QUANT_SCALE = 2, QUANT_ZERO_POINT = 3, QUANT_DIMENSION = 6 };
@@ -655,4 +656,66 @@ tfl_status tfl_model_read(tfl_interpreter *it) {
         status = r->bad ? truncated(&rd, (int)i, -1) : read_operator(&rd, &op, (int)i);
     }
     return status;
+}
+
+/* ---- packed weights: a Model.metadata entry named PACKED_NAME whose buffer holds "MPKW", a record count, records
+ * of five uint32 (operator index, weights tensor index, layout, payload offset from the buffer's start, payload
+ * length) and the payloads (host/mpy_mnist/packing.py writes them). LiteRT and the TFLM runtime ignore the entry.
+ * Anything missing or malformed reads as absent: the kernel then uses the model's own weights. ---- */
+
+#define PACKED_NAME "mpy_mnist.packed_weights"
+#define PACKED_MAGIC "MPKW"
+enum { PACKED_RECORD_WORDS = 5 };
+
+/* The buffer data of the metadata entry named PACKED_NAME, or count 0. */
+static fb_vector packed_buffer(fb_reader *r) {
+    fb_vector none = {0, 0};
+    fb_table model = fb_table_at(r, fb_follow(r, 0));
+    fb_vector metadata = fb_get_vector(r, &model, MODEL_METADATA, 4);
+    fb_vector buffers = fb_get_vector(r, &model, MODEL_BUFFERS, 4);
+    for (uint32_t i = 0; !r->bad && i < metadata.count; i++) {
+        fb_table entry = fb_vector_table(r, &metadata, i);
+        fb_vector name = fb_get_vector(r, &entry, METADATA_NAME, 1);
+        char text[sizeof(PACKED_NAME) - 1];
+        if (r->bad || name.count != sizeof(text)) {
+            continue;
+        }
+        fb_read(r, name.pos, text, sizeof(text));
+        if (memcmp(text, PACKED_NAME, sizeof(text)) != 0) {
+            continue;
+        }
+        uint32_t buffer = (uint32_t)fb_get_i32(r, &entry, METADATA_BUFFER, 0);
+        if (r->bad || buffer >= buffers.count) {
+            return none;
+        }
+        fb_table table = fb_vector_table(r, &buffers, buffer);
+        fb_vector data = fb_get_vector(r, &table, BUFFER_DATA, 1);
+        return r->bad ? none : data;
+    }
+    return none;
+}
+
+const uint8_t *tfl_packed_weights(tfl_context *ctx, const tfl_node *node, uint32_t layout, uint32_t *bytes) {
+    fb_reader r = {ctx->model, ctx->model_size, 0};
+    fb_vector data = packed_buffer(&r);
+    uint8_t magic[4];
+    fb_read(&r, data.pos, magic, 4);
+    uint32_t count = fb_u32_at(&r, data.pos + 4);
+    if (r.bad || data.count < 8 || memcmp(magic, PACKED_MAGIC, 4) != 0 ||
+        count > (data.count - 8) / (4 * PACKED_RECORD_WORDS) || node->inputs_count < 2) {
+        return NULL;
+    }
+    for (uint32_t i = 0; i < count; i++) {
+        uint32_t field[PACKED_RECORD_WORDS];
+        for (int k = 0; k < PACKED_RECORD_WORDS; k++) {
+            field[k] = fb_u32_at(&r, data.pos + 8 + 4 * (PACKED_RECORD_WORDS * i + (uint32_t)k));
+        }
+        uint32_t offset = field[3], length = field[4];
+        if (field[0] == (uint32_t)(node - ctx->nodes) && field[1] == (uint32_t)node->inputs[1] && field[2] == layout &&
+            !r.bad && offset <= data.count && length <= data.count - offset) {
+            *bytes = length;
+            return ctx->model + data.pos + offset;
+        }
+    }
+    return NULL;
 }

@@ -131,6 +131,12 @@ void *tfl_alloc_persistent(tfl_context *ctx, size_t bytes);
 /* Record why prepare/eval failed; `message` must be a string literal. Returns `status` for `return tfl_fail(...)`. */
 tfl_status tfl_fail(tfl_context *ctx, tfl_status status, const char *message);
 
+/* Weights the converter packed for a kernel in `layout` (host/mpy_mnist/packing.py): where the model holds them for
+ * this node and its weights tensor (input 1), and their length in *bytes; NULL when the model has none, or their
+ * record is malformed. The reader checks only where they lie: the kernel checks their values and alignment. */
+enum { TFL_PACKED_FC_PAIRS = 1 };
+const uint8_t *tfl_packed_weights(tfl_context *ctx, const tfl_node *node, uint32_t layout, uint32_t *bytes);
+
 static inline tfl_tensor *tfl_input(tfl_context *ctx, const tfl_node *node, int i) {
     return i < node->inputs_count ? tfl_tensor_at(ctx, node->inputs[i]) : NULL;
 }

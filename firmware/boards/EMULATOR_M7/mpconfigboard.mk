@@ -10,6 +10,10 @@ CFLAGS += -fsingle-precision-constant
 # ...except for the tflite engine, which computes its quantisation multipliers in double precision as TFLM does
 # (see firmware/boards/MNIST_F746DISCO/mpconfigboard.mk, which says the same for the board).
 $(BUILD)/tflite/%.o: CFLAGS += -fno-single-precision-constant
+# The frozen modules at -O2, whose only effect on them: GCC word-aligns string constants unless optimising for
+# size, so the frozen model's bytes, and the FC weights packed 16-aligned inside it, are word-aligned for the
+# DSP kernel's 4-word loads (at -Os the kernel finds them misaligned and reads the int8 weights instead).
+$(BUILD)/frozen_content.o: CFLAGS += -O2
 CFLAGS += -DQEMU_SOC_MPS2
 CFLAGS += -DMICROPY_HW_MCU_NAME='"Cortex-M7"'
 # Our additions to the port's configuration (the time module) come in through MP_CONFIGFILE, which

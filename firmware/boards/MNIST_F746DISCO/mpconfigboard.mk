@@ -19,3 +19,7 @@ MICROPY_SSL_MBEDTLS = 0
 # precision). The tflite engine computes quantisation multipliers in double precision, as TFLM does, so that its
 # integer results match TFLM's bit for bit: its objects are compiled without that flag.
 $(BUILD)/tflite/%.o: CFLAGS += -fno-single-precision-constant
+# The frozen modules at -O2, whose only effect on them: GCC word-aligns string constants unless optimising for
+# size, so the frozen model's bytes, and the FC weights packed 16-aligned inside it, are word-aligned for the
+# DSP kernel's 4-word loads (at -Os the kernel finds them misaligned and reads the int8 weights instead).
+$(BUILD)/frozen_content.o: CFLAGS += -O2

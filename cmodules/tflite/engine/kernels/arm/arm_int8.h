@@ -13,7 +13,8 @@
  *   and each tile meets the positions' widened patches; the input zero point is folded into the bias, 4 bytes a
  *   channel in the persistent arena: sum((x - zx) * w) = sum(x * w) - zx * sum(w).
  * - FC (and a pointwise conv) has a lone row per weight, so it widens both operands in registers and keeps
- *   nothing: (x - zx) pairs and the weights in SXTB16's order.
+ *   nothing: (x - zx) pairs and the weights in SXTB16's order; or FC reads int16 weights the converter packed
+ *   into the model (fully_connected.c).
  *
  * One file per op family, as in kernels/: conv.c, fully_connected.c, depthwise_conv.c, pooling.c; the matrix
  * product they share in gemm.c and its assembly loop in gemm_2x2.c. Each op's prepare runs the reference prepare
