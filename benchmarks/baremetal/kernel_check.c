@@ -133,6 +133,7 @@ static int32_t make_case(tfl_context *ctx, tfl_node *node, uint32_t *seed, int k
         return make_pool_case(ctx, node, seed);
     }
     int32_t batches, in_elements, out_elements, out_c, depth;
+    int relu_shaped = 0; /* an output zero point of -128 and ReLU: what takes the assembly loop */
     if (kind == FULLY_CONNECTED) {
         batches = pick(seed, 1, 3);
         depth = pick(seed, 1, 300);
@@ -165,9 +166,15 @@ static int32_t make_case(tfl_context *ctx, tfl_node *node, uint32_t *seed, int k
             in_c = 1;
             o->stride_w = 1;
             o->dilation_w = 1;
-            if (pick(seed, 0, 1)) { /* 5 wide: its own strip-building loop */
+            if (pick(seed, 0, 1)) { /* 5 wide: its own patch copy */
                 fw = 5;
                 o->dilation_h = 1;
+                if (pick(seed, 0, 1)) { /* 5x5; mostly ReLU-shaped with an even number of channels: the assembly
+                                         * row (tfl_arm_band_row_5x5) */
+                    fh = 5;
+                    relu_shaped = pick(seed, 0, 3) != 0;
+                    out_c = relu_shaped ? 2 * pick(seed, 1, 6) : out_c;
+                }
             }
         }
         int32_t span_h = (fh - 1) * o->dilation_h + 1, span_w = (fw - 1) * o->dilation_w + 1;
@@ -217,6 +224,10 @@ static int32_t make_case(tfl_context *ctx, tfl_node *node, uint32_t *seed, int k
     float out_scale = in_scale * first_filter_scale / real;
     /* an output zero point of -128 a third of the time: with ReLU, what int8 layers have (an assembly path) */
     int32_t in_zero = pick(seed, -128, 127), out_zero = pick(seed, 0, 2) == 0 ? -128 : pick(seed, -128, 127);
+    if (relu_shaped) {
+        out_zero = -128;
+        node->options.conv.activation = TFL_ACT_RELU;
+    }
     put_f32(input_scale, in_scale);
     put_f32(output_scale, out_scale);
     put_i64(input_zero, in_zero);
