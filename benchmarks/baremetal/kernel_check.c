@@ -134,6 +134,7 @@ static int32_t make_case(tfl_context *ctx, tfl_node *node, uint32_t *seed, int k
     }
     int32_t batches, in_elements, out_elements, out_c, depth;
     int relu_shaped = 0; /* an output zero point of -128 and ReLU: what takes the assembly loop */
+    int middle = 0;
     if (kind == FULLY_CONNECTED) {
         batches = pick(seed, 1, 3);
         depth = pick(seed, 1, 300);
@@ -176,9 +177,23 @@ static int32_t make_case(tfl_context *ctx, tfl_node *node, uint32_t *seed, int k
                     out_c = relu_shaped ? 2 * pick(seed, 1, 6) : out_c;
                 }
             }
+        } else if (kind == CONV && pick(seed, 0, 3) == 0) { /* a middle layer of the default model's shape, too
+                                                               * large to keep its patches: tiles of channels, pairs
+                                                               * of positions inside the input (the lean loop) */
+            in_c = 16;
+            fh = fw = 3;
+            o->stride_h = o->stride_w = o->dilation_h = o->dilation_w = 1;
+            o->padding = TFL_PADDING_VALID;
+            relu_shaped = pick(seed, 0, 3) != 0;
+            out_c = pick(seed, 1, 16);
+            middle = 1;
         }
         int32_t span_h = (fh - 1) * o->dilation_h + 1, span_w = (fw - 1) * o->dilation_w + 1;
         int32_t in_h = pick(seed, 1, 10), in_w = pick(seed, 1, 10);
+        if (middle) { /* over 28 positions, mostly an even number of them in a row */
+            in_h = pick(seed, 8, 10);
+            in_w = pick(seed, 0, 3) ? 2 * pick(seed, 4, 5) : 9;
+        }
         if (o->padding == TFL_PADDING_VALID) {
             in_h = in_h < span_h ? span_h : in_h;
             in_w = in_w < span_w ? span_w : in_w;
