@@ -157,11 +157,27 @@ uint32_t tfl_arm_gemm_tile_bytes(const tfl_arm_gemm *gemm) {
     "   sxtb16 r6, r4\n"                \
     "   sxtb16 r7, r5\n"                \
     "   sxtb16 r8, r4, ror #8\n"        \
-    "   sxtb16 lr, r5, ror #8\n"        \
-    "   stmia r0!, {r6, r7, r8, lr}\n"
+    "   sxtb16 r9, r5, ror #8\n"        \
+    "   stmia r0!, {r6-r9}\n"
+
+/* Two groups from word-aligned a and b: a double load of each, the eight words stored at once. */
+#define WIDEN_TWO_GROUPS                \
+    "   ldrd r4, r8, [r1], #8\n"        \
+    "   ldrd r5, r9, [r2], #8\n"        \
+    "   sxtb16 r6, r4, ror #8\n"        \
+    "   sxtb16 r4, r4\n"                \
+    "   sxtb16 r7, r5, ror #8\n"        \
+    "   sxtb16 r5, r5\n"                \
+    "   sxtb16 r10, r8, ror #8\n"       \
+    "   sxtb16 r8, r8\n"                \
+    "   sxtb16 r11, r9, ror #8\n"       \
+    "   sxtb16 r9, r9\n"                \
+    "   stmia r0!, {r4-r11}\n"
 
 /* tfl_arm_widen_two (arm_int8.h), in assembly so that a whole patch of window rows is one call: per row an odd
- * group first, then two a pass. */
+ * group first, then two a pass. When a, b and the step are all word-aligned (activations in the arena are; the
+ * model's weights may be anywhere), the two groups of each come in one double load; otherwise four bytes at a
+ * time (single loads may be unaligned, double ones may not). */
 __asm__(
     "   .pushsection .text.tfl_arm_widen_two, \"ax\", %progbits\n"
     "   .syntax unified\n"
@@ -171,24 +187,48 @@ __asm__(
     "   .type tfl_arm_widen_two, %function\n"
     "   .thumb_func\n"
     "tfl_arm_widen_two:\n"              /* r0 words, r1 a, r2 b, r3 groups, [sp] rows, [sp, #4] step */
-    "   push {r4-r10, lr}\n"
-    "   ldrd r9, r10, [sp, #32]\n"
-    "   sub r10, r10, r3, lsl #2\n"     /* from the end of a row to the start of the next */
-    "1: lsrs r12, r3, #1\n"
+    "   push {r4-r11, lr}\n"
+    "   sub sp, sp, #4\n"
+    "   ldrd lr, r4, [sp, #40]\n"       /* rows, step */
+    "   orr r5, r1, r2\n"
+    "   orr r5, r5, r4\n"
+    "   sub r4, r4, r3, lsl #2\n"       /* from the end of a row to the start of the next */
+    "   str r4, [sp]\n"
+    "   tst r5, #3\n"
+    "   bne 5f\n"
+    "1: lsrs r12, r3, #1\n"             /* word-aligned */
     "   bcc 2f\n"
     WIDEN_GROUP
     "2: cmp r12, #0\n"
     "   beq 4f\n"
     "3:\n"
+    WIDEN_TWO_GROUPS
+    "   subs r12, r12, #1\n"
+    "   bne 3b\n"
+    "4: ldr r4, [sp]\n"
+    "   add r1, r1, r4\n"
+    "   add r2, r2, r4\n"
+    "   subs lr, lr, #1\n"
+    "   bne 1b\n"
+    "   add sp, sp, #4\n"
+    "   pop {r4-r11, pc}\n"
+    "5: lsrs r12, r3, #1\n"             /* any alignment */
+    "   bcc 6f\n"
+    WIDEN_GROUP
+    "6: cmp r12, #0\n"
+    "   beq 8f\n"
+    "7:\n"
     WIDEN_GROUP
     WIDEN_GROUP
     "   subs r12, r12, #1\n"
-    "   bne 3b\n"
-    "4: add r1, r1, r10\n"
-    "   add r2, r2, r10\n"
-    "   subs r9, r9, #1\n"
-    "   bne 1b\n"
-    "   pop {r4-r10, pc}\n"
+    "   bne 7b\n"
+    "8: ldr r4, [sp]\n"
+    "   add r1, r1, r4\n"
+    "   add r2, r2, r4\n"
+    "   subs lr, lr, #1\n"
+    "   bne 5b\n"
+    "   add sp, sp, #4\n"
+    "   pop {r4-r11, pc}\n"
     "   .size tfl_arm_widen_two, . - tfl_arm_widen_two\n"
     "   .popsection\n");
 
