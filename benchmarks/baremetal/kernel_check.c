@@ -190,7 +190,7 @@ static int32_t make_case(tfl_context *ctx, tfl_node *node, uint32_t *seed, int k
             o->stride_h = o->stride_w = o->dilation_h = o->dilation_w = 1;
             o->padding = TFL_PADDING_VALID;
             relu_shaped = pick(seed, 0, 3) != 0;
-            out_c = pick(seed, 1, 16);
+            out_c = pick(seed, 1, 24); /* more than one tile of 16 */
             middle = 1;
         }
         int32_t span_h = (fh - 1) * o->dilation_h + 1, span_w = (fw - 1) * o->dilation_w + 1;

@@ -51,6 +51,9 @@ typedef struct {
     uint8_t assembly;        /* two positions run through tfl_arm_gemm_2x2 (see below) */
     uint8_t scaled;          /* tiles hold weights and biases times 2^left, and every left is 0 (fast_requant;
                               * not GROUPS, whose tiles are widened by SXTB16 alone) */
+    uint8_t records;         /* tiles keep their channel records, which the C paths read (the assembly loop reads
+                              * only the blocks): set by tfl_arm_gemm_prepare, cleared by a layer that never
+                              * takes the C paths */
     uint32_t block_words;    /* one channel pair's block in `weights`: head, k-pairs, tail */
     uint32_t entry;          /* tfl_arm_gemm_2x2: where this depth's run through the unrolled groups starts */
     int32_t tile;            /* channels widened at a time: all, or an even number */
@@ -110,7 +113,7 @@ tfl_status tfl_arm_gemm_prepare(tfl_context *ctx, tfl_arm_gemm *gemm, int layout
     const uint8_t *bias, int32_t channels, int32_t rows, int32_t row_len, const tfl_int8_io *io,
     const int32_t *multiplier, const tfl_shift *shift);
 
-/* Scratch bytes of one tile: its channel records, then its blocks. */
+/* Scratch bytes of one tile: its channel records (if kept), then its blocks. */
 uint32_t tfl_arm_gemm_tile_bytes(const tfl_arm_gemm *gemm);
 /* Widen channels [first, first + count) into `scratch` (tfl_arm_gemm_tile_bytes, 4-aligned) and point
  * gemm->weights and gemm->channel there; gemm->channels becomes `count`. */

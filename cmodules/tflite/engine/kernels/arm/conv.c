@@ -17,7 +17,7 @@
 
 /* Scratch of a GROUPS layer beyond its patches: the widened tile of channels takes at most this much, which the
  * gaps of a small CNN's activation plan hold. All patches are kept when they take at most TFL_ARM_PATCHES_BYTES. */
-#define TFL_ARM_TILE_BYTES 4096
+#define TFL_ARM_TILE_BYTES 5120
 #define TFL_ARM_PATCHES_BYTES 8192
 
 /* The first member of either variant's data, which tells them apart. */
@@ -31,6 +31,8 @@ typedef struct {
     tfl_window_shape shape;
     int32_t input_zero_point;
     uint8_t all_patches; /* GROUPS: every position's patch built first */
+    uint8_t lean;        /* GROUPS, not all patches: every pair of positions side by side in one output row and
+                          * inside the input, through the assembly loop, which needs no channel records */
 } arm_conv;
 
 /* A pointwise conv (1x1 filter, unit strides, hence no padding): every pixel is a fully connected row, with no
@@ -434,7 +436,7 @@ static uint32_t patch_bytes(const arm_conv *conv) {
     uint32_t pair = 2 * 4 * (uint32_t)conv->gemm.kpairs;
     if (conv->gemm.layout == TFL_ARM_GROUPS) {
         uint32_t patches = conv->all_patches ? (uint32_t)(s->out_h * s->out_w) * pair / 2 : pair;
-        return patches + 2 * (((uint32_t)(s->filter_w * s->in_c) + 3) & ~3u);
+        return patches + (conv->lean ? 0 : 2 * (((uint32_t)(s->filter_w * s->in_c) + 3) & ~3u)); /* staging */
     }
     tfl_arm_padded_image image = tfl_arm_padded_size(s);
     if (conv->gemm.layout == TFL_ARM_SINGLE_CHANNEL) {
@@ -455,15 +457,12 @@ static void eval_groups(const arm_conv *conv, const int8_t *input, int8_t *outpu
             groups_patch(patches + (p / 2) * pair_words, conv, &box, input, p, oy, ox, p + 1 < positions, staging);
         }
     }
-    /* every pair of positions side by side in one output row, inside the input, through the assembly loop */
-    int lean = !conv->all_patches && gemm->assembly && s->out_w % 2 == 0 && inside(&box, 0, 0) &&
-        inside(&box, s->out_h - 1, s->out_w - 1);
     int32_t groups = s->filter_w * s->in_c / 4, step = s->dilation_h * s->in_w * s->in_c;
     tfl_arm_gemm tile;
     for (int32_t first = 0; first < channels; first += gemm->tile) {
         int32_t count = channels - first < gemm->tile ? channels - first : gemm->tile;
         tfl_arm_gemm_pack(&tile, gemm, first, count, scratch);
-        if (lean && count % 2 == 0) { /* the common case in a loop that carries little */
+        if (conv->lean && count % 2 == 0) { /* the common case in a loop that carries little */
             tfl_arm_gemm_job job = {tile.weights, patches, tile.entry, NULL, NULL};
             int8_t *out = output + first;
             patches[pair_words - 2] = patches[pair_words - 1] = 0; /* the zero k-pair */
@@ -608,10 +607,14 @@ tfl_status tfl_arm_conv_prepare(tfl_context *ctx, tfl_node *node) {
         return status;
     }
     if (layout == TFL_ARM_GROUPS) {
-        uint32_t pair_bytes = 2 * 4 * (uint32_t)conv->gemm.kpairs, channel_pair = conv->gemm.block_words * 4 +
-            2 * sizeof(tfl_arm_channel);
+        uint32_t pair_bytes = 2 * 4 * (uint32_t)conv->gemm.kpairs;
         uint32_t patches = (uint32_t)(s->out_h * s->out_w) * pair_bytes / 2;
+        inside_box box = inside_box_of(s);
         conv->all_patches = patches <= TFL_ARM_PATCHES_BYTES;
+        conv->lean = (uint8_t)(!conv->all_patches && conv->gemm.assembly && s->out_w % 2 == 0 &&
+            inside(&box, 0, 0) && inside(&box, s->out_h - 1, s->out_w - 1));
+        conv->gemm.records = (uint8_t)!(conv->lean && conv->gemm.channels % 2 == 0); /* every tile even */
+        uint32_t channel_pair = conv->gemm.block_words * 4 + (conv->gemm.records ? 2 * sizeof(tfl_arm_channel) : 0);
         uint32_t pairs = conv->all_patches ? 1 : TFL_ARM_TILE_BYTES / channel_pair;
         int32_t tile = 2 * (int32_t)(pairs > 0 ? pairs : 1);
         conv->gemm.tile = tile < conv->gemm.channels ? tile : conv->gemm.channels;

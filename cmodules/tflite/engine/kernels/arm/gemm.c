@@ -118,6 +118,7 @@ tfl_status tfl_arm_gemm_prepare(tfl_context *ctx, tfl_arm_gemm *gemm, int layout
     gemm->act_max = io->act_max;
     gemm->block_words = TFL_ARM_HEAD + 2 * (uint32_t)gemm->kpairs + TFL_ARM_TAIL;
     gemm->tile = channels;
+    gemm->records = 1;
     gemm->source = weights;
     gemm->multipliers = multiplier;
     gemm->shifts = shift;
@@ -146,8 +147,8 @@ tfl_status tfl_arm_gemm_prepare(tfl_context *ctx, tfl_arm_gemm *gemm, int layout
 }
 
 uint32_t tfl_arm_gemm_tile_bytes(const tfl_arm_gemm *gemm) {
-    return (uint32_t)(sizeof(tfl_arm_channel) * (size_t)gemm->tile + (size_t)(gemm->tile + 1) / 2 *
-        gemm->block_words * 4);
+    return (uint32_t)((gemm->records ? sizeof(tfl_arm_channel) * (size_t)gemm->tile : 0) +
+        (size_t)(gemm->tile + 1) / 2 * gemm->block_words * 4);
 }
 
 /* One group: four bytes of a and of b, their (v0, v2) and (v1, v3) pairs stored a's, b's, a's, b's. */
@@ -286,15 +287,15 @@ static uint32_t *widen_single_channel(uint32_t *words, const int8_t *a, int32_t 
 void tfl_arm_gemm_pack(tfl_arm_gemm *gemm, const tfl_arm_gemm *whole, int32_t first, int32_t count, void *scratch) {
     *gemm = *whole;
     gemm->channels = count;
-    gemm->channel = scratch;
-    gemm->weights = (uint32_t *)(void *)(gemm->channel + gemm->tile);
+    gemm->channel = gemm->records ? scratch : NULL;
+    gemm->weights = (uint32_t *)(void *)((tfl_arm_channel *)scratch + (gemm->records ? gemm->tile : 0));
     int32_t depth = gemm->rows * gemm->row_len, pairs = (count + 1) / 2;
     const int8_t *source = gemm->source + (size_t)first * depth;
     if (gemm->layout == TFL_ARM_ROWS) {
         memset(gemm->weights, 0, (size_t)pairs * gemm->block_words * 4);
     }
     for (int32_t n = 0; n < count; n++) {
-        tfl_arm_channel *c = &gemm->channel[n];
+        tfl_arm_channel record, *c = gemm->records ? &gemm->channel[n] : &record;
         tfl_arm_channel_init(c, gemm->bias[first + n], gemm->multipliers[first + n], gemm->shifts[first + n],
             gemm->output_offset);
         if (gemm->scaled) { /* the accumulator comes scaled by its weights and bias instead */
