@@ -45,7 +45,8 @@ typedef struct {
 typedef struct {
     int32_t channels;  /* N */
     int32_t rows, row_len, row_len2; /* depth = rows x row_len (conv: filter rows); row_len2: row_len made even */
-    int32_t kpairs;    /* int16 pairs per channel in the packed weights, made odd by a zero k-pair at the end */
+    int32_t kpairs;    /* int16 pairs per channel in the packed weights (ROWS, SINGLE_CHANNEL: made odd by a zero
+                        * k-pair at the end) */
     uint8_t layout;          /* TFL_ARM_ROWS, TFL_ARM_GROUPS or TFL_ARM_SINGLE_CHANNEL, below */
     uint8_t fast_requant;    /* every accumulator provably fits the short requantisation (SMMULR) */
     uint8_t assembly;        /* two positions run through tfl_arm_gemm_2x2 (see below) */
@@ -91,8 +92,10 @@ typedef struct {
     int8_t *out0, *out1;     /* the two positions' outputs, channel 0 */
 } tfl_arm_gemm_job;
 
-void tfl_arm_gemm_2x2(const tfl_arm_gemm_job *job);
-void tfl_arm_gemm_2x2_next(void); /* labels inside it, for the blocks' tails and the entries */
+void tfl_arm_gemm_2x2(const tfl_arm_gemm_job *job);      /* an odd number of k-pairs */
+void tfl_arm_gemm_2x2_even(const tfl_arm_gemm_job *job); /* an even number */
+void tfl_arm_gemm_2x2_next(void); /* labels inside them, for the blocks' tails and the entries */
+void tfl_arm_gemm_2x2_next_even(void);
 void tfl_arm_gemm_2x2_groups_end(void);
 void tfl_arm_gemm_2x2_scaled_end(void);
 void tfl_arm_gemm_2x2_done(void);
@@ -140,7 +143,7 @@ static inline void tfl_arm_gemm_multiply_two(const tfl_arm_gemm *gemm, const uin
     }
     if (gemm->channels >= 2) {
         tfl_arm_gemm_job job = {gemm->weights, x, gemm->entry, out0, out1};
-        tfl_arm_gemm_2x2(&job);
+        (gemm->kpairs & 1 ? tfl_arm_gemm_2x2 : tfl_arm_gemm_2x2_even)(&job);
     }
     if (gemm->channels & 1) {
         tfl_arm_gemm_lone_channel(gemm, x, out0, out1);

@@ -172,8 +172,8 @@ static const int8_t *window_row(const arm_conv *conv, const int8_t *input, int32
 }
 
 /* The patch of positions p and p + 1 (`two`) or of p alone, row by row through window_row: per group of four
- * values, position 0's two words and then position 1's, k-pair by k-pair; then the zero k-pair. Not inlined: its
- * registers would weigh on the common case's caller. */
+ * values, position 0's two words and then position 1's, k-pair by k-pair. Not inlined: its registers would weigh
+ * on the common case's caller. */
 static __attribute__((noinline)) void groups_patch_staged(uint32_t *patch, const arm_conv *conv,
     const int8_t *input, int32_t p, int two, int8_t *staging) {
     const tfl_window_shape *s = &conv->shape;
@@ -192,10 +192,6 @@ static __attribute__((noinline)) void groups_patch_staged(uint32_t *patch, const
         }
         tfl_arm_widen_two(words, row0, window_row(conv, input, p + 1, fy, staging + row_len), row_len / 4, 1, 0);
         words += row_len;
-    }
-    words[0] = 0; /* the zero k-pair (a GROUPS conv's depth is a multiple of 4: there is exactly one) */
-    if (two) {
-        words[1] = 0;
     }
 }
 
@@ -237,11 +233,10 @@ static inline void groups_patch(uint32_t *patch, const arm_conv *conv, const ins
         groups_patch_staged(patch, conv, input, p, two, staging);
         return;
     }
-    int32_t row_len = s->filter_w * s->in_c, depth = s->filter_h * row_len;
+    int32_t row_len = s->filter_w * s->in_c;
     tfl_arm_widen_two(patch, input + box->origin + oy * box->row_bytes + ox * box->column_bytes,
         input + box->origin + oy1 * box->row_bytes + ox1 * box->column_bytes, row_len / 4, s->filter_h,
         s->dilation_h * s->in_w * s->in_c);
-    patch[depth] = patch[depth + 1] = 0; /* the zero k-pair */
 }
 
 /* The output position two further on, as row and column. */
@@ -465,14 +460,13 @@ static void eval_groups(const arm_conv *conv, const int8_t *input, int8_t *outpu
         if (conv->lean && count % 2 == 0) { /* the common case in a loop that carries little */
             tfl_arm_gemm_job job = {tile.weights, patches, tile.entry, NULL, NULL};
             int8_t *out = output + first;
-            patches[pair_words - 2] = patches[pair_words - 1] = 0; /* the zero k-pair */
             for (int32_t oy = 0; oy < s->out_h; oy++) {
                 const int8_t *window = input + box.origin + oy * box.row_bytes;
                 for (int32_t ox = 0; ox < s->out_w; ox += 2, window += 2 * box.column_bytes, out += 2 * channels) {
                     tfl_arm_widen_two(patches, window, window + box.column_bytes, groups, s->filter_h, step);
                     job.out0 = out;
                     job.out1 = out + channels;
-                    tfl_arm_gemm_2x2(&job);
+                    tfl_arm_gemm_2x2_even(&job);
                 }
             }
             continue;

@@ -9,7 +9,8 @@
  * - Groups (FC; conv whose input channels come in fours): depth padded to a multiple of 4; in each group of four
  *   the pairs are (k0, k2) and (k1, k3), what SXTB16 makes of four bytes, so that an input row or a window row
  *   and the int8 weights are widened with two SXTB16s per word and nothing else.
- * - K-pairs are made odd with a zero k-pair at the end (the assembly loop takes one, then groups of two).
+ * - Conv k-pairs are made odd with a zero k-pair at the end (the assembly loop takes one, then groups of two);
+ *   groups of four make an even number, which tfl_arm_gemm_2x2_even takes in groups of two alone.
  * - Weights: the model's int8 weights, used in place; eval widens a tile of channels at a time into scratch, for
  *   each pair of output channels a block: head (the biases), for each k-pair channel A's word then channel B's,
  *   tail (requantisation and the assembly loop's next branch); see TFL_ARM_HEAD in arm_int8.h.
@@ -106,8 +107,8 @@ tfl_status tfl_arm_gemm_prepare(tfl_context *ctx, tfl_arm_gemm *gemm, int layout
     gemm->row_len = row_len;
     gemm->row_len2 = (row_len + 1) & ~1;
     gemm->layout = (uint8_t)layout;
-    if (layout == TFL_ARM_GROUPS) {
-        gemm->kpairs = (((depth + 3) & ~3) / 2) | 1;
+    if (layout == TFL_ARM_GROUPS) { /* even: tfl_arm_gemm_2x2_even */
+        gemm->kpairs = ((depth + 3) & ~3) / 2;
     } else if (layout == TFL_ARM_SINGLE_CHANNEL) {
         gemm->kpairs = (rows * (row_len / 2) + (row_len & 1) * (rows + 1) / 2) | 1;
     } else {
@@ -134,7 +135,7 @@ tfl_status tfl_arm_gemm_prepare(tfl_context *ctx, tfl_arm_gemm *gemm, int layout
             shift[n]);
     }
     gemm->fast_requant = (uint8_t)fast;
-    int32_t groups = (gemm->kpairs - 1) / 2;
+    int32_t groups = gemm->kpairs / 2; /* k-pairs in twos (an odd number's first goes before them) */
     gemm->assembly = (uint8_t)(fast && io->act_min == -128 && io->act_max == 127 && io->output_offset == -128 &&
         groups <= TFL_ARM_MAX_GROUPS);
     /* widened per inference one by one anyway, these layouts' weights are scaled for free: 4 fewer instructions per
@@ -309,9 +310,10 @@ void tfl_arm_gemm_pack(tfl_arm_gemm *gemm, const tfl_arm_gemm *whole, int32_t fi
         tail[3 * (n & 1) + 1] = (uint32_t)c->round;
         tail[3 * (n & 1) + 2] = (uint32_t)c->right_shift;
         tail[6 + (n & 1)] = (uint32_t)c->left;
-        tail[8] = code_address(n / 2 + 1 < count / 2 ? tfl_arm_gemm_2x2_next : tfl_arm_gemm_2x2_done);
+        tail[8] = code_address(n / 2 + 1 == count / 2 ? tfl_arm_gemm_2x2_done : gemm->kpairs & 1 ?
+            tfl_arm_gemm_2x2_next : tfl_arm_gemm_2x2_next_even);
         if (gemm->layout != TFL_ARM_ROWS) {
-            if ((n & 1) == 0) { /* the pair's weights, then zeros up to the zero k-pair's end */
+            if ((n & 1) == 0) { /* the pair's weights, then zeros up to the end (the zero k-pair, if any) */
                 uint32_t *words = block + TFL_ARM_HEAD, *end = words + 2 * gemm->kpairs;
                 const int8_t *a = source + (size_t)n * depth, *b = n + 1 < count ? a + depth : NULL;
                 if (gemm->layout == TFL_ARM_GROUPS) {
