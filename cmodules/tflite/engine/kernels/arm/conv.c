@@ -471,7 +471,16 @@ static void eval_groups(const arm_conv *conv, const int8_t *input, int8_t *outpu
             }
             continue;
         }
-        for (int32_t p = 0, oy = 0, ox = 0; p < positions; p += 2, step_two(s, &oy, &ox)) {
+        int32_t p = 0;
+        if (conv->all_patches && gemm->assembly && count % 2 == 0) { /* the pairs' patches in turn */
+            tfl_arm_gemm_job job = {tile.weights, patches, tile.entry, output + first, output + first + channels};
+            for (; p + 1 < positions; p += 2, job.patch += pair_words) {
+                tfl_arm_gemm_2x2_even(&job);
+                job.out0 += 2 * channels;
+                job.out1 += 2 * channels;
+            }
+        }
+        for (int32_t oy = p / s->out_w, ox = p % s->out_w; p < positions; p += 2, step_two(s, &oy, &ox)) {
             int two = p + 1 < positions;
             const uint32_t *patch = patches;
             if (conv->all_patches) {
