@@ -349,8 +349,9 @@ _Static_assert(offsetof(tfl_arm_gemm_job, out0) == 12 && offsetof(band_row_5x5, 
     "   stmia r0!, {r3-r12}\n"
 
 /* The 5x5 patch of positions x and x + 1 (the SINGLE_CHANNEL layout, arm_int8.h) from the band's pair words at
- * column x: rows 0 and 1 (run, stacked last column, run), rows 2 and 3, row 4's run and its last column stacked
- * with zero; all loads of aligned words. Then the pair's outputs through the assembly loop, and the next pair. */
+ * column x: rows 0 and 1 (run, stacked last column, run), rows 2 and 3, row 4's run and its last column, whose
+ * k-pair's second weight is zero: its pair words as they are; all loads of aligned words. Then the pair's outputs
+ * through the assembly loop, and the next pair. */
 void tfl_arm_band_row_5x5(band_row_5x5 *row);
 __asm__(
     "   .pushsection .text.tfl_arm_band_row_5x5, \"ax\", %progbits\n"
@@ -371,9 +372,7 @@ __asm__(
     BAND_ROWS_PAIR
     "   ldrd r3, r4, [r1]\n"
     "   ldrd r5, r6, [r1, #8]\n"
-    "   ldr lr, [r1, #16]\n"
-    "   uxth r7, lr\n"                  /* (x + 4, 0) */
-    "   lsr r8, lr, #16\n"              /* (x + 5, 0) */
+    "   ldrd r7, r8, [r1, #16]\n"      /* (x + 4, x + 5), (x + 5, x + 6): the high halves meet zero weights */
     "   stmia r0!, {r3-r8}\n"
     "   ldr r0, [sp]\n"
     "   bl tfl_arm_gemm_2x2\n"

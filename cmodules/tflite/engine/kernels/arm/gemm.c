@@ -267,8 +267,8 @@ static uint32_t halves(int32_t low, int32_t high) {
 /* Two channels' weights (b NULL: a lone channel) times their scales in the SINGLE_CHANNEL layout, k-pair by
  * k-pair in order: each row's run of tap pairs, and after every even row of an odd filter_w its last tap stacked
  * with the next row's. */
-static uint32_t *widen_single_channel(uint32_t *words, const int8_t *a, int32_t scale_a, const int8_t *b,
-    int32_t scale_b, int32_t rows, int32_t row_len) {
+static inline __attribute__((always_inline)) uint32_t *single_channel_words(uint32_t *words, const int8_t *a,
+    int32_t scale_a, const int8_t *b, int32_t scale_b, int32_t rows, int32_t row_len) {
     int32_t run = row_len & ~1, last = row_len - 1;
     for (int32_t r = 0; r < rows; r++) {
         const int8_t *ra = a + (size_t)r * row_len, *rb = b != NULL ? b + (size_t)r * row_len : NULL;
@@ -283,6 +283,15 @@ static uint32_t *widen_single_channel(uint32_t *words, const int8_t *a, int32_t 
         }
     }
     return words;
+}
+
+/* The same, its loops unrolled for a first layer's common 5 columns. */
+static uint32_t *widen_single_channel(uint32_t *words, const int8_t *a, int32_t scale_a, const int8_t *b,
+    int32_t scale_b, int32_t rows, int32_t row_len) {
+    if (row_len == 5) {
+        return single_channel_words(words, a, scale_a, b, scale_b, rows, 5);
+    }
+    return single_channel_words(words, a, scale_a, b, scale_b, rows, row_len);
 }
 
 void tfl_arm_gemm_pack(tfl_arm_gemm *gemm, const tfl_arm_gemm *whole, int32_t first, int32_t count, void *scratch) {
