@@ -333,8 +333,8 @@ typedef struct {
 _Static_assert(offsetof(tfl_arm_gemm_job, out0) == 12 && offsetof(band_row_5x5, patch) == 20 &&
     offsetof(band_row_5x5, pairs) == 32, "tfl_arm_band_row_5x5's offsets");
 
-/* Row r's run of positions x and x + 1 (four words) and, unless r is the last row, the stacked last-column words
- * of r and r + 1 (r1, r2) and row r + 1's run (r3-r6 of the macro's caller's registers). */
+/* Rows r and r + 1 of the patch, ten words: row r's run of positions x and x + 1 (four words), the stacked
+ * last-column words of rows r and r + 1, row r + 1's run; r1 moves on two rows of the band. */
 #define BAND_ROWS_PAIR                                      \
     "   ldrd r3, r4, [r1]\n"                                \
     "   ldrd r5, r6, [r1, #8]\n"                            \
@@ -391,7 +391,7 @@ __asm__(
 
 /* The patch of positions x and x + 1 from the band's pair words at column x (`row`, rows `width` words apart),
  * any filter width: per filter row its run of tap pairs, which is `run` consecutive words; for an odd filter_w,
- * after every even row, the last column's taps of that row and the next, stacked (tfl_arm_patch_rows_5's order).
+ * after every even row, the last column's taps of that row and the next, stacked (tfl_arm_band_row_5x5's order).
  * The zero k-pair after them, if any, is left as the caller zeroed it. */
 static void single_channel_patch(uint32_t *patch, const tfl_arm_gemm *gemm, const uint32_t *row, int32_t width) {
     /* locals: a store through `words` could alias the gemm's fields */
