@@ -608,6 +608,10 @@ tfl_status tfl_arm_conv_prepare(tfl_context *ctx, tfl_node *node) {
     if (status != TFL_OK) {
         return status;
     }
+    if (layout == TFL_ARM_SINGLE_CHANNEL) { /* every position goes in a pair (an odd last one with a spare partner):
+                                             * through the assembly loop, with no lone channel, no C path runs */
+        conv->gemm.records = (uint8_t)!(conv->gemm.assembly && conv->gemm.channels % 2 == 0);
+    }
     if (layout == TFL_ARM_GROUPS) {
         uint32_t pair_bytes = 2 * 4 * (uint32_t)conv->gemm.kpairs;
         uint32_t patches = (uint32_t)(s->out_h * s->out_w) * pair_bytes / 2;
