@@ -47,7 +47,11 @@ tfl_status tfl_fail(tfl_context *ctx, tfl_status status, const char *message) {
     return status;
 }
 
-static int8_t input[2 * 10 * 10 * 16], filter[12 * 5 * 5 * 16 + 20 * 300];
+/* The input 16-aligned as in the arena; the weights at any alignment, as in a model (filter: a few bytes into
+ * filter_bytes), so that both the word-aligned and the unaligned widening run. */
+static int8_t input[2 * 10 * 10 * 16] __attribute__((aligned(16)));
+static int8_t filter_bytes[12 * 5 * 5 * 16 + 20 * 300 + 3] __attribute__((aligned(16)));
+static int8_t *filter;
 static int8_t expected[2 * 10 * 10 * 32], actual[sizeof expected]; /* the largest output: depthwise, 32 channels */
 static uint8_t bias[32 * 4], input_scale[4], filter_scales[32 * 4], output_scale[4], input_zero[8], output_zero[8];
 static uint8_t pool[96 * 1024] __attribute__((aligned(16)));
@@ -190,7 +194,10 @@ static int32_t make_case(tfl_context *ctx, tfl_node *node, uint32_t *seed, int k
     if (kind == MAX_POOL) {
         return make_pool_case(ctx, node, seed);
     }
+    filter = filter_bytes + (pick(seed, 0, 1) ? 0 : pick(seed, 1, 3));
     int32_t batches, in_elements, out_elements, out_c, depth;
+    int relu_shaped = 0; /* an output zero point of -128 and ReLU: what takes the assembly loop */
+    int middle = 0;
     if (kind == FULLY_CONNECTED) {
         batches = pick(seed, 1, 3);
         depth = pick(seed, 1, 300);
@@ -223,13 +230,33 @@ static int32_t make_case(tfl_context *ctx, tfl_node *node, uint32_t *seed, int k
             in_c = 1;
             o->stride_w = 1;
             o->dilation_w = 1;
-            if (pick(seed, 0, 1)) { /* 5 wide: its own strip-building loop */
+            if (pick(seed, 0, 1)) { /* 5 wide: its own patch copy */
                 fw = 5;
                 o->dilation_h = 1;
+                if (pick(seed, 0, 1)) { /* 5x5; mostly ReLU-shaped with an even number of channels: the assembly
+                                         * row (tfl_arm_band_row_5x5) */
+                    fh = 5;
+                    relu_shaped = pick(seed, 0, 3) != 0;
+                    out_c = relu_shaped ? 2 * pick(seed, 1, 6) : out_c;
+                }
             }
+        } else if (kind == CONV && pick(seed, 0, 3) == 0) { /* a middle layer of the default model's shape, too
+                                                               * large to keep its patches: tiles of channels, pairs
+                                                               * of positions inside the input (the lean loop) */
+            in_c = 16;
+            fh = fw = 3;
+            o->stride_h = o->stride_w = o->dilation_h = o->dilation_w = 1;
+            o->padding = TFL_PADDING_VALID;
+            relu_shaped = pick(seed, 0, 3) != 0;
+            out_c = pick(seed, 1, 24); /* more than one tile of 16 */
+            middle = 1;
         }
         int32_t span_h = (fh - 1) * o->dilation_h + 1, span_w = (fw - 1) * o->dilation_w + 1;
         int32_t in_h = pick(seed, 1, 10), in_w = pick(seed, 1, 10);
+        if (middle) { /* over 28 positions, mostly an even number of them in a row */
+            in_h = pick(seed, 8, 10);
+            in_w = pick(seed, 0, 3) ? 2 * pick(seed, 4, 5) : 9;
+        }
         if (o->padding == TFL_PADDING_VALID) {
             in_h = in_h < span_h ? span_h : in_h;
             in_w = in_w < span_w ? span_w : in_w;
@@ -275,6 +302,10 @@ static int32_t make_case(tfl_context *ctx, tfl_node *node, uint32_t *seed, int k
     float out_scale = in_scale * first_filter_scale / real;
     /* an output zero point of -128 a third of the time: with ReLU, what int8 layers have (an assembly path) */
     int32_t in_zero = pick(seed, -128, 127), out_zero = pick(seed, 0, 2) == 0 ? -128 : pick(seed, -128, 127);
+    if (relu_shaped) {
+        out_zero = -128;
+        node->options.conv.activation = TFL_ACT_RELU;
+    }
     put_f32(input_scale, in_scale);
     put_f32(output_scale, out_scale);
     put_i64(input_zero, in_zero);

@@ -46,12 +46,16 @@ typedef struct {
 typedef struct {
     int32_t channels;  /* N */
     int32_t rows, row_len, row_len2; /* depth = rows x row_len (conv: filter rows); row_len2: row_len made even */
-    int32_t kpairs;    /* int16 pairs per channel in the packed weights, made odd by a zero k-pair at the end */
+    int32_t kpairs;    /* int16 pairs per channel in the packed weights (ROWS, SINGLE_CHANNEL: made odd by a zero
+                        * k-pair at the end) */
     uint8_t layout;          /* TFL_ARM_ROWS, TFL_ARM_GROUPS or TFL_ARM_SINGLE_CHANNEL, below */
     uint8_t fast_requant;    /* every accumulator provably fits the short requantisation (SMMULR) */
     uint8_t assembly;        /* two positions run through tfl_arm_gemm_2x2 (see below) */
     uint8_t scaled;          /* tiles hold weights and biases times 2^left, and every left is 0 (fast_requant;
                               * not GROUPS, whose tiles are widened by SXTB16 alone) */
+    uint8_t records;         /* tiles keep their channel records, which the C paths read (the assembly loop reads
+                              * only the blocks): set by tfl_arm_gemm_prepare, cleared by a layer that never
+                              * takes the C paths */
     uint32_t block_words;    /* one channel pair's block in `weights`: head, k-pairs, tail */
     uint32_t entry;          /* tfl_arm_gemm_2x2: where this depth's run through the unrolled groups starts */
     int32_t tile;            /* channels widened at a time: all, or an even number */
@@ -89,8 +93,10 @@ typedef struct {
     int8_t *out0, *out1;     /* the two positions' outputs, channel 0 */
 } tfl_arm_gemm_job;
 
-void tfl_arm_gemm_2x2(const tfl_arm_gemm_job *job);
-void tfl_arm_gemm_2x2_next(void); /* labels inside it, for the blocks' tails and the entries */
+void tfl_arm_gemm_2x2(const tfl_arm_gemm_job *job);      /* an odd number of k-pairs */
+void tfl_arm_gemm_2x2_even(const tfl_arm_gemm_job *job); /* an even number */
+void tfl_arm_gemm_2x2_next(void); /* labels inside them, for the blocks' tails and the entries */
+void tfl_arm_gemm_2x2_next_even(void);
 void tfl_arm_gemm_2x2_groups_end(void);
 void tfl_arm_gemm_2x2_scaled_end(void);
 void tfl_arm_gemm_2x2_done(void);
@@ -111,7 +117,7 @@ tfl_status tfl_arm_gemm_prepare(tfl_context *ctx, tfl_arm_gemm *gemm, int layout
     const uint8_t *bias, int32_t channels, int32_t rows, int32_t row_len, const tfl_int8_io *io,
     const int32_t *multiplier, const tfl_shift *shift);
 
-/* Scratch bytes of one tile: its channel records, then its blocks. */
+/* Scratch bytes of one tile: its channel records (if kept), then its blocks. */
 uint32_t tfl_arm_gemm_tile_bytes(const tfl_arm_gemm *gemm);
 /* Widen channels [first, first + count) into `scratch` (tfl_arm_gemm_tile_bytes, 4-aligned) and point
  * gemm->weights and gemm->channel there; gemm->channels becomes `count`. */
@@ -138,7 +144,7 @@ static inline void tfl_arm_gemm_multiply_two(const tfl_arm_gemm *gemm, const uin
     }
     if (gemm->channels >= 2) {
         tfl_arm_gemm_job job = {gemm->weights, x, gemm->entry, out0, out1};
-        tfl_arm_gemm_2x2(&job);
+        (gemm->kpairs & 1 ? tfl_arm_gemm_2x2 : tfl_arm_gemm_2x2_even)(&job);
     }
     if (gemm->channels & 1) {
         tfl_arm_gemm_lone_channel(gemm, x, out0, out1);

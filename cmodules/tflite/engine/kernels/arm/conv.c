@@ -4,8 +4,8 @@
  *   overhangs the padding), widened with SXTB16 straight into the patch; when the layer has few positions all
  *   their patches are kept, so that each weight is widened once;
  * - one input channel, unit column stride, no dilation (SINGLE_CHANNEL, a first layer): each padded image row is
- *   widened once into a ring that keeps the filter_h rows an output row reads consecutive, and each pair of
- *   positions' patch is copied from them a word at a time;
+ *   widened once, as pair words (value x, value x + 1), into a ring that keeps the filter_h rows an output row
+ *   reads consecutive, and each pair of positions' patch is copied from them in aligned words;
  * - otherwise (ROWS): the whole padded image widened once, each patch copied from it row by row.
  */
 #include "arm_int8.h"
@@ -17,7 +17,7 @@
 
 /* Scratch of a GROUPS layer beyond its patches: the widened tile of channels takes at most this much, which the
  * gaps of a small CNN's activation plan hold. All patches are kept when they take at most TFL_ARM_PATCHES_BYTES. */
-#define TFL_ARM_TILE_BYTES 4096
+#define TFL_ARM_TILE_BYTES 5120
 #define TFL_ARM_PATCHES_BYTES 8192
 
 /* The first member of either variant's data, which tells them apart. */
@@ -31,6 +31,8 @@ typedef struct {
     tfl_window_shape shape;
     int32_t input_zero_point;
     uint8_t all_patches; /* GROUPS: every position's patch built first */
+    uint8_t lean;        /* GROUPS, not all patches: every pair of positions side by side in one output row and
+                          * inside the input, through the assembly loop, which needs no channel records */
 } arm_conv;
 
 /* A pointwise conv (1x1 filter, unit strides, hence no padding): every pixel is a fully connected row, with no
@@ -170,8 +172,8 @@ static const int8_t *window_row(const arm_conv *conv, const int8_t *input, int32
 }
 
 /* The patch of positions p and p + 1 (`two`) or of p alone, row by row through window_row: per group of four
- * values, position 0's two words and then position 1's, k-pair by k-pair; then the zero k-pair. Not inlined: its
- * registers would weigh on the common case's caller. */
+ * values, position 0's two words and then position 1's, k-pair by k-pair. Not inlined: its registers would weigh
+ * on the common case's caller. */
 static __attribute__((noinline)) void groups_patch_staged(uint32_t *patch, const arm_conv *conv,
     const int8_t *input, int32_t p, int two, int8_t *staging) {
     const tfl_window_shape *s = &conv->shape;
@@ -190,10 +192,6 @@ static __attribute__((noinline)) void groups_patch_staged(uint32_t *patch, const
         }
         tfl_arm_widen_two(words, row0, window_row(conv, input, p + 1, fy, staging + row_len), row_len / 4, 1, 0);
         words += row_len;
-    }
-    words[0] = 0; /* the zero k-pair (a GROUPS conv's depth is a multiple of 4: there is exactly one) */
-    if (two) {
-        words[1] = 0;
     }
 }
 
@@ -235,11 +233,10 @@ static inline void groups_patch(uint32_t *patch, const arm_conv *conv, const ins
         groups_patch_staged(patch, conv, input, p, two, staging);
         return;
     }
-    int32_t row_len = s->filter_w * s->in_c, depth = s->filter_h * row_len;
+    int32_t row_len = s->filter_w * s->in_c;
     tfl_arm_widen_two(patch, input + box->origin + oy * box->row_bytes + ox * box->column_bytes,
         input + box->origin + oy1 * box->row_bytes + ox1 * box->column_bytes, row_len / 4, s->filter_h,
         s->dilation_h * s->in_w * s->in_c);
-    patch[depth] = patch[depth + 1] = 0; /* the zero k-pair */
 }
 
 /* The output position two further on, as row and column. */
@@ -249,113 +246,166 @@ static inline void step_two(const tfl_window_shape *s, int32_t *oy, int32_t *ox)
     }
 }
 
-/* ---- SINGLE_CHANNEL: a ring of widened rows ---- */
+/* ---- SINGLE_CHANNEL: a ring of pair words ---- */
 
-/* The ring holds each padded image row widened twice, in slot y % filter_h and in the slot filter_h further, so
- * that the filter_h rows an output row reads are always consecutive (its band), and every row is widened once.
- * Two spare values follow (a patch of an odd last position's partner reads one past its row). */
+/* The ring holds each padded image row as its pair words: word x is (value x, value x + 1), the last word's high
+ * half 0. A patch's run of tap pairs (j, j + 1) is then word x + j of a row for position x and word x + j + 1 for
+ * position x + 1: two positions' interleaved run is a run of consecutive, aligned words. Each row sits in slot
+ * y % filter_h and in the slot filter_h further, so that the filter_h rows an output row reads are always
+ * consecutive (its band), and every row is widened once. */
 static uint32_t ring_bytes(const tfl_window_shape *s, const tfl_arm_padded_image *image) {
-    return ((uint32_t)(2 * s->filter_h * image->width + 2) * 2 + 3) & ~3u;
+    return (uint32_t)(2 * s->filter_h * image->width) * 4;
 }
 
-/* Padded image row y, widened, into its two slots. */
-static void widen_into_ring(int16_t *ring, const arm_conv *conv, const tfl_arm_padded_image *image,
+/* `groups` groups of four int8 values of a row (any alignment) as pair words into two places (word aligned):
+ * (v0, v1), (v1, v2), (v2, v3), (v3, v4), v4 being the next group's first value, 0 after the last group. */
+void tfl_arm_pair_words(uint32_t *slot, uint32_t *twin, const int8_t *row, int32_t groups);
+__asm__(
+    "   .pushsection .text.tfl_arm_pair_words, \"ax\", %progbits\n"
+    "   .syntax unified\n"
+    "   .thumb\n"
+    "   .p2align 2\n"
+    "   .global tfl_arm_pair_words\n"
+    "   .type tfl_arm_pair_words, %function\n"
+    "   .thumb_func\n"
+    "tfl_arm_pair_words:\n"             /* r0 slot, r1 twin, r2 row, r3 groups */
+    "   push {r4-r9}\n"
+    "1: ldr r4, [r2], #4\n"             /* an unaligned load where the row is */
+    "   subs r3, r3, #1\n"              /* its flags last to the loop's branch */
+    "   ite ne\n"
+    "   ldrsbne r5, [r2]\n"             /* v4 */
+    "   moveq r5, #0\n"
+    "   sxtb16 r6, r4\n"                /* (v0, v2) */
+    "   sxtb16 r4, r4, ror #8\n"        /* (v1, v3) */
+    "   lsl r5, r5, #16\n"
+    "   pkhtb r9, r5, r4, asr #16\n"    /* (v3, v4) */
+    "   pkhtb r8, r4, r6, asr #16\n"    /* (v2, v3) */
+    "   pkhbt r7, r4, r6\n"             /* (v1, v2) */
+    "   pkhbt r6, r6, r4, lsl #16\n"    /* (v0, v1) */
+    "   stmia r0!, {r6-r9}\n"
+    "   stmia r1!, {r6-r9}\n"
+    "   bne 1b\n"
+    "   pop {r4-r9}\n"
+    "   bx lr\n"
+    "   .size tfl_arm_pair_words, . - tfl_arm_pair_words\n"
+    "   .popsection\n");
+
+/* Padded image row y as pair words into its two slots. */
+static void widen_into_ring(uint32_t *ring, const arm_conv *conv, const tfl_arm_padded_image *image,
     const int8_t *input, int32_t y) {
     const tfl_window_shape *s = &conv->shape;
-    int16_t *slot = ring + (size_t)(y % s->filter_h) * image->width;
-    int32_t iy = y - s->pad_h;
-    if (iy < 0 || iy >= s->in_h || image->width != s->in_w) {
-        for (int32_t x = 0; x < image->width; x++) {
-            slot[x] = (int16_t)conv->input_zero_point;
+    int32_t width = image->width, iy = y - s->pad_h, x = 0;
+    uint32_t *slot = ring + (size_t)(y % s->filter_h) * width, *twin = slot + (size_t)s->filter_h * width;
+    if (iy >= 0 && iy < s->in_h && width == s->in_w) { /* no padding */
+        const int8_t *row = input + (size_t)iy * s->in_w;
+        int32_t groups = width / 4;
+        if (groups > 0) {
+            tfl_arm_pair_words(slot, twin, row, groups);
         }
+        /* the rest value by value, from the last group's last word when a value follows it */
+        for (x = width % 4 == 0 ? width : 4 * groups - (groups > 0); x < width; x++) {
+            slot[x] = twin[x] = (uint32_t)(uint16_t)row[x] | (uint32_t)(x + 1 < width ? row[x + 1] : 0) << 16;
+        }
+        return;
     }
-    if (iy >= 0 && iy < s->in_h) {
-        widen_natural(slot + s->pad_w, input + (size_t)iy * s->in_w, s->in_w);
-    }
-    memcpy(slot + (size_t)s->filter_h * image->width, slot, sizeof(int16_t) * (size_t)image->width);
-}
-
-/* A 5-wide filter's patch from the band: per pair of rows r, r + 1: row r's run (four words, two of them unaligned
- * loads), the stacked last-column words of r and r + 1, row r + 1's run; for an odd number of rows, the last
- * row's run and its last column stacked with zero. */
-static void patch_rows_5(uint32_t *words, const int16_t *row, int32_t width, int32_t rows) {
-    const int16_t *below = row + width;
-    uint32_t step = 4 * (uint32_t)width; /* two rows, in bytes */
-    int32_t pairs = rows / 2;
-    if (pairs > 0) {
-        __asm__ volatile(
-            "1: ldr r4, [%[row]]\n"
-            "ldr r5, [%[row], #2]\n"
-            "ldr r6, [%[row], #4]\n"
-            "ldr r8, [%[row], #6]\n"
-            "stmia %[words]!, {r4, r5, r6, r8}\n"
-            "ldr r4, [%[row], #8]\n"
-            "ldr r5, [%[below], #8]\n"
-            "pkhbt r6, r4, r5, lsl #16\n"
-            "pkhtb r8, r5, r4, asr #16\n"
-            "strd r6, r8, [%[words]], #8\n"
-            "ldr r4, [%[below]]\n"
-            "ldr r5, [%[below], #2]\n"
-            "ldr r6, [%[below], #4]\n"
-            "ldr r8, [%[below], #6]\n"
-            "stmia %[words]!, {r4, r5, r6, r8}\n"
-            "add %[row], %[row], %[step]\n"
-            "add %[below], %[below], %[step]\n"
-            "subs %[n], %[n], #1\n"
-            "bne 1b\n"
-            : [words] "+r"(words), [row] "+r"(row), [below] "+r"(below), [n] "+r"(pairs)
-            : [step] "r"(step)
-            : "r4", "r5", "r6", "r8", "cc", "memory");
-    }
-    if (rows & 1) {
-        __asm__ volatile(
-            "ldr r4, [%[row]]\n"
-            "ldr r5, [%[row], #2]\n"
-            "ldr r6, [%[row], #4]\n"
-            "ldr r8, [%[row], #6]\n"
-            "stmia %[words]!, {r4, r5, r6, r8}\n"
-            "ldr r4, [%[row], #8]\n"
-            "uxth r5, r4\n"
-            "lsr r6, r4, #16\n"
-            "strd r5, r6, [%[words]], #8\n"
-            : [words] "+r"(words)
-            : [row] "r"(row)
-            : "r4", "r5", "r6", "r8", "memory");
+    for (; x < width; x++) {
+        int32_t value[2];
+        for (int32_t i = 0; i < 2; i++) {
+            int32_t ix = x + i - s->pad_w;
+            int inside = iy >= 0 && iy < s->in_h && ix >= 0 && ix < s->in_w;
+            value[i] = x + i == width ? 0 : inside ? input[(size_t)iy * s->in_w + ix] : conv->input_zero_point;
+        }
+        slot[x] = twin[x] = (uint32_t)(uint16_t)value[0] | (uint32_t)value[1] << 16;
     }
 }
 
-/* The patch of positions x and x + 1 of the band (the SINGLE_CHANNEL layout, arm_int8.h): per filter row its
- * run of tap pairs, word by word alternately position x's and x + 1's (consecutive values of the row); for an
- * odd filter_w, after every even row, the last column's taps of that row and the next, stacked. The zero k-pair
- * after them, if any, is left as the caller zeroed it. */
-static void single_channel_patch(uint32_t *patch, const tfl_arm_gemm *gemm, const int16_t *band, int32_t width,
-    int32_t x) {
+/* An output row of a 5x5 filter through the assembly loop (tfl_arm_gemm_2x2), pair of positions by pair: each
+ * pair's patch copied from the band's pair words, then the loop. The fields' offsets are the assembly's. */
+typedef struct {
+    tfl_arm_gemm_job job;   /* out0, out1: the first pair's outputs, moved on `out_step` a pair */
+    uint32_t *patch;        /* job.patch again, beside the two fields that come with it */
+    const uint32_t *band;   /* the band's first row, at the first pair's column */
+    uint32_t row_bytes;     /* from one row of the band to the next */
+    int32_t pairs;
+    int32_t out_step;       /* two positions' outputs */
+} band_row_5x5;
+
+_Static_assert(offsetof(tfl_arm_gemm_job, out0) == 12 && offsetof(band_row_5x5, patch) == 20 &&
+    offsetof(band_row_5x5, pairs) == 32, "tfl_arm_band_row_5x5's offsets");
+
+/* Rows r and r + 1 of the patch, ten words: row r's run of positions x and x + 1 (four words), the stacked
+ * last-column words of rows r and r + 1, row r + 1's run; r1 moves on two rows of the band. */
+#define BAND_ROWS_PAIR                                      \
+    "   ldrd r3, r4, [r1]\n"                                \
+    "   ldrd r5, r6, [r1, #8]\n"                            \
+    "   ldr r7, [r1, #16]\n"       /* row r's last column: values x + 4, x + 5 */ \
+    "   add r1, r1, r2\n"                                   \
+    "   ldr lr, [r1, #16]\n"       /* row r + 1's */        \
+    "   pkhtb r8, lr, r7, asr #16\n"   /* (r: x + 5, r + 1: x + 5) */ \
+    "   pkhbt r7, r7, lr, lsl #16\n"   /* (r: x + 4, r + 1: x + 4) */ \
+    "   ldrd r9, r10, [r1]\n"                               \
+    "   ldrd r11, r12, [r1, #8]\n"                          \
+    "   add r1, r1, r2\n"                                   \
+    "   stmia r0!, {r3-r12}\n"
+
+/* The 5x5 patch of positions x and x + 1 (the SINGLE_CHANNEL layout, arm_int8.h) from the band's pair words at
+ * column x: rows 0 and 1 (run, stacked last column, run), rows 2 and 3, row 4's run and its last column, whose
+ * k-pair's second weight is zero: its pair words as they are; all loads of aligned words. Then the pair's outputs
+ * through the assembly loop, and the next pair. */
+void tfl_arm_band_row_5x5(band_row_5x5 *row);
+__asm__(
+    "   .pushsection .text.tfl_arm_band_row_5x5, \"ax\", %progbits\n"
+    "   .syntax unified\n"
+    "   .thumb\n"
+    "   .p2align 2\n"
+    "   .global tfl_arm_band_row_5x5\n"
+    "   .type tfl_arm_band_row_5x5, %function\n"
+    "   .thumb_func\n"
+    "tfl_arm_band_row_5x5:\n"
+    "   push {r0, r4-r11, lr}\n"        /* [sp]: the band_row_5x5 */
+    "1: ldr r12, [sp]\n"
+    "   add r12, r12, #20\n"
+    "   ldm r12, {r0-r2}\n"             /* patch, band, row_bytes */
+    "   add r3, r1, #8\n"
+    "   str r3, [r12, #4]\n"            /* the next pair's columns */
+    BAND_ROWS_PAIR
+    BAND_ROWS_PAIR
+    "   ldrd r3, r4, [r1]\n"
+    "   ldrd r5, r6, [r1, #8]\n"
+    "   ldrd r7, r8, [r1, #16]\n"      /* (x + 4, x + 5), (x + 5, x + 6): the high halves meet zero weights */
+    "   stmia r0!, {r3-r8}\n"
+    "   ldr r0, [sp]\n"
+    "   bl tfl_arm_gemm_2x2\n"
+    "   ldr r0, [sp]\n"
+    "   ldrd r1, r2, [r0, #12]\n"       /* out0, out1 */
+    "   ldrd r3, r4, [r0, #32]\n"       /* pairs, out_step */
+    "   add r1, r1, r4\n"
+    "   add r2, r2, r4\n"
+    "   strd r1, r2, [r0, #12]\n"
+    "   subs r3, r3, #1\n"
+    "   str r3, [r0, #32]\n"
+    "   bne 1b\n"
+    "   pop {r0, r4-r11, pc}\n"
+    "   .size tfl_arm_band_row_5x5, . - tfl_arm_band_row_5x5\n"
+    "   .popsection\n");
+
+/* The patch of positions x and x + 1 from the band's pair words at column x (`row`, rows `width` words apart),
+ * any filter width: per filter row its run of tap pairs, which is `run` consecutive words; for an odd filter_w,
+ * after every even row, the last column's taps of that row and the next, stacked (tfl_arm_band_row_5x5's order).
+ * The zero k-pair after them, if any, is left as the caller zeroed it. */
+static void single_channel_patch(uint32_t *patch, const tfl_arm_gemm *gemm, const uint32_t *row, int32_t width) {
     /* locals: a store through `words` could alias the gemm's fields */
     const int32_t rows = gemm->rows, run = 2 * (gemm->row_len / 2), last = gemm->row_len - 1;
     const int stacked = gemm->row_len & 1;
     uint32_t *words = patch;
-    const int16_t *row = band + x;
-    if (gemm->row_len == 5) {
-        patch_rows_5(words, row, width, rows);
-        return;
-    }
     for (int32_t r = 0; r < rows; r++, row += width) {
-        for (int32_t i = 0; i < run; i += 2, words += 2) { /* the second word: an unaligned load */
-            uint32_t a, b;
-            memcpy(&a, row + i, 4);
-            memcpy(&b, row + i + 1, 4);
-            words[0] = a;
-            words[1] = b;
+        for (int32_t i = 0; i < run; i++) {
+            *words++ = row[i];
         }
         if (stacked && (r & 1) == 0) {
-            uint32_t top, bottom = 0;
-            memcpy(&top, row + last, 4);
-            if (r + 1 < rows) {
-                memcpy(&bottom, row + width + last, 4);
-            }
-            words[0] = (top & 0xffff) | bottom << 16;       /* PKHBT */
-            words[1] = (bottom & 0xffff0000) | top >> 16;   /* PKHTB */
-            words += 2;
+            uint32_t top = row[last], bottom = r + 1 < rows ? row[width + last] : 0;
+            *words++ = (top & 0xffff) | bottom << 16;       /* PKHBT */
+            *words++ = (bottom & 0xffff0000) | top >> 16;   /* PKHTB */
         }
     }
 }
@@ -380,7 +430,7 @@ static uint32_t patch_bytes(const arm_conv *conv) {
     uint32_t pair = 2 * 4 * (uint32_t)conv->gemm.kpairs;
     if (conv->gemm.layout == TFL_ARM_GROUPS) {
         uint32_t patches = conv->all_patches ? (uint32_t)(s->out_h * s->out_w) * pair / 2 : pair;
-        return patches + 2 * (((uint32_t)(s->filter_w * s->in_c) + 3) & ~3u);
+        return patches + (conv->lean ? 0 : 2 * (((uint32_t)(s->filter_w * s->in_c) + 3) & ~3u)); /* staging */
     }
     tfl_arm_padded_image image = tfl_arm_padded_size(s);
     if (conv->gemm.layout == TFL_ARM_SINGLE_CHANNEL) {
@@ -401,11 +451,35 @@ static void eval_groups(const arm_conv *conv, const int8_t *input, int8_t *outpu
             groups_patch(patches + (p / 2) * pair_words, conv, &box, input, p, oy, ox, p + 1 < positions, staging);
         }
     }
+    int32_t groups = s->filter_w * s->in_c / 4, step = s->dilation_h * s->in_w * s->in_c;
     tfl_arm_gemm tile;
     for (int32_t first = 0; first < channels; first += gemm->tile) {
         int32_t count = channels - first < gemm->tile ? channels - first : gemm->tile;
         tfl_arm_gemm_pack(&tile, gemm, first, count, scratch);
-        for (int32_t p = 0, oy = 0, ox = 0; p < positions; p += 2, step_two(s, &oy, &ox)) {
+        if (conv->lean && count % 2 == 0) { /* the common case in a loop that carries little */
+            tfl_arm_gemm_job job = {tile.weights, patches, tile.entry, NULL, NULL};
+            int8_t *out = output + first;
+            for (int32_t oy = 0; oy < s->out_h; oy++) {
+                const int8_t *window = input + box.origin + oy * box.row_bytes;
+                for (int32_t ox = 0; ox < s->out_w; ox += 2, window += 2 * box.column_bytes, out += 2 * channels) {
+                    tfl_arm_widen_two(patches, window, window + box.column_bytes, groups, s->filter_h, step);
+                    job.out0 = out;
+                    job.out1 = out + channels;
+                    tfl_arm_gemm_2x2_even(&job);
+                }
+            }
+            continue;
+        }
+        int32_t p = 0;
+        if (conv->all_patches && gemm->assembly && count % 2 == 0) { /* the pairs' patches in turn */
+            tfl_arm_gemm_job job = {tile.weights, patches, tile.entry, output + first, output + first + channels};
+            for (; p + 1 < positions; p += 2, job.patch += pair_words) {
+                tfl_arm_gemm_2x2_even(&job);
+                job.out0 += 2 * channels;
+                job.out1 += 2 * channels;
+            }
+        }
+        for (int32_t oy = p / s->out_w, ox = p % s->out_w; p < positions; p += 2, step_two(s, &oy, &ox)) {
             int two = p + 1 < positions;
             const uint32_t *patch = patches;
             if (conv->all_patches) {
@@ -428,21 +502,29 @@ static void eval_single_channel(const arm_conv *conv, const int8_t *input, int8_
     tfl_arm_padded_image image = tfl_arm_padded_size(s);
     tfl_arm_gemm tile;
     tfl_arm_gemm_pack(&tile, &conv->gemm, 0, conv->gemm.channels, scratch);
-    int16_t *ring = (int16_t *)(void *)(scratch + tfl_arm_gemm_tile_bytes(&conv->gemm));
-    uint32_t *patch = (uint32_t *)(void *)((uint8_t *)ring + ring_bytes(s, &image));
+    uint32_t *ring = (uint32_t *)(void *)(scratch + tfl_arm_gemm_tile_bytes(&conv->gemm));
+    uint32_t *patch = ring + ring_bytes(s, &image) / 4;
     int8_t *spare = (int8_t *)(patch + 2 * tile.kpairs);
     int32_t channels = tile.channels, widened = 0; /* padded rows up to `widened` are in the ring */
-    ring[2 * s->filter_h * image.width] = ring[2 * s->filter_h * image.width + 1] = 0;
+    int lean = tile.rows == 5 && tile.row_len == 5 && tile.assembly && (channels & 1) == 0; /* band_row_5x5 */
+    uint32_t row_bytes = 4 * (uint32_t)image.width;
     memset(patch, 0, 8 * (size_t)tile.kpairs); /* every patch writes the same words: the zero k-pair stays zero */
     for (int32_t oy = 0; oy < s->out_h; oy++) {
         int32_t y0 = oy * s->stride_h;
         for (widened = widened > y0 ? widened : y0; widened < y0 + s->filter_h; widened++) {
             widen_into_ring(ring, conv, &image, input, widened);
         }
-        const int16_t *band = ring + (size_t)(y0 % s->filter_h) * image.width;
+        const uint32_t *band = ring + (size_t)(y0 % s->filter_h) * image.width;
         int8_t *row = output + (size_t)oy * s->out_w * channels;
-        for (int32_t x = 0; x < s->out_w; x += 2) {
-            single_channel_patch(patch, &tile, band, image.width, x);
+        int32_t x = 0;
+        if (lean) { /* every whole pair of positions */
+            band_row_5x5 pairs = {{tile.weights, patch, tile.entry, row, row + channels}, patch, band, row_bytes,
+                s->out_w / 2, 2 * channels};
+            tfl_arm_band_row_5x5(&pairs);
+            x = 2 * (s->out_w / 2);
+        }
+        for (; x < s->out_w; x += 2) {
+            single_channel_patch(patch, &tile, band + x, image.width);
             int8_t *out0 = row + (size_t)x * channels;
             tfl_arm_gemm_multiply_two(&tile, patch, out0, x + 1 < s->out_w ? out0 + channels : spare);
         }
@@ -526,11 +608,19 @@ tfl_status tfl_arm_conv_prepare(tfl_context *ctx, tfl_node *node) {
     if (status != TFL_OK) {
         return status;
     }
+    if (layout == TFL_ARM_SINGLE_CHANNEL) { /* every position goes in a pair (an odd last one with a spare partner):
+                                             * through the assembly loop, with no lone channel, no C path runs */
+        conv->gemm.records = (uint8_t)!(conv->gemm.assembly && conv->gemm.channels % 2 == 0);
+    }
     if (layout == TFL_ARM_GROUPS) {
-        uint32_t pair_bytes = 2 * 4 * (uint32_t)conv->gemm.kpairs, channel_pair = conv->gemm.block_words * 4 +
-            2 * sizeof(tfl_arm_channel);
+        uint32_t pair_bytes = 2 * 4 * (uint32_t)conv->gemm.kpairs;
         uint32_t patches = (uint32_t)(s->out_h * s->out_w) * pair_bytes / 2;
+        inside_box box = inside_box_of(s);
         conv->all_patches = patches <= TFL_ARM_PATCHES_BYTES;
+        conv->lean = (uint8_t)(!conv->all_patches && conv->gemm.assembly && s->out_w % 2 == 0 &&
+            inside(&box, 0, 0) && inside(&box, s->out_h - 1, s->out_w - 1));
+        conv->gemm.records = (uint8_t)!(conv->lean && conv->gemm.channels % 2 == 0); /* every tile even */
+        uint32_t channel_pair = conv->gemm.block_words * 4 + (conv->gemm.records ? 2 * sizeof(tfl_arm_channel) : 0);
         uint32_t pairs = conv->all_patches ? 1 : TFL_ARM_TILE_BYTES / channel_pair;
         int32_t tile = 2 * (int32_t)(pairs > 0 ? pairs : 1);
         conv->gemm.tile = tile < conv->gemm.channels ? tile : conv->gemm.channels;

@@ -9,7 +9,8 @@
  * - Groups (FC; conv whose input channels come in fours): depth padded to a multiple of 4; in each group of four
  *   the pairs are (k0, k2) and (k1, k3), what SXTB16 makes of four bytes, so that an input row or a window row
  *   and the int8 weights are widened with two SXTB16s per word and nothing else.
- * - K-pairs are made odd with a zero k-pair at the end (the assembly loop takes one, then groups of two).
+ * - Conv k-pairs are made odd with a zero k-pair at the end (the assembly loop takes one, then groups of two);
+ *   groups of four make an even number, which tfl_arm_gemm_2x2_even takes in groups of two alone.
  * - Weights: the model's int8 weights, used in place; eval widens a tile of channels at a time into scratch, for
  *   each pair of output channels a block: head (the biases), for each k-pair channel A's word then channel B's,
  *   tail (requantisation and the assembly loop's next branch); see TFL_ARM_HEAD in arm_int8.h.
@@ -106,8 +107,8 @@ tfl_status tfl_arm_gemm_prepare(tfl_context *ctx, tfl_arm_gemm *gemm, int layout
     gemm->row_len = row_len;
     gemm->row_len2 = (row_len + 1) & ~1;
     gemm->layout = (uint8_t)layout;
-    if (layout == TFL_ARM_GROUPS) {
-        gemm->kpairs = (((depth + 3) & ~3) / 2) | 1;
+    if (layout == TFL_ARM_GROUPS) { /* even: tfl_arm_gemm_2x2_even */
+        gemm->kpairs = ((depth + 3) & ~3) / 2;
     } else if (layout == TFL_ARM_SINGLE_CHANNEL) {
         gemm->kpairs = (rows * (row_len / 2) + (row_len & 1) * (rows + 1) / 2) | 1;
     } else {
@@ -118,6 +119,7 @@ tfl_status tfl_arm_gemm_prepare(tfl_context *ctx, tfl_arm_gemm *gemm, int layout
     gemm->act_max = io->act_max;
     gemm->block_words = TFL_ARM_HEAD + 2 * (uint32_t)gemm->kpairs + TFL_ARM_TAIL;
     gemm->tile = channels;
+    gemm->records = 1;
     gemm->source = weights;
     gemm->multipliers = multiplier;
     gemm->shifts = shift;
@@ -133,7 +135,7 @@ tfl_status tfl_arm_gemm_prepare(tfl_context *ctx, tfl_arm_gemm *gemm, int layout
             shift[n]);
     }
     gemm->fast_requant = (uint8_t)fast;
-    int32_t groups = (gemm->kpairs - 1) / 2;
+    int32_t groups = gemm->kpairs / 2; /* k-pairs in twos (an odd number's first goes before them) */
     gemm->assembly = (uint8_t)(fast && io->act_min == -128 && io->act_max == 127 && io->output_offset == -128 &&
         groups <= TFL_ARM_MAX_GROUPS);
     /* widened per inference one by one anyway, these layouts' weights are scaled for free: 4 fewer instructions per
@@ -146,8 +148,8 @@ tfl_status tfl_arm_gemm_prepare(tfl_context *ctx, tfl_arm_gemm *gemm, int layout
 }
 
 uint32_t tfl_arm_gemm_tile_bytes(const tfl_arm_gemm *gemm) {
-    return (uint32_t)(sizeof(tfl_arm_channel) * (size_t)gemm->tile + (size_t)(gemm->tile + 1) / 2 *
-        gemm->block_words * 4);
+    return (uint32_t)((gemm->records ? sizeof(tfl_arm_channel) * (size_t)gemm->tile : 0) +
+        (size_t)(gemm->tile + 1) / 2 * gemm->block_words * 4);
 }
 
 /* One group: four bytes of a and of b, their (v0, v2) and (v1, v3) pairs stored a's, b's, a's, b's. */
@@ -157,11 +159,27 @@ uint32_t tfl_arm_gemm_tile_bytes(const tfl_arm_gemm *gemm) {
     "   sxtb16 r6, r4\n"                \
     "   sxtb16 r7, r5\n"                \
     "   sxtb16 r8, r4, ror #8\n"        \
-    "   sxtb16 lr, r5, ror #8\n"        \
-    "   stmia r0!, {r6, r7, r8, lr}\n"
+    "   sxtb16 r9, r5, ror #8\n"        \
+    "   stmia r0!, {r6-r9}\n"
+
+/* Two groups from word-aligned a and b: a double load of each, the eight words stored at once. */
+#define WIDEN_TWO_GROUPS                \
+    "   ldrd r4, r8, [r1], #8\n"        \
+    "   ldrd r5, r9, [r2], #8\n"        \
+    "   sxtb16 r6, r4, ror #8\n"        \
+    "   sxtb16 r4, r4\n"                \
+    "   sxtb16 r7, r5, ror #8\n"        \
+    "   sxtb16 r5, r5\n"                \
+    "   sxtb16 r10, r8, ror #8\n"       \
+    "   sxtb16 r8, r8\n"                \
+    "   sxtb16 r11, r9, ror #8\n"       \
+    "   sxtb16 r9, r9\n"                \
+    "   stmia r0!, {r4-r11}\n"
 
 /* tfl_arm_widen_two (arm_int8.h), in assembly so that a whole patch of window rows is one call: per row an odd
- * group first, then two a pass. */
+ * group first, then two a pass. When a, b and the step are all word-aligned (activations in the arena are; the
+ * model's weights may be anywhere), the two groups of each come in one double load; otherwise four bytes at a
+ * time (single loads may be unaligned, double ones may not). */
 __asm__(
     "   .pushsection .text.tfl_arm_widen_two, \"ax\", %progbits\n"
     "   .syntax unified\n"
@@ -171,24 +189,48 @@ __asm__(
     "   .type tfl_arm_widen_two, %function\n"
     "   .thumb_func\n"
     "tfl_arm_widen_two:\n"              /* r0 words, r1 a, r2 b, r3 groups, [sp] rows, [sp, #4] step */
-    "   push {r4-r10, lr}\n"
-    "   ldrd r9, r10, [sp, #32]\n"
-    "   sub r10, r10, r3, lsl #2\n"     /* from the end of a row to the start of the next */
-    "1: lsrs r12, r3, #1\n"
+    "   push {r4-r11, lr}\n"
+    "   sub sp, sp, #4\n"
+    "   ldrd lr, r4, [sp, #40]\n"       /* rows, step */
+    "   orr r5, r1, r2\n"
+    "   orr r5, r5, r4\n"
+    "   sub r4, r4, r3, lsl #2\n"       /* from the end of a row to the start of the next */
+    "   str r4, [sp]\n"
+    "   tst r5, #3\n"
+    "   bne 5f\n"
+    "1: lsrs r12, r3, #1\n"             /* word-aligned */
     "   bcc 2f\n"
     WIDEN_GROUP
     "2: cmp r12, #0\n"
     "   beq 4f\n"
     "3:\n"
+    WIDEN_TWO_GROUPS
+    "   subs r12, r12, #1\n"
+    "   bne 3b\n"
+    "4: ldr r4, [sp]\n"
+    "   add r1, r1, r4\n"
+    "   add r2, r2, r4\n"
+    "   subs lr, lr, #1\n"
+    "   bne 1b\n"
+    "   add sp, sp, #4\n"
+    "   pop {r4-r11, pc}\n"
+    "5: lsrs r12, r3, #1\n"             /* any alignment */
+    "   bcc 6f\n"
+    WIDEN_GROUP
+    "6: cmp r12, #0\n"
+    "   beq 8f\n"
+    "7:\n"
     WIDEN_GROUP
     WIDEN_GROUP
     "   subs r12, r12, #1\n"
-    "   bne 3b\n"
-    "4: add r1, r1, r10\n"
-    "   add r2, r2, r10\n"
-    "   subs r9, r9, #1\n"
-    "   bne 1b\n"
-    "   pop {r4-r10, pc}\n"
+    "   bne 7b\n"
+    "8: ldr r4, [sp]\n"
+    "   add r1, r1, r4\n"
+    "   add r2, r2, r4\n"
+    "   subs lr, lr, #1\n"
+    "   bne 5b\n"
+    "   add sp, sp, #4\n"
+    "   pop {r4-r11, pc}\n"
     "   .size tfl_arm_widen_two, . - tfl_arm_widen_two\n"
     "   .popsection\n");
 
@@ -225,8 +267,8 @@ static uint32_t halves(int32_t low, int32_t high) {
 /* Two channels' weights (b NULL: a lone channel) times their scales in the SINGLE_CHANNEL layout, k-pair by
  * k-pair in order: each row's run of tap pairs, and after every even row of an odd filter_w its last tap stacked
  * with the next row's. */
-static uint32_t *widen_single_channel(uint32_t *words, const int8_t *a, int32_t scale_a, const int8_t *b,
-    int32_t scale_b, int32_t rows, int32_t row_len) {
+static inline __attribute__((always_inline)) uint32_t *single_channel_words(uint32_t *words, const int8_t *a,
+    int32_t scale_a, const int8_t *b, int32_t scale_b, int32_t rows, int32_t row_len) {
     int32_t run = row_len & ~1, last = row_len - 1;
     for (int32_t r = 0; r < rows; r++) {
         const int8_t *ra = a + (size_t)r * row_len, *rb = b != NULL ? b + (size_t)r * row_len : NULL;
@@ -243,18 +285,27 @@ static uint32_t *widen_single_channel(uint32_t *words, const int8_t *a, int32_t 
     return words;
 }
 
+/* The same, its loops unrolled for a first layer's common 5 columns. */
+static uint32_t *widen_single_channel(uint32_t *words, const int8_t *a, int32_t scale_a, const int8_t *b,
+    int32_t scale_b, int32_t rows, int32_t row_len) {
+    if (row_len == 5) {
+        return single_channel_words(words, a, scale_a, b, scale_b, rows, 5);
+    }
+    return single_channel_words(words, a, scale_a, b, scale_b, rows, row_len);
+}
+
 void tfl_arm_gemm_pack(tfl_arm_gemm *gemm, const tfl_arm_gemm *whole, int32_t first, int32_t count, void *scratch) {
     *gemm = *whole;
     gemm->channels = count;
-    gemm->channel = scratch;
-    gemm->weights = (uint32_t *)(void *)(gemm->channel + gemm->tile);
+    gemm->channel = gemm->records ? scratch : NULL;
+    gemm->weights = (uint32_t *)(void *)((tfl_arm_channel *)scratch + (gemm->records ? gemm->tile : 0));
     int32_t depth = gemm->rows * gemm->row_len, pairs = (count + 1) / 2;
     const int8_t *source = gemm->source + (size_t)first * depth;
     if (gemm->layout == TFL_ARM_ROWS) {
         memset(gemm->weights, 0, (size_t)pairs * gemm->block_words * 4);
     }
     for (int32_t n = 0; n < count; n++) {
-        tfl_arm_channel *c = &gemm->channel[n];
+        tfl_arm_channel record, *c = gemm->records ? &gemm->channel[n] : &record;
         tfl_arm_channel_init(c, gemm->bias[first + n], gemm->multipliers[first + n], gemm->shifts[first + n],
             gemm->output_offset);
         if (gemm->scaled) { /* the accumulator comes scaled by its weights and bias instead */
@@ -268,9 +319,10 @@ void tfl_arm_gemm_pack(tfl_arm_gemm *gemm, const tfl_arm_gemm *whole, int32_t fi
         tail[3 * (n & 1) + 1] = (uint32_t)c->round;
         tail[3 * (n & 1) + 2] = (uint32_t)c->right_shift;
         tail[6 + (n & 1)] = (uint32_t)c->left;
-        tail[8] = code_address(n / 2 + 1 < count / 2 ? tfl_arm_gemm_2x2_next : tfl_arm_gemm_2x2_done);
+        tail[8] = code_address(n / 2 + 1 == count / 2 ? tfl_arm_gemm_2x2_done : gemm->kpairs & 1 ?
+            tfl_arm_gemm_2x2_next : tfl_arm_gemm_2x2_next_even);
         if (gemm->layout != TFL_ARM_ROWS) {
-            if ((n & 1) == 0) { /* the pair's weights, then zeros up to the zero k-pair's end */
+            if ((n & 1) == 0) { /* the pair's weights, then zeros up to the end (the zero k-pair, if any) */
                 uint32_t *words = block + TFL_ARM_HEAD, *end = words + 2 * gemm->kpairs;
                 const int8_t *a = source + (size_t)n * depth, *b = n + 1 < count ? a + depth : NULL;
                 if (gemm->layout == TFL_ARM_GROUPS) {

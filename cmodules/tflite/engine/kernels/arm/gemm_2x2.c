@@ -5,8 +5,9 @@
  * 0/1, r4-r7 four patch words (k-pairs k and k+1 of both positions), r8-r11 four weight words (k-pairs k and k+1 of
  * both channels). The frame holds the patch start, the entry, and the two output pointers.
  *
- * Per channel pair: the head's biases go straight into the first k-pair's SMLADs as their accumulators; the
- * remaining k-pairs (an even number: conv k-pairs are made odd) run as groups of two in an unrolled sequence
+ * Per channel pair: the head's biases go straight into the first k-pair's SMLADs as their accumulators (an odd
+ * number of k-pairs; with an even number, tfl_arm_gemm_2x2_even, the biases are the accumulators); the
+ * remaining k-pairs (an even number) run as groups of two in an unrolled sequence
  * entered `groups` from its end, so there is no loop counter; the tail's fast requantisation, and its `next`
  * word is where to branch (the next pair's start, or the exit). A layer whose weights and biases are pre-scaled
  * by the left shifts (tfl_arm_gemm.scaled) enters a second, shorter sequence of groups whose tail has no shifts.
@@ -57,6 +58,26 @@ __asm__(
     "   .pushsection .text.tfl_arm_gemm_2x2, \"ax\", %progbits\n"
     "   .syntax unified\n"
     "   .thumb\n"
+    "   .p2align 2\n"
+    /* an even number of k-pairs (GROUPS): the biases alone start the accumulators, the groups do every k-pair */
+    "   .global tfl_arm_gemm_2x2_even\n"
+    "   .type tfl_arm_gemm_2x2_even, %function\n"
+    "   .thumb_func\n"
+    "tfl_arm_gemm_2x2_even:\n"
+    "   push {r4-r11, lr}\n"
+    "   sub sp, sp, #16\n"
+    "   ldm r0, {r1-r5}\n"
+    "   stm sp, {r2-r5}\n"
+    "   .global tfl_arm_gemm_2x2_next_even\n"
+    "   .type tfl_arm_gemm_2x2_next_even, %function\n"
+    "   .thumb_func\n"
+    "tfl_arm_gemm_2x2_next_even:\n"
+    "   ldr r0, [sp]\n"
+    "   ldmia r1!, {r2, r12}\n"
+    "   mov r3, r2\n"
+    "   mov lr, r12\n"
+    "   ldr pc, [sp, #4]\n"
+    "   .size tfl_arm_gemm_2x2_even, . - tfl_arm_gemm_2x2_even\n"
     "   .p2align 2\n"
     "   .global tfl_arm_gemm_2x2\n"
     "   .type tfl_arm_gemm_2x2, %function\n"
