@@ -133,3 +133,13 @@ def test_our_board_c_compiles_with_the_ports_flags(recipe):
     result = subprocess.run(["arm-none-eabi-gcc", *flags, "-DNO_QSTR", "-fsyntax-only", source],
                             cwd=view / "ports" / "stm32", capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
+
+
+def test_the_frozen_modules_are_compiled_at_o2(recipe):
+    """At -O2 (after the board's -Os) GCC word-aligns string constants, so the frozen model's packed FC weights are
+    word-aligned for the DSP kernel (MNIST_F746DISCO/mpconfigboard.mk; the emulator's twin is checked by running it,
+    tests/engine/test_firmware_scores.py)."""
+    _, (_, log), _ = recipe
+    (argv,) = [argv for source, argv in compile_lines(log).items() if source.endswith("frozen_content.c")]
+    levels = [arg for arg in argv if arg in ("-Os", "-O2")]
+    assert levels[-1] == "-O2", levels
