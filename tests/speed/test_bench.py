@@ -64,8 +64,6 @@ def test_tflm_example_models_need_no_more_arena_on_the_m7_than_under_tflm(name):
     assert ours <= theirs
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14: not met with the weights read in place within 16 KB of arena "
-                                       "(README, Speed: the first layer exceeds 1.0 per MAC)")
 def test_default_model_meets_the_instruction_targets():
     """Issue 14's targets on the emulated Cortex-M7, as exact instruction counts (deterministic, not timing), with
     the arena above: every int8 conv and fully-connected layer of the default model at 1.0 instruction per MAC or
