@@ -204,13 +204,18 @@ def _board_command(function):
 
 def _push_with_progress(port, plan):
     import sys
-    from . import board
-    total = sum(local.stat().st_size for local, _ in plan)
-    with click.progressbar(length=total, label=f"push to {port}", show_pos=True, file=sys.stderr) as bar:
-        how, copied = board.push(port, plan, progress=bar.update)
-    for local, remote in plan:
-        click.echo(f"{remote} ({local.stat().st_size} bytes)")
-    click.echo(f"pushed {len(plan)} files, {copied} bytes, each checked {how}")
+    from . import pipeline
+    sent = []
+
+    def sending(files):
+        sent.extend(files)
+        bar.length = sum(size for _, size in files)
+
+    with click.progressbar(length=1, label=f"push to {port}", show_pos=True, file=sys.stderr) as bar:
+        how, copied = pipeline.push_files(port, plan, progress=bar.update, log=click.echo, sending=sending)
+    for remote, size in sent:
+        click.echo(f"{remote} ({size} bytes)")
+    click.echo(f"pushed {len(sent)} files, {copied} bytes, each checked {how}")
 
 
 @cli.command()
