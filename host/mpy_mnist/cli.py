@@ -203,16 +203,19 @@ def _board_command(function):
 
 
 def _push_with_progress(port, plan):
+    """board.push with a progress bar, shown once the board has passed every check (an error comes alone)."""
+    import contextlib
     import sys
     from . import pipeline
-    sent = []
+    sent, bars = [], []
+    with contextlib.ExitStack() as stack:
+        def sending(files):
+            sent.extend(files)
+            bars.append(stack.enter_context(click.progressbar(
+                length=sum(size for _, size in files), label=f"push to {port}", show_pos=True, file=sys.stderr)))
 
-    def sending(files):
-        sent.extend(files)
-        bar.length = sum(size for _, size in files)
-
-    with click.progressbar(length=1, label=f"push to {port}", show_pos=True, file=sys.stderr) as bar:
-        how, copied = pipeline.push_files(port, plan, progress=bar.update, log=click.echo, sending=sending)
+        how, copied = pipeline.push_files(port, plan, progress=lambda nbytes: bars[0].update(nbytes),
+                                          log=click.echo, sending=sending)
     for remote, size in sent:
         click.echo(f"{remote} ({size} bytes)")
     click.echo(f"pushed {len(sent)} files, {copied} bytes, each checked {how}")
