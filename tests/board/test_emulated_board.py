@@ -53,11 +53,12 @@ REPLACING = "has no room for the new files beside the old ones: removing the old
 @pytest.fixture(scope="module")
 def small_old(tmp_path_factory):
     """An export small enough to sit beside the quick model: TFLM's hello_world model (which the app cannot run:
-    pushed with --force, the board then runs its frozen model) and the default digits."""
+    pushed with --force, the board then runs its frozen model) and the first default digit."""
     export_dir = tmp_path_factory.mktemp("small-old")
     (export_dir / paths.MODEL_FILE).write_bytes(
         (paths.REPO_ROOT / "tests" / "engine" / "models" / "hello_world_int8.tflite").read_bytes())
-    (export_dir / paths.DIGITS_FILE).write_bytes((OLD / paths.DIGITS_FILE).read_bytes())
+    labels, packed = bitmaps.read_digits_path(OLD / paths.DIGITS_FILE)
+    bitmaps.write_digits_file(export_dir / paths.DIGITS_FILE, labels[:1], packed[: bitmaps.DIGIT_BYTES])
     return export_dir
 
 
