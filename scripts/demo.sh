@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The README's main command: set this machine up, then show the whole system working on the emulated board.
 # It trains a quick model (cached: a second run reuses it), converts it to int8 .tflite, exports it with 100 test
-# digits, starts the emulated STM32F746G-DISCO (QEMU), pushes the model, digits and device app to its /flash, runs
-# the demo there with the board's output live, and saves a picture of the board's LCD (the path is printed).
+# digits, starts the emulated STM32F746G-DISCO (QEMU), pushes the model and digits to its /flash (the app is
+# frozen into its firmware), runs the demo there with the board's output live, and saves a picture of the board's
+# LCD (the path is printed).
 # Extra arguments go to `mpy-mnist train-and-push` (see `python3 -m mpy_mnist train-and-push --help`).
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -131,10 +131,14 @@ def connected(port, soft_reset=True):
 # --- pushing ---------------------------------------------------------------------------------------------------
 
 
-def _space_needed(sizes, block_size):
-    """Bytes the staged copies take: whole blocks per file, plus a few spare blocks (old files stay until commit)."""
-    blocks = sum(max(1, math.ceil(size / block_size)) for size in sizes) + SPARE_BLOCKS
-    return blocks * block_size
+def _blocks(size, block_size):
+    return max(1, math.ceil(size / block_size))
+
+
+def space_needed(sizes, block_size):
+    """Bytes the staged copies take: whole blocks per file (FAT's clusters, littlefs's blocks), plus a few spare
+    blocks (directories, metadata)."""
+    return (sum(_blocks(size, block_size) for size in sizes) + SPARE_BLOCKS) * block_size
 
 
 def _is_no_space(error):
@@ -185,6 +189,25 @@ def _free_space(transport, port):
     return block_size, block_size * free_blocks
 
 
+def space(port, remotes):
+    """(block size, free bytes, bytes in whole blocks of those remotes that exist) of DEVICE_DIR on the board at
+    port: what a copy that overwrites the remotes in place (as `mpremote mip install` does) has room for."""
+    with connected(port) as transport:
+        transport.exec("import os")
+        block_size, free = _free_space(transport, port)
+        existing = _existing_sizes(transport, remotes)
+    return block_size, free, sum(_blocks(size, block_size) for _, size in existing) * block_size
+
+
+def _existing_sizes(transport, remotes):
+    """[(remote, size)] of the remotes that exist on the board."""
+    found = []
+    for remote in remotes:
+        with contextlib.suppress(OSError):
+            found.append((remote, transport.fs_stat(remote).st_size))
+    return found
+
+
 def _make_parents(transport, remotes):
     """The directories the remote files go into (under DEVICE_DIR, which exists)."""
     parents = sorted({remote.rsplit("/", 1)[0] for remote in remotes} - {paths.DEVICE_DIR})
@@ -201,16 +224,22 @@ def _remove(transport, path):
         transport.fs_rmfile(path)
 
 
-def push(port, plan, progress=lambda nbytes: None):
-    """Copy every (local, remote) file of plan to the board, as one set.
+def push(port, plan, progress=lambda nbytes: None, log=print, stand_ins=None, sending=lambda files: None):
+    """Copy the (local, remote) files of plan to the board, as one set, leaving out those of a package (the folder
+    under DEVICE_DIR they go in) that the board's firmware has frozen: it has them already.
 
     Each file goes to remote + ".part", is checked on the board (size, and sha256 against the host's bytes), and
     only when every file is staged and checked are they all renamed over the old ones, by a single command: a push
     that is interrupted (Ctrl-C: BoardError with exit code 130) or fails before that leaves the previous model and
-    app as they were. Returns (how the files were checked, bytes copied).
+    app as they were. stand_ins ({remote: frozen module}) names the files the board's app can do without, using
+    the frozen module instead: when the new files do not fit beside the old ones but do without the old copies of
+    those, and the board has every one of those modules frozen, the old copies are removed first (said in one line
+    to log); an interrupted push then leaves the board on its frozen copies. sending([(remote, size)]) is told what
+    goes, before anything is written. Returns (how the files were checked, bytes copied).
     """
+    stand_ins = stand_ins or {}
     files = [(local.read_bytes(), remote) for local, remote in plan]
-    total = sum(len(data) for data, _ in files)
+    replaced = []
     try:
         with connected(port) as transport:
             try:
@@ -219,10 +248,24 @@ def push(port, plan, progress=lambda nbytes: None):
                 raise BoardError(f"the firmware on {port} has no binascii.a2b_base64, which push needs to copy "
                                  "files") from None
             how = "with sha256 on the board" if _board_has_sha256(transport) else "by reading it back"
-            block_size, free = _free_space(transport, port)
             for _, remote in files:
                 _remove(transport, remote + TEMP_SUFFIX)  # leftovers of an interrupted push
-            _check_space(port, [len(data) for data, _ in files], block_size, free)
+            block_size, free = _free_space(transport, port)
+            frozen = _frozen(transport, {_package(remote) for _, remote in files} - {None} | set(stand_ins.values()))
+            files = [(data, remote) for data, remote in files if _package(remote) not in frozen]
+            sizes = [len(data) for data, _ in files]
+            needed = space_needed(sizes, block_size)
+            if needed > free:
+                # the old copies of the files whose frozen stand-in the board has
+                replaced = _existing_sizes(transport, [remote for _, remote in files
+                                                       if stand_ins.get(remote) in frozen])
+                _check_space(port, sizes, block_size, free, replaced, can_replace=set(stand_ins.values()) <= frozen)
+                log(f"{paths.DEVICE_DIR} on {port} has no room for the new files beside the old ones: removing the "
+                    f"old {', '.join(remote.rsplit('/', 1)[1] for remote, _ in replaced)} first; until the push "
+                    "completes, the board runs its built-in model and digits")
+                for remote, _ in replaced:
+                    transport.fs_rmfile(remote)
+            sending([(remote, len(data)) for data, remote in files])
             _make_parents(transport, [remote for _, remote in files])
             staged = []
             try:
@@ -235,10 +278,9 @@ def push(port, plan, progress=lambda nbytes: None):
                 _remove_staged(transport, staged)
                 if _is_no_space(error):
                     raise BoardError(
-                        f"{paths.DEVICE_DIR} on {port} is full: the push needs {total} bytes "
-                        f"({_space_needed([len(d) for d, _ in files], block_size)} with filesystem blocks) while "
-                        f"the old files stay until it completes; {free} bytes were free. Remove files "
-                        f"(`mpremote connect {port} fs rm :{paths.DEVICE_DIR}/NAME`) and push again"
+                        f"{paths.DEVICE_DIR} on {port} is full: the push needs {sum(sizes)} bytes "
+                        f"({space_needed(sizes, block_size)} with filesystem blocks); {free} bytes were free. "
+                        f"Remove files (`mpremote connect {port} fs rm :{paths.DEVICE_DIR}/NAME`) and push again"
                     ) from None
                 raise BoardError(f"push failed on the board: {error.error_output.strip()}") from None
             except BoardError:
@@ -249,9 +291,39 @@ def push(port, plan, progress=lambda nbytes: None):
             with _interrupt_deferred():
                 transport.exec("\n".join(f"os.rename({remote + TEMP_SUFFIX!r}, {remote!r})" for _, remote in files))
     except KeyboardInterrupt:
+        if replaced:
+            raise BoardError(f"push to {port} interrupted: the old model had been removed to make room, so the "
+                             "board runs its built-in model until the next push", exit_code=130) from None
         raise BoardError(f"push to {port} interrupted: nothing was renamed, so the board keeps its previous model "
                          "and app (the next push removes the staged .part files)", exit_code=130) from None
-    return how, total
+    return how, sum(sizes)
+
+
+def _package(remote):
+    """The package a remote file belongs to (the folder under DEVICE_DIR it goes in), None for a top-level file."""
+    parts = remote[len(paths.DEVICE_DIR) + 1 :].split("/")
+    return parts[0] if len(parts) > 1 else None
+
+
+def _frozen(transport, names):
+    """The module and package names (a file name ending in .py counts as its module) that the board's firmware has
+    frozen: importable with nothing but .frozen on sys.path (which is then put back)."""
+    transport.exec(
+        "import sys\n"
+        "def _mm_frozen(name):\n"
+        "    path = sys.path[:]\n"
+        "    sys.path[:] = ['.frozen']\n"
+        "    try:\n"
+        "        __import__(name)\n"
+        "        return True\n"
+        "    except ImportError:\n"
+        "        return False\n"
+        "    finally:\n"
+        "        sys.path[:] = path\n"
+        "        sys.modules.pop(name, None)\n")
+    module = {name: name.removesuffix(".py") for name in names}
+    found = transport.eval(f"[n for n in {sorted(module.values())!r} if _mm_frozen(n)]")
+    return {name for name, module_name in module.items() if module_name in found}
 
 
 @contextlib.contextmanager
@@ -270,15 +342,24 @@ def _interrupt_deferred():
         raise BoardError("interrupted after the push completed: the board has the new model and app", exit_code=130)
 
 
-def _check_space(port, sizes, block_size, free):
-    needed = _space_needed(sizes, block_size)
-    if needed > free:
-        raise BoardError(
-            f"{paths.DEVICE_DIR} on {port} is full: the push needs {needed} bytes ({sum(sizes)} bytes of files, "
-            f"whole {block_size}-byte blocks, while the old files stay until it completes) but only {free} bytes "
-            f"are free. Remove files (`mpremote connect {port} fs ls :{paths.DEVICE_DIR}`, then "
-            f"`fs rm :{paths.DEVICE_DIR}/NAME`) and push again"
-        )
+def _check_space(port, sizes, block_size, free, replaced, can_replace):
+    """Raise BoardError, one line with the figures and the way out, unless the files fit once the `replaced`
+    [(remote, size)] are removed (nothing is written before this check)."""
+    needed = space_needed(sizes, block_size)
+    freed = sum(_blocks(size, block_size) for _, size in replaced) * block_size
+    if needed <= free + freed:
+        return
+    if not can_replace:
+        why = "and the firmware has no built-in model to run while the old files are replaced"
+    elif replaced:
+        why = f"even without the old model and digits ({freed} bytes)"
+    else:
+        why = "and there is no old model to replace"
+    raise BoardError(
+        f"{paths.DEVICE_DIR} on {port} is full: the push needs {needed} bytes ({sum(sizes)} bytes of files, whole "
+        f"{block_size}-byte blocks) but only {free} bytes are free, {why}. Remove other files (`mpremote connect "
+        f"{port} fs ls :{paths.DEVICE_DIR}`, then `fs rm :{paths.DEVICE_DIR}/NAME`) and push again"
+    )
 
 
 def _remove_staged(transport, staged):

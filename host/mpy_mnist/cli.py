@@ -203,14 +203,22 @@ def _board_command(function):
 
 
 def _push_with_progress(port, plan):
+    """board.push with a progress bar, shown once the board has passed every check (an error comes alone)."""
+    import contextlib
     import sys
-    from . import board
-    total = sum(local.stat().st_size for local, _ in plan)
-    with click.progressbar(length=total, label=f"push to {port}", show_pos=True, file=sys.stderr) as bar:
-        how, copied = board.push(port, plan, progress=bar.update)
-    for local, remote in plan:
-        click.echo(f"{remote} ({local.stat().st_size} bytes)")
-    click.echo(f"pushed {len(plan)} files, {copied} bytes, each checked {how}")
+    from . import pipeline
+    sent, bars = [], []
+    with contextlib.ExitStack() as stack:
+        def sending(files):
+            sent.extend(files)
+            bars.append(stack.enter_context(click.progressbar(
+                length=sum(size for _, size in files), label=f"push to {port}", show_pos=True, file=sys.stderr)))
+
+        how, copied = pipeline.push_files(port, plan, progress=lambda nbytes: bars[0].update(nbytes),
+                                          log=click.echo, sending=sending)
+    for remote, size in sent:
+        click.echo(f"{remote} ({size} bytes)")
+    click.echo(f"pushed {len(sent)} files, {copied} bytes, each checked {how}")
 
 
 @cli.command()

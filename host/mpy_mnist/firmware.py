@@ -14,6 +14,7 @@ no lib/stm32lib for the disco board). Builds live in the cache, one directory pe
 rebuilds only what changed.
 """
 
+import ast
 import fcntl
 import hashlib
 import importlib.util
@@ -247,10 +248,46 @@ def _build_unix(out: Path, jobs: int, log) -> Path:
 def _build_emulator(out: Path, jobs: int, log) -> Path:
     _require_tools({"make": "apt-get install make", "arm-none-eabi-gcc": ARM_TOOLCHAIN_HINT})
     src = source_dir()
-    _make(src / "ports" / "qemu", out, jobs, log,
-          [f"BOARD_DIR={EMULATOR_BOARD_DIR}",
-           f"FROZEN_MANIFEST={frozen_manifest(EMULATOR_BOARD_DIR / 'manifest.py', out)}"])
+    manifest = frozen_manifest(EMULATOR_BOARD_DIR / "manifest.py", out, factory_files_module(src, out))
+    _make(src / "ports" / "qemu", out, jobs, log, [f"BOARD_DIR={EMULATOR_BOARD_DIR}", f"FROZEN_MANIFEST={manifest}"])
     return out / "firmware.elf"
+
+
+# The files MicroPython 1.25's stm32 port writes into a freshly made /flash (ports/stm32/factoryreset.c): boot.py,
+# main.py and, with USB (which the DISCO's board definition enables), pybcdc.inf and README.txt. The emulated
+# board's _boot.py writes the same into its fresh /flash, so that it has the DISCO's free space.
+FACTORY_STRINGS = (("boot.py", "fresh_boot_py"), ("main.py", "fresh_main_py"), ("README.txt", "fresh_readme_txt"))
+
+
+def factory_files_module(src: Path, out: Path) -> Path:
+    """Write out/factory_files/_factory_files.py (FILES: (name, bytes) in factoryreset.c's order) from the port's
+    source: its C strings (every line: the DISCO build has both USB and the network module they depend on), and
+    pybcdc.inf made by the port's own tools as its Makefile does. Returns the module's path."""
+    stm32 = src / "ports" / "stm32"
+    factory_c = (stm32 / "factoryreset.c").read_text()
+    contents = {name: _c_string_lines(re.search(rf"{variable}\[\] =\n(.*?)\n;", factory_c, re.S).group(1))
+                for name, variable in FACTORY_STRINGS}
+    inf = subprocess.run([sys.executable, src / "tools" / "insert-usb-ids.py", stm32 / "mpconfigboard_common.h",
+                          stm32 / "pybcdc.inf_template"], check=True, capture_output=True, text=True).stdout
+    with tempfile.NamedTemporaryFile("w", suffix=".inf") as inf_file:
+        inf_file.write(inf)
+        inf_file.flush()
+        inf_h = subprocess.run([sys.executable, src / "tools" / "file2h.py", inf_file.name], check=True,
+                               capture_output=True, text=True).stdout
+    contents["pybcdc.inf"] = _c_string_lines(inf_h)
+    order = re.findall(r'\{"([^"]+)", sizeof\(fresh_', factory_c)
+    module = out / "factory_files" / "_factory_files.py"
+    module.parent.mkdir(parents=True, exist_ok=True)
+    _write_if_changed(module, "# Written by mpy-mnist (firmware.py) from MicroPython's ports/stm32/factoryreset.c.\n"
+                              "FILES = (\n" + "".join(f"    ({name!r}, {contents[name]!r}),\n" for name in order)
+                              + ")\n")
+    return module
+
+
+def _c_string_lines(text: str) -> bytes:
+    """The bytes of C string literals, one a line; preprocessor lines are skipped."""
+    return b"".join(ast.literal_eval("b" + line.strip()) for line in text.splitlines()
+                    if line.strip() and not line.strip().startswith("#"))
 
 
 def _build_disco(out: Path, jobs: int, log) -> Path:
@@ -328,7 +365,8 @@ def build_stock(board: str, jobs: int = 2, log=None, native_code: bool = True) -
                   user_c_modules=False)
             return out / "micropython"
         manifest = out / "stock_manifest.py"
-        manifest.write_text(f'freeze("{EMULATOR_BOARD_DIR / "modules"}", "_boot.py")\n')
+        manifest.write_text(f'freeze("{EMULATOR_BOARD_DIR / "modules"}", "_boot.py")\n'
+                            + _module_line(factory_files_module(src, out)))
         no_native = [] if native_code else [
             f"CFLAGS_EXTRA=-UMP_CONFIGFILE -DMP_CONFIGFILE='\"{_no_native_config(out)}\"'"]
         _make(src / "ports" / "qemu", out, jobs, log,
@@ -424,9 +462,10 @@ def _require_default_model() -> None:
                             "create it with `mpy-mnist export --out firmware/default_model`")
 
 
-def frozen_manifest(board_manifest: Path, out: Path) -> Path:
+def frozen_manifest(board_manifest: Path, out: Path, *extra_modules: Path) -> Path:
     """The manifest this build freezes: the board's, plus the modules mnist_model and mnist_digits, written into the
-    build directory from the default model's model.tflite and digits.bin (the one copy of each in the repository)."""
+    build directory from the default model's model.tflite and digits.bin (the one copy of each in the repository),
+    and extra_modules (generated .py files)."""
     from .export import digits_module, model_module  # here: export brings in numpy, which other commands skip
 
     generated = out / "default_model"
@@ -439,8 +478,13 @@ def frozen_manifest(board_manifest: Path, out: Path) -> Path:
     _write_if_changed(manifest, "# Written by mpy-mnist (firmware.py): the board's manifest, then the default model.\n"
                                 f"include({str(board_manifest)!r})\n"
                                 + "".join(f"module({name!r}, base_path={str(generated)!r})\n"
-                                          for name in (paths.MODEL_MODULE, paths.DIGITS_MODULE)))
+                                          for name in (paths.MODEL_MODULE, paths.DIGITS_MODULE))
+                                + "".join(_module_line(path) for path in extra_modules))
     return manifest
+
+
+def _module_line(path: Path) -> str:
+    return f"module({path.name!r}, base_path={str(path.parent)!r})\n"
 
 
 def _write_if_changed(path: Path, text: str) -> None:

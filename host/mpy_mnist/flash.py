@@ -370,10 +370,10 @@ def _push_plan():
 
 
 def _push_again(port: str, plan, log) -> None:
-    from . import board
+    from . import board, pipeline
 
-    log(f"flash: pushing the last export again ({len(plan)} files) to the new /flash")
+    log("flash: pushing the last export again to the new /flash")
     try:
-        board.push(port, plan)
+        pipeline.push_files(port, plan, log=log)
     except board.BoardError as err:
         raise FlashError(f"flashed, but pushing the export again failed: {err}") from None

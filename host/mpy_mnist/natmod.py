@@ -122,6 +122,21 @@ def write_package(files: list[tuple[Path, str]], mpy: Path, out_dir: Path) -> Pa
     return out_dir / "package.json"
 
 
+def check_space(port: str, files: list[tuple[Path, str]], board_name: str) -> None:
+    """Raise InstallError unless DEVICE_DIR has room for `files` ([(local, path in the package)]): mip checks no
+    space first, and a board that runs out part-way keeps half a package."""
+    sizes = [local.stat().st_size for local, _ in files]
+    block_size, free, overwritten = board.space(port, [f"{paths.DEVICE_DIR}/{dest}" for _, dest in files])
+    needed = board.space_needed(sizes, block_size)
+    if needed > free + overwritten:
+        raise InstallError(
+            f"{board_name} has no room for tflite.mpy, the app, the model and the digits in {paths.DEVICE_DIR}: "
+            f"they need {needed} bytes ({sum(sizes)} bytes of files in whole {block_size}-byte blocks), "
+            f"{free + overwritten} bytes are free (a new STM32F746G-DISCO's /flash has 75,776). Flash our "
+            "firmware instead, which has the engine, the app and a model built in (`mpy-mnist firmware flash`), "
+            "and push only the model")
+
+
 def install(port: str, export_dir: Path, mpy: Path | None = None, log=print) -> Path:
     """Put the engine (tflite.mpy), the app, the model and the digits on the stock-firmware board at `port` with
     `mpremote mip install --target /flash`. `mpy`: a ready tflite.mpy, else one is built for the board's arch.
@@ -143,6 +158,7 @@ def install(port: str, export_dir: Path, mpy: Path | None = None, log=print) -> 
         except firmware.FirmwareError as error:
             raise InstallError(str(error)) from None
     check_loadable(Path(mpy).read_bytes()[:4], board_mpy, board_name)
+    check_space(port, [(Path(mpy), "tflite.mpy"), *files], board_name)
     package = write_package(files, Path(mpy), paths.work_dir() / PACKAGE_DIR_NAME)
     log(f"mpremote mip install --target {paths.DEVICE_DIR} {package}")
     result = subprocess.run([sys.executable, "-m", "mpremote", "connect", port, "mip", "install", "--target",

@@ -33,8 +33,20 @@ def device_python_files():
     return files
 
 
+# The pushed files the app on the board can do without: device_python/mnist/files.py falls back to the model and
+# digits frozen into our firmware when /flash has no usable copy. {remote path: frozen module}
+STAND_INS = {f"{paths.DEVICE_DIR}/{paths.MODEL_FILE}": paths.MODEL_MODULE,
+             f"{paths.DEVICE_DIR}/{paths.DIGITS_FILE}": paths.DIGITS_MODULE}
+
+
+def push_files(port, plan, **options):
+    """board.push with the app's stand-ins (STAND_INS); options: board.push's progress, log, sending."""
+    return board.push(port, plan, stand_ins=STAND_INS, **options)
+
+
 def push_plan(export_dir, force=False):
-    """[(local path, remote path)] that `push` copies: the model, the digit set, the device app's packages.
+    """[(local path, remote path)] that `push` copies: the model, the digit set, the device app's packages (which
+    board.push leaves out when the board's firmware has them frozen, as ours does).
 
     The model is loaded first with the device engine on this machine (export.check_device_model): a model the board
     cannot run raises export.ModelError before anything is sent, unless force.
@@ -105,7 +117,7 @@ def trained_export(options, log=print):
     return export_dir, False
 
 
-def train_and_push(port, options, run_count, delay_ms, screenshot=None, log=print, push=board.push,
+def train_and_push(port, options, run_count, delay_ms, screenshot=None, log=print, push=push_files,
                    attached=None):
     """Train (or reuse), export, push with push(device, plan), run `mnist.run(count=run_count)` on the board with
     its output live; with an emulated board, save its LCD at screenshot (default build/emulator-lcd.png).

@@ -1,8 +1,10 @@
-"""Host <-> board on the emulated board: real QEMU, real MicroPython, real mpremote over the pty.
+"""Host <-> board on the emulated board: real QEMU, real MicroPython, real mpremote over the pty, and a /flash with
+the DISCO's FAT geometry and free space (75,776 bytes when new: room for one CNN model and its digits, not two).
 
-A quick model is pushed and run, and its predictions must equal the TFLM runtime's on the same 1-bpp digits; a
-push cut in the middle (process killed, link hung up) must leave the previous model working; a full /flash must
-be refused with a message naming sizes.
+A quick model is pushed and run, and its predictions must equal the TFLM runtime's on the same 1-bpp digits; the
+app is not sent (the firmware has it frozen); a push cut in the middle (process killed, link hung up, Ctrl-C) must
+leave the previous model working when old and new fit side by side, and the frozen model when they do not (the
+old model is removed first, and said so); a push that fits in neither way must be refused with the sizes.
 """
 
 import hashlib
@@ -42,8 +44,22 @@ def quick_model():
 
 
 # The model before a push: the committed default model (also frozen into the firmware; the tests tell the pushed
-# file from the frozen copy by the sha256 of /flash/model.tflite and by the "model:" line mnist.run prints).
+# file from the frozen copy by the sha256 of /flash/model.tflite and by the "model:" line mnist.run prints). It
+# and the quick model (both CNNs) do not fit side by side on the DISCO's /flash.
 OLD = paths.DEFAULT_MODEL_DIR
+REPLACING = "has no room for the new files beside the old ones: removing the old model.tflite, digits.bin first"
+
+
+@pytest.fixture(scope="module")
+def small_old(tmp_path_factory):
+    """An export small enough to sit beside the quick model: TFLM's hello_world model (which the app cannot run:
+    pushed with --force, the board then runs its frozen model) and the first default digit."""
+    export_dir = tmp_path_factory.mktemp("small-old")
+    (export_dir / paths.MODEL_FILE).write_bytes(
+        (paths.REPO_ROOT / "tests" / "engine" / "models" / "hello_world_int8.tflite").read_bytes())
+    labels, packed = bitmaps.read_digits_path(OLD / paths.DIGITS_FILE)
+    bitmaps.write_digits_file(export_dir / paths.DIGITS_FILE, labels[:1], packed[: bitmaps.DIGIT_BYTES])
+    return export_dir
 
 
 def board_output(port, source):
@@ -93,28 +109,70 @@ with open('{paths.DEVICE_DIR}/filler.bin', 'wb') as f:
 """)
 
 
-def push(port, export_dir):
-    result = cli("push", "--port", port, "--from", str(export_dir))
+def push(port, export_dir, *options):
+    result = cli("push", "--port", port, "--from", str(export_dir), *options)
     assert result.returncode == 0, result.stdout + result.stderr
     return result
 
 
-def test_push_then_run_predicts_like_tflm(emulated_board, quick_model):
+def flash_listing(port):
+    return board_output(port, f"import os\nprint(sorted(os.listdir('{paths.DEVICE_DIR}')))\n")
+
+
+def test_push_sends_the_model_and_digits_and_runs_like_tflm(emulated_board, quick_model):
     export_dir = quick_model
     result = push(emulated_board.port, export_dir)
-    assert re.search(r"pushed \d+ files, \d+ bytes, each checked with sha256 on the board", result.stdout)
+    model_size = (export_dir / paths.MODEL_FILE).stat().st_size
+    digits_size = (export_dir / paths.DIGITS_FILE).stat().st_size
+    assert f"pushed 2 files, {model_size + digits_size} bytes, each checked with sha256 on the board" in result.stdout
+    assert REPLACING not in result.stdout  # a new board: nothing to replace
 
     assert model_sha256_on_board(emulated_board.port) == sha256_hex(export_dir / paths.MODEL_FILE)
     assert board_predictions(emulated_board.port, QUICK["count"]) == tflm_predictions(export_dir, QUICK["count"])
-    # The pushed app shadows the frozen one (the board's cwd /flash comes before .frozen on sys.path).
-    where = board_output(emulated_board.port, "import mnist\nprint(mnist.__file__)\n").strip()
-    assert not where.startswith(".frozen"), where
+    # The app was not sent: the board ran the copy frozen into its firmware.
+    listing = flash_listing(emulated_board.port)
+    assert "'mnist'" not in listing and "'display'" not in listing, listing
+
+
+def test_a_push_that_fits_only_in_place_of_the_old_model_replaces_it(emulated_board, quick_model):
+    """The default model, then the quick one: each time the old model and digits are removed first (the push says
+    so), and the board runs the new model."""
+    for old, new in ((quick_model, OLD), (OLD, quick_model)):
+        push(emulated_board.port, old)
+        result = push(emulated_board.port, new)
+        assert REPLACING in result.stdout, result.stdout
+        assert "until the push completes, the board runs its built-in model and digits" in result.stdout
+        assert model_sha256_on_board(emulated_board.port) == sha256_hex(new / paths.MODEL_FILE)
+        assert board_predictions(emulated_board.port, 10) == tflm_predictions(new, 10)
+
+
+def test_an_interrupted_replacement_leaves_the_board_on_its_frozen_model(emulated_board, quick_model):
+    push(emulated_board.port, OLD)
+    new_model = (quick_model / paths.MODEL_FILE).read_bytes()
+    process = None
+    relay = Relay(emulated_board.port, cut_after=5000 + len(new_model) * 4 // 3 // 2, on_cut=lambda: process.kill())
+    try:
+        process = cli_popen("push", "--port", relay.port, "--from", str(quick_model))
+        output = process.communicate(timeout=300)[0].decode()
+    finally:
+        relay.close()
+    assert relay.sent >= relay.cut_after and process.returncode != 0, output
+    assert REPLACING in output, output
+
+    text = board_output(emulated_board.port, RUN_ALL.format(count=10))
+    assert "model: frozen mnist_model" in text, text
+    assert [int(p) for _, _, p in PREDICTION.findall(text)] == tflm_predictions(OLD, 10)  # the frozen = default
+
+    push(emulated_board.port, quick_model)  # and the next push completes over the leftovers
+    assert model_sha256_on_board(emulated_board.port) == sha256_hex(quick_model / paths.MODEL_FILE)
+    assert board.TEMP_SUFFIX not in flash_listing(emulated_board.port)
 
 
 @pytest.mark.parametrize("cut", ["kill the push", "hang up the link"])
-def test_push_cut_midway_keeps_the_old_model(emulated_board, quick_model, cut):
-    old, new = OLD, quick_model
-    push(emulated_board.port, old)
+def test_push_cut_midway_keeps_the_old_model(emulated_board, quick_model, small_old, cut):
+    """Old and new fit side by side: the push stages the new files beside the old ones."""
+    old, new = small_old, quick_model
+    push(emulated_board.port, old, "--force")
     new_model = (new / paths.MODEL_FILE).read_bytes()
     assert new_model != (old / paths.MODEL_FILE).read_bytes()
 
@@ -139,18 +197,17 @@ def test_push_cut_midway_keeps_the_old_model(emulated_board, quick_model, cut):
     if cut == "hang up the link":
         assert "Error:" in output and relay.port in output, output
 
+    assert REPLACING not in output, output
     assert model_sha256_on_board(emulated_board.port) == sha256_hex(old / paths.MODEL_FILE)
-    assert board_predictions(emulated_board.port, 10) == tflm_predictions(old, 10)
 
     push(emulated_board.port, new)  # and the next push completes over the leftovers
     assert model_sha256_on_board(emulated_board.port) == sha256_hex(new / paths.MODEL_FILE)
-    listing = board_output(emulated_board.port, f"import os\nprint(os.listdir('{paths.DEVICE_DIR}'))\n")
-    assert board.TEMP_SUFFIX not in listing, listing
+    assert board.TEMP_SUFFIX not in flash_listing(emulated_board.port)
 
 
-def test_ctrl_c_during_a_push_says_so_and_keeps_the_old_model(emulated_board, quick_model):
-    old, new = OLD, quick_model
-    push(emulated_board.port, old)
+def test_ctrl_c_during_a_push_says_so_and_keeps_the_old_model(emulated_board, quick_model, small_old):
+    old, new = small_old, quick_model
+    push(emulated_board.port, old, "--force")
     new_model = (new / paths.MODEL_FILE).read_bytes()
     interrupted_at = []
 
@@ -175,18 +232,22 @@ def test_ctrl_c_during_a_push_says_so_and_keeps_the_old_model(emulated_board, qu
     assert model_sha256_on_board(emulated_board.port) == sha256_hex(old / paths.MODEL_FILE)
 
 
-def test_full_flash_is_refused_and_the_old_model_kept(emulated_board, quick_model):
-    old, new = OLD, quick_model
-    push(emulated_board.port, old)
+def test_full_flash_is_refused_and_the_old_model_kept(emulated_board, quick_model, small_old):
+    """Other files leave too little room even without the old model and digits: refused before writing."""
+    old, new = small_old, quick_model
+    push(emulated_board.port, old, "--force")
     fill_flash(emulated_board.port, leave=(new / paths.MODEL_FILE).stat().st_size // 2)
     try:
         result = cli("push", "--port", emulated_board.port, "--from", str(new))
         assert result.returncode == 1
         message = result.stderr
+        assert len(message.strip().splitlines()) == 1, message
         assert f"{paths.DEVICE_DIR} on {emulated_board.port} is full" in message, message
         free = int(re.search(r"only (\d+) bytes are free", message).group(1))
         needed = int(re.search(r"the push needs (\d+) bytes", message).group(1))
-        assert needed > free
+        freed = int(re.search(r"even without the old model and digits \((\d+) bytes\)", message).group(1))
+        assert needed > free + freed
+        assert REPLACING not in result.stdout
         assert model_sha256_on_board(emulated_board.port) == sha256_hex(old / paths.MODEL_FILE)
     finally:
         board_output(emulated_board.port, f"import os\nos.remove('{paths.DEVICE_DIR}/filler.bin')\n")

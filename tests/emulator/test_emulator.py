@@ -1,5 +1,6 @@
 """The emulated board driven as a real one: the real mpremote over QEMU's real pty."""
 
+import ast
 import hashlib
 import os
 import re
@@ -98,6 +99,115 @@ def test_files_copied_to_flash_are_intact(board, tmp_path):
                    "'/flash/b2'); os.remove('/flash/b2'); print(os.listdir('/flash'))")
     assert out.split("\n")[0].split() == [hashlib.sha256(payload).hexdigest(), str(len(payload))]
     assert "blob" not in out.split("\n")[1]
+
+
+# What the DISCO's /flash holds, from MicroPython 1.25's stm32 port and not from our code: the size of its FLASH_FS
+# region (boards/stm32f746.ld) in 512-byte blocks (flashbdev.c), formatted by MicroPython's own VfsFat (the same
+# f_mkfs as factoryreset.c), with files the sizes of the port's factory files, compiled from factoryreset.c itself
+# (stub headers; USB and the network module on, as in the DISCO's build), pybcdc.inf made by the port's tools.
+FACTORY_STUBS = """
+#include <stdint.h>
+#include <stdio.h>
+#define MICROPY_HW_ENABLE_STORAGE (1)
+#define MICROPY_VFS_FAT (1)
+#define MICROPY_HW_ENABLE_USB (1)
+#define MICROPY_PY_NETWORK (1)
+#define MP_WEAK
+#define MP_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+typedef int FATFS, FIL, FRESULT;
+typedef unsigned UINT;
+typedef struct { struct { int flags; } blockdev; FATFS fatfs; } fs_user_mount_t;
+#define FA_WRITE 0
+#define FA_CREATE_ALWAYS 0
+#define FR_OK 0
+#define FM_FAT 0
+#define FF_MAX_SS 512
+#define PYB_LED_GREEN 0
+#define MP_ENODEV 19
+#define MICROPY_HW_FLASH_FS_LABEL ""
+#define f_open(...) FR_OK
+#define f_write(...) FR_OK
+#define f_close(...) FR_OK
+#define f_mkfs(...) FR_OK
+#define f_setlabel(...) FR_OK
+#define led_state(...)
+#define HAL_GetTick() 0u
+#define pyb_flash_init_vfs(...)
+#define systick_wait_at_least(...)
+#define mp_printf(...)
+"""
+FACTORY_MAIN = """
+#include "factoryreset.c"
+int main(void) {
+    for (size_t i = 0; i < MP_ARRAY_SIZE(factory_files); ++i) {
+        printf("%s %zu\\n", factory_files[i].name, factory_files[i].len);
+    }
+    return 0;
+}
+"""
+FAT_FREE = """
+import os, vfs
+class Disk:
+    def __init__(self, blocks):
+        self.data = bytearray(blocks * 512)
+    def readblocks(self, block, buf):
+        buf[:] = self.data[block * 512 : block * 512 + len(buf)]
+    def writeblocks(self, block, buf):
+        self.data[block * 512 : block * 512 + len(buf)] = buf
+    def ioctl(self, op, arg):
+        return {4: len(self.data) // 512, 5: 512}.get(op)
+disk = Disk(BLOCKS)
+vfs.VfsFat.mkfs(disk)
+vfs.mount(vfs.VfsFat(disk), '/disco')
+for name, size in FILES:
+    with open('/disco/' + name, 'wb') as f:
+        f.write(bytes(size))
+print(tuple(os.statvfs('/disco')[:5]))
+"""
+
+
+def stm32_factory_files(work: Path) -> list[tuple[str, int]]:
+    """(name, size) of the files MicroPython 1.25's stm32 port writes into a new /flash, compiled from its source."""
+    from mpy_mnist import firmware
+
+    src = firmware.source_dir()
+    stm32 = src / "ports" / "stm32"
+    stub = work / "stub"
+    for header in ("py/runtime.h", "py/mperrno.h", "extmod/vfs_fat.h", "systick.h", "led.h", "storage.h",
+                   "factoryreset.h", "genhdr/pybcdc_inf.h"):
+        (stub / header).parent.mkdir(parents=True, exist_ok=True)
+        (stub / header).write_text("")
+    (stub / "factoryreset.c").write_bytes((stm32 / "factoryreset.c").read_bytes())  # its quoted includes: the stubs
+    inf = subprocess.run([sys.executable, src / "tools" / "insert-usb-ids.py", stm32 / "mpconfigboard_common.h",
+                          stm32 / "pybcdc.inf_template"], check=True, capture_output=True, text=True).stdout
+    (work / "pybcdc.inf").write_text(inf)
+    (stub / "genhdr" / "pybcdc_inf.h").write_text(subprocess.run(
+        [sys.executable, src / "tools" / "file2h.py", work / "pybcdc.inf"], check=True, capture_output=True,
+        text=True).stdout)
+    (work / "stubs.h").write_text(FACTORY_STUBS)
+    (work / "main.c").write_text(FACTORY_MAIN)
+    subprocess.run(["cc", "-w", "-include", work / "stubs.h", f"-I{stub}", "-o", work / "factory", work / "main.c"],
+                   check=True, cwd=stub)
+    lines = subprocess.run([work / "factory"], check=True, capture_output=True, text=True).stdout.split()
+    return [(name, int(size)) for name, size in zip(lines[::2], lines[1::2])]
+
+
+def test_flash_is_the_discos_fat_volume_with_its_free_space(emulator_firmware, unix_micropython, tmp_path):
+    from mpy_mnist import firmware
+
+    linker = (firmware.source_dir() / "ports" / "stm32" / "boards" / "stm32f746.ld").read_text()
+    blocks = int(re.search(r"FLASH_FS \(r\)\s*: ORIGIN = \w+, LENGTH = (\d+)K", linker).group(1)) * 1024 // 512
+    files = stm32_factory_files(tmp_path)
+    script = f"BLOCKS = {blocks}\nFILES = {files!r}\n" + FAT_FREE
+    disco = subprocess.run([unix_micropython, "-c", script], check=True, capture_output=True, text=True).stdout
+    with emulator.start(emulator_firmware) as fresh:  # a fresh start: /flash made now
+        emulated = mpremote(fresh.port, "exec", "import os\nprint(tuple(os.statvfs('/flash')[:5]))\n"
+                                                "print(sorted((n, os.stat(n)[6]) for n in os.listdir('/flash')))")
+    statvfs, listing = emulated.strip().splitlines()
+    assert statvfs == disco.strip()
+    assert listing == repr(sorted(files))
+    block_size, _, _, _, free_blocks = ast.literal_eval(statvfs)
+    print(f"the DISCO's /flash: {blocks} blocks, {block_size * free_blocks} bytes free after {files}")
 
 
 def test_files_survive_a_soft_reset(board):

@@ -434,7 +434,7 @@ def test_push_after_an_erasing_flash_pushes_the_last_export_again(firmware_hex, 
         shutil.copy(paths.DEFAULT_MODEL_DIR / name, export / name)
     monkeypatch.setenv("MPY_MNIST_WORK", str(tmp_path))
     pushed = []
-    monkeypatch.setattr(boards, "push", lambda port, plan, progress=None: pushed.append((port, plan)))
+    monkeypatch.setattr(boards, "push", lambda port, plan, **options: pushed.append((port, plan)))
     StlinkDrive(stlink_drive, len(disco_image.whole(disco_image.read_hex(firmware_hex)))).start()
     board = repl()
     said = []

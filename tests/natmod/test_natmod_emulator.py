@@ -1,8 +1,10 @@
 """tflite.mpy for armv7emsp on the emulated board running stock firmware (our EMULATOR_M7 without the tflite module
-and without the frozen app): the install step (real `mpremote mip install` over the emulator's pty) brings the
-engine, the app, the model and the digits; demo.py and a run over every exported digit predict as the TFLM runtime
-does; an inference costs the same instructions as with the built-in module; the install step refuses a .mpy of
-another architecture and a firmware that cannot load native code, before writing anything."""
+and without the frozen app), whose /flash has the DISCO's size (75,776 bytes free): the install step (`push
+--natmod`: tflite.mpy, the app, the model and the digits, ~150 KB) is refused before anything is written, as is a
+plain push (the app and a model, with no frozen model to fall back on); the module itself, copied alone, runs the
+default model and the TFLM example models as the TFLM runtime does and costs the same instructions as the built-in
+module; the install step refuses a .mpy of another architecture and a firmware that cannot load native code, before
+writing anything."""
 
 import os
 import re
@@ -11,18 +13,15 @@ import sys
 
 import pytest
 
-from mpy_mnist import board, emulator, insn_plugin, natmod, paths
+from mpy_mnist import board, emulator, insn_plugin, natmod, paths, pipeline
 
 from test_natmod_unix import RUN_CASES, test_loader, tflm_outputs as tflm_case_outputs
 
 sys.path.insert(0, str(paths.REPO_ROOT / "tests" / "device"))
-from test_device_app import LINE, default_model, tflm_outputs  # noqa: E402
+from test_device_app import default_model  # noqa: E402
 from test_device_emulator import mpremote  # noqa: E402
 
 pytestmark = pytest.mark.emulator
-
-DIGITS = default_model()[1]
-RUN_ALL = f"import mnist\nmnist.run(count={len(DIGITS)}, delay_ms=0, sequential=True)\n"
 
 
 @pytest.fixture(scope="module")
@@ -31,56 +30,54 @@ def stock_board(stock_emulator_firmware):
         yield running
 
 
-@pytest.fixture(scope="module")
-def installed(stock_board, natmod_armv7emsp, tmp_path_factory):
-    """The app installed on the stock board from the default model's export (firmware/default_model)."""
-    work = tmp_path_factory.mktemp("work")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("MPY_MNIST_WORK", str(work))
-        log = []
-        package = natmod.install(stock_board.port, paths.DEFAULT_MODEL_DIR, natmod_armv7emsp, log=log.append)
-    return package, log
-
-
-def predictions(out: str) -> list[tuple]:
-    return [tuple(map(int, m.groups()[:3])) for m in LINE.finditer(out)]
-
-
-def check_against_tflm(lines):
-    model_bytes, labels, packed = default_model()
-    indices = [index for index, _, _ in lines]
-    _, outputs = tflm_outputs(model_bytes, packed, indices)
-    assert [label for _, label, _ in lines] == [labels[i] for i in indices]
-    assert [predicted for _, _, predicted in lines] == list(outputs.argmax(axis=1))
+def flash_listing(board):
+    return mpremote(board, "exec", f"import os; print(sorted(os.listdir('{paths.DEVICE_DIR}')))")
 
 
 def test_the_board_has_no_engine_of_its_own(stock_board):
     out = mpremote(stock_board, "exec", "import sys\ntry:\n import tflite\n print(tflite.__file__)\n"
                                         "except ImportError:\n print('no tflite')")
-    assert "no tflite" in out or "tflite.mpy" in out  # before or after the install
+    assert "no tflite" in out
 
 
-def test_mip_install_then_demo_and_every_digit_predict_like_tflm(stock_board, installed):
-    package, log = installed
-    assert any("`import tflite` works" in line for line in log), log
-    files = mpremote(stock_board, "exec", "import os; print(sorted(os.listdir('/flash')))")
-    for name in ("tflite.mpy", "mnist", "display", paths.MODEL_FILE, paths.DIGITS_FILE):
-        assert f"'{name}'" in files, files
-    out = mpremote(stock_board, "exec", "import tflite; print(tflite.__file__)")
-    assert out.strip() in ("tflite.mpy", "/flash/tflite.mpy")  # the current directory is /flash
+def test_the_install_is_refused_before_writing_when_flash_cannot_hold_it(stock_board, natmod_armv7emsp, tmp_path):
+    before = flash_listing(stock_board)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MPY_MNIST_WORK", str(tmp_path))
+        with pytest.raises(natmod.InstallError, match="has no room for tflite.mpy, the app, the model") as refusal:
+            natmod.install(stock_board.port, paths.DEFAULT_MODEL_DIR, natmod_armv7emsp)
+    needed, free = map(int, re.search(r"they need (\d+) bytes .* (\d+) bytes are free", str(refusal.value)).groups())
+    assert needed > free
+    assert not (tmp_path / natmod.PACKAGE_DIR_NAME).exists()
+    assert flash_listing(stock_board) == before
+    # the CLI says the same in one line and exits 1
+    result = subprocess.run([sys.executable, "-m", "mpy_mnist", "push", "--port", stock_board.port, "--from",
+                             str(paths.DEFAULT_MODEL_DIR), "--natmod", "--mpy", str(natmod_armv7emsp)],
+                            capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "PYTHONPATH": str(paths.REPO_ROOT / "host"),
+                                 "MPY_MNIST_WORK": str(tmp_path)})
+    assert result.returncode == 1 and len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "has no room for tflite.mpy" in result.stderr
+    assert flash_listing(stock_board) == before
 
-    demo = mpremote(stock_board, "run", str(paths.DEVICE_PYTHON_DIR / "demo.py"))
-    assert "display: emulator" in demo and f"model: {paths.DEVICE_DIR}/{paths.MODEL_FILE}" in demo, demo
-    assert len(predictions(demo)) == 10
-    check_against_tflm(predictions(demo))
 
-    every = mpremote(stock_board, "exec", RUN_ALL)
-    lines = predictions(every)
-    assert [index for index, _, _ in lines] == list(range(len(DIGITS)))
-    check_against_tflm(lines)
+def test_a_plain_push_to_stock_firmware_sends_the_app_and_is_refused_when_it_cannot_fit(stock_board):
+    """Stock firmware has neither the app nor a model frozen: push sends the app, and the old model cannot give
+    way to the new one (nothing to fall back on)."""
+    before = flash_listing(stock_board)
+    result = subprocess.run([sys.executable, "-m", "mpy_mnist", "push", "--port", stock_board.port, "--from",
+                             str(paths.DEFAULT_MODEL_DIR)], capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "PYTHONPATH": str(paths.REPO_ROOT / "host")})
+    assert result.returncode == 1 and len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "the firmware has no built-in model to run while the old files are replaced" in result.stderr
+    app = sum(local.stat().st_size for local, _ in pipeline.device_python_files())
+    files = app + sum((paths.DEFAULT_MODEL_DIR / name).stat().st_size for name in (paths.MODEL_FILE,
+                                                                                  paths.DIGITS_FILE))
+    assert f"({files} bytes of files" in result.stderr, result.stderr
+    assert flash_listing(stock_board) == before
 
 
-def test_a_wrong_arch_mpy_is_refused_before_writing(stock_board, installed, natmod_x64, tmp_path):
+def test_a_wrong_arch_mpy_is_refused_before_writing(stock_board, natmod_x64, tmp_path):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MPY_MNIST_WORK", str(tmp_path))
         with pytest.raises(natmod.InstallError, match="built for x64 but the board on .* runs armv7emsp code"):
@@ -163,13 +160,22 @@ IMPORT_COST = ("import gc\ngc.collect()\nfree = gc.mem_free()\nimport tflite\ngc
                "print('import takes', free - gc.mem_free(), 'bytes of heap')")
 
 
-def test_import_cost_in_ram(stock_board, installed, natmod_armv7emsp):
+def test_import_cost_in_ram(stock_board, natmod_armv7emsp):
     """The module's code and data come into the heap at import: about the .mpy's size."""
-    out = mpremote(stock_board, "exec", IMPORT_COST)
+    mpremote(stock_board, "cp", str(natmod_armv7emsp), f":{paths.DEVICE_DIR}/tflite.mpy")
+    try:
+        out = mpremote(stock_board, "exec", IMPORT_COST)
+    finally:
+        mpremote(stock_board, "rm", f":{paths.DEVICE_DIR}/tflite.mpy")
     print(out)
     used = int(re.search(r"import takes (\d+) bytes", out).group(1))
     size = natmod_armv7emsp.stat().st_size
     assert size / 2 < used < 2 * size
+
+
+# Inputs per model: the DISCO-sized /flash holds the armv7m tflite.mpy (41 KB), micro_speech (19 KB) and 6 of its
+# 1,960-byte inputs.
+ARMV7M_TRIALS = 6
 
 
 def test_the_armv7m_module_runs_on_the_armv7emsp_board(stock_emulator_firmware, natmod_armv7m, tmp_path):
@@ -182,14 +188,17 @@ def test_the_armv7m_module_runs_on_the_armv7emsp_board(stock_emulator_firmware, 
         model = test_loader.model_bytes(name)
         details = test_loader.tflm(model).get_input_details(0)
         rng = np.random.default_rng(1)
-        inputs = [[test_loader.random_input(details, rng) for _ in range(20)]]
+        inputs = [[test_loader.random_input(details, rng) for _ in range(ARMV7M_TRIALS)]]
         expected += tflm_case_outputs(name, model, inputs, tmp_path)
-        cases.append((name, 1, 20))
+        cases.append((name, 1, ARMV7M_TRIALS))
+    got = []
     with emulator.start(stock_emulator_firmware) as emu:
         mpremote(emu, "cp", str(natmod_armv7m), f":{paths.DEVICE_DIR}/tflite.mpy")
-        for name, _, _ in cases:
-            mpremote(emu, "cp", str(tmp_path / f"{name}.tflite"), str(tmp_path / f"{name}.in"), f":{paths.DEVICE_DIR}/")
-        got = mpremote(emu, "exec", f"DIR = {paths.DEVICE_DIR!r}\nCASES = {cases!r}\n" + RUN_CASES).splitlines()
+        for case in cases:  # one model and its inputs at a time: the DISCO-sized /flash holds no more
+            files = [f"{case[0]}.tflite", f"{case[0]}.in"]
+            mpremote(emu, "cp", *(str(tmp_path / name) for name in files), f":{paths.DEVICE_DIR}/")
+            got += mpremote(emu, "exec", f"DIR = {paths.DEVICE_DIR!r}\nCASES = {[case]!r}\n" + RUN_CASES).splitlines()
+            mpremote(emu, "rm", *(f":{paths.DEVICE_DIR}/{name}" for name in files))
         out = mpremote(emu, "exec", IMPORT_COST)
     print(out)
     assert got == expected

@@ -4,15 +4,18 @@
 //                                SysTick at 1 kHz and the UART's receive interrupt, then runs the port's main()
 //   __wrap_mp_init               after every (soft) reset runs the frozen _boot.py, which mounts /flash
 //   __wrap_mp_hal_stdin_rx_chr   reads stdin from a ring buffer filled by the UART interrupt, sleeping meanwhile
-// and the HAL functions behind the `time` module, and the `emulator` module (LCD and RAM disk addresses).
+// and the HAL functions behind the `time` module and FAT's file times, and the `emulator` module (LCD and RAM disk
+// addresses).
 
 #include <stdint.h>
 
 #include "py/mphal.h"
 #include "py/objint.h"
 #include "py/runtime.h"
+#include "lib/oofatfs/ff.h"
 #include "shared/runtime/interrupt_char.h"
 #include "shared/runtime/pyexec.h"
+#include "shared/timeutils/timeutils.h"
 #include "board.h"
 
 #define REG32(address) (*(volatile uint32_t *)(address))
@@ -148,6 +151,14 @@ void mp_hal_delay_us(mp_uint_t us) {
     uint32_t start = mp_hal_ticks_us();
     while (mp_hal_ticks_us() - start < us) {
     }
+}
+
+// The time stamp of files on the FAT /flash, from the same clock (as the stm32 port's fatfs_port.c takes its RTC's).
+DWORD get_fattime(void) {
+    timeutils_struct_time_t tm;
+    timeutils_seconds_since_epoch_to_struct_time(mp_hal_ticks_ms() / 1000u, &tm);
+    return ((tm.tm_year - 1980) << 25) | (tm.tm_mon << 21) | (tm.tm_mday << 16) | (tm.tm_hour << 11)
+           | (tm.tm_min << 5) | (tm.tm_sec / 2);
 }
 
 // ---------------------------------------------------------------------------------------------------------------

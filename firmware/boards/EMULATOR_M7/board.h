@@ -16,10 +16,12 @@
 // point: x (screen pixels) in bits 0-11, y in bits 12-23, bit 24 set while the pen is down. Zero at power-on.
 #define TOUCH_ADDRESS   (0x60040000)
 
-// The RAM disk mounted at /flash. It keeps its content across soft resets (it lives outside the heap) and is
-// formatted on the first boot of each QEMU run.
+// The RAM disk mounted at /flash, the size of the DISCO's: MicroPython 1.25's stm32 port keeps /flash in the
+// STM32F746's flash sectors 1-3 (its stm32f746.ld, FLASH_FS: 96 KiB) and serves it in 512-byte blocks
+// (flashbdev.c, FLASH_BLOCK_SIZE); _boot.py formats it as the port does. It keeps its content across soft resets (it
+// lives outside the heap) and is formatted on the first boot of each QEMU run.
 #define FLASH_ADDRESS   (0x20100000)
-#define FLASH_BYTES     (3 * 1024 * 1024)
-#define FLASH_BLOCK     (4096)
+#define FLASH_BYTES     (96 * 1024)
+#define FLASH_BLOCK     (512)
 
 #endif

@@ -34,6 +34,7 @@ SRC_BOARD_O = shared/runtime/gchelper_native.o shared/runtime/gchelper_thumb2.o
 # disk sit outside it, in PSRAM and SSRAM2/3 (see board.h).
 MICROPY_HEAP_SIZE = 2097152
 
-MICROPY_VFS_LFS2 = 1
+# /flash: FAT, as on the DISCO (see mpconfigboard.h).
+MICROPY_VFS_FAT = 1
 
 MPY_CROSS_FLAGS += -march=armv7emsp
