@@ -2,9 +2,9 @@
 
 The device feeds the model 1-bit digits (grey >= bitmaps.THRESHOLD becomes 255, else 0), so the CNN trains on a mix:
 each batch is shifted, rotated and zoomed a little, then a random half of it is binarised exactly as the device does.
-Optionally a fraction of each batch is first swapped for the same digits re-drawn with the device's pen (drawn.py),
-and the targets are label-smoothed. The augmentation layers wrap the model only while training; the model that is
-saved and converted is the bare one.
+Its targets are label-smoothed (DEFAULT_LABEL_SMOOTHING). Optionally a fraction of each batch is first swapped for the
+same digits re-drawn with the device's pen (drawn.py). The augmentation layers wrap the model only while training; the
+model that is saved and converted is the bare one.
 """
 
 import json
