@@ -2,9 +2,9 @@
 
 The device feeds the model 1-bit digits (grey >= bitmaps.THRESHOLD becomes 255, else 0), so the CNN trains on a mix:
 each batch is shifted, rotated and zoomed a little, then a random half of it is binarised exactly as the device does.
-Optionally a fraction of each batch is first swapped for the same digits re-drawn with the device's pen (drawn.py),
-and the targets are label-smoothed. The augmentation layers wrap the model only while training; the model that is
-saved and converted is the bare one.
+Its targets are label-smoothed (DEFAULT_LABEL_SMOOTHING). Optionally a fraction of each batch is first swapped for the
+same digits re-drawn with the device's pen (drawn.py). The augmentation layers wrap the model only while training; the
+model that is saved and converted is the bare one.
 """
 
 import json
@@ -20,8 +20,9 @@ from keras import layers
 from . import bitmaps, convert, data, drawn, models, paths
 from .outputs import atomic_path, check_writable, write_atomically
 
-DEFAULT_EPOCHS = {"cnn": 20, "seed-mlp": 5}
-DEFAULT_LABEL_SMOOTHING = {"cnn": 0.0, "seed-mlp": 0.0}
+# The recipe each model trains with when no option says otherwise (README: Training, the recipe experiments).
+DEFAULT_EPOCHS = {"cnn": 50, "seed-mlp": 5}
+DEFAULT_LABEL_SMOOTHING = {"cnn": 0.1, "seed-mlp": 0.0}
 BINARIZED_FRACTION = 0.5
 
 
@@ -109,7 +110,8 @@ def train(model: str = "cnn", epochs: int | None = None, seed: int = 0, train_su
           verbose: int | str = "auto", log=data._stderr) -> TrainResult:
     """Train `model` ("cnn" or "seed-mlp") on MNIST; `train_subset` keeps the first N training digits (for tests).
     label_smoothing: spread that much of each target over all ten classes; pen_fraction: re-draw that fraction of
-    each CNN batch with the device's pen (RandomPenStrokes)."""
+    each CNN batch with the device's pen (RandomPenStrokes). Epochs and label_smoothing left None take the model's
+    default recipe (DEFAULT_EPOCHS, DEFAULT_LABEL_SMOOTHING)."""
     if model not in models.MODELS:
         raise ValueError(f"unknown model {model!r}: choose one of {', '.join(models.MODELS)}")
     if epochs is None:

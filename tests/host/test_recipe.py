@@ -29,6 +29,14 @@ def test_training_with_pen_strokes_and_label_smoothing_is_reproducible(mnist_dir
     assert all(np.array_equal(a, b) for a, b in zip(first, second))
 
 
+@pytest.mark.parametrize("model", ["cnn", "seed-mlp"])
+def test_label_smoothing_left_out_is_the_models_own(mnist_dir, model):
+    # the cnn's recipe smooths its targets, the article's seed-mlp trains as the article does, without
+    assert train.DEFAULT_LABEL_SMOOTHING["cnn"] != train.DEFAULT_LABEL_SMOOTHING["seed-mlp"]
+    result = train.train(model=model, epochs=1, train_subset=64, data_dir=mnist_dir, verbose=0)
+    assert result.recipe["label_smoothing"] == train.DEFAULT_LABEL_SMOOTHING[model]
+
+
 @pytest.mark.parametrize("options, message", [
     ({"label_smoothing": 1.0}, "--label-smoothing 1.0: choose 0 "),
     ({"pen_fraction": 1.5}, "--pen-strokes 1.5: choose a fraction"),
