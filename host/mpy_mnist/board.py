@@ -131,14 +131,14 @@ def connected(port, soft_reset=True):
 # --- pushing ---------------------------------------------------------------------------------------------------
 
 
-def _blocks(size, block_size):
-    return max(1, math.ceil(size / block_size))
+def _in_blocks(sizes, block_size):
+    """Bytes that files of these sizes take on the board: whole blocks each (FAT's clusters, littlefs's blocks)."""
+    return sum(max(1, math.ceil(size / block_size)) for size in sizes) * block_size
 
 
 def space_needed(sizes, block_size):
-    """Bytes the staged copies take: whole blocks per file (FAT's clusters, littlefs's blocks), plus a few spare
-    blocks (directories, metadata)."""
-    return (sum(_blocks(size, block_size) for size in sizes) + SPARE_BLOCKS) * block_size
+    """Bytes the staged copies take: the files in whole blocks, plus a few spare blocks (directories, metadata)."""
+    return _in_blocks(sizes, block_size) + SPARE_BLOCKS * block_size
 
 
 def _is_no_space(error):
@@ -196,7 +196,7 @@ def space(port, remotes):
         transport.exec("import os")
         block_size, free = _free_space(transport, port)
         existing = _existing_sizes(transport, remotes)
-    return block_size, free, sum(_blocks(size, block_size) for _, size in existing) * block_size
+    return block_size, free, _in_blocks([size for _, size in existing], block_size)
 
 
 def _existing_sizes(transport, remotes):
@@ -346,7 +346,7 @@ def _check_space(port, sizes, block_size, free, replaced, can_replace):
     """Raise BoardError, one line with the figures and the way out, unless the files fit once the `replaced`
     [(remote, size)] are removed (nothing is written before this check)."""
     needed = space_needed(sizes, block_size)
-    freed = sum(_blocks(size, block_size) for _, size in replaced) * block_size
+    freed = _in_blocks([size for _, size in replaced], block_size)
     if needed <= free + freed:
         return
     if not can_replace:
